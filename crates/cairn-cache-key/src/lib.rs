@@ -1,0 +1,1 @@
+//! cairn-cache-key

@@ -1,0 +1,1 @@
+//! One-pass hashing of wheel bytes with several algorithms at once.
