@@ -57,10 +57,10 @@ fn a_killed_writer_never_exposes_a_partial_file() {
             .unwrap()
             .map(|e| e.unwrap())
             .find(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX));
-        if let Some(entry) = found {
-            if entry.metadata().map(|m| m.len() > 0).unwrap_or(false) {
-                break entry.path();
-            }
+        if let Some(entry) = found
+            && entry.metadata().is_ok_and(|m| m.len() > 0)
+        {
+            break entry.path();
         }
         std::thread::yield_now();
     };
