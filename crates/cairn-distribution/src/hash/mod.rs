@@ -1,1 +1,32 @@
 //! One-pass hashing of wheel bytes with several algorithms at once.
+//!
+//! Every byte cairn stores is hashed with BLAKE3, its content address, and at the same time with
+//! whatever SHA-2 digests the index publishes or the user pinned, so the bytes are read once:
+//!
+//! - [`HasherSet`] holds the hashers and is fed slices (a download's chunks, say);
+//! - [`HashingReader`] and [`HashingAsyncReader`] hash what passes through a reader;
+//! - [`hash_file`] hashes a file on disk, memory-mapped and on rayon's threads when it is large;
+//! - [`ExpectedHashes::verify`] checks the resulting [`Hashes`] against expected [`Digest`]s,
+//!   which parse from `sha256:HEX` (pip's `--hash`) and `sha256=HEX` (index URL fragments).
+//!
+//! SHA-256 uses the CPU's SHA extensions when present (`sha2` detects them at run time), and
+//! BLAKE3 its widest SIMD, which needs slices of 16 KiB or more to pay off: nothing here splits
+//! a caller's slice into smaller ones.
+
+mod algorithm;
+mod digest;
+mod error;
+mod expected;
+mod file;
+mod hasher_set;
+mod hashes;
+mod reader;
+
+pub use algorithm::HashAlgorithm;
+pub use digest::Digest;
+pub use error::{HashError, HashMismatch, ParseAlgorithmError, ParseDigestError};
+pub use expected::ExpectedHashes;
+pub use file::{MMAP_THRESHOLD, hash_file};
+pub use hasher_set::HasherSet;
+pub use hashes::Hashes;
+pub use reader::{HashingAsyncReader, HashingReader};

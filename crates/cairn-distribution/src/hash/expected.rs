@@ -1,0 +1,96 @@
+//! The digests a file is expected to have, and checking computed digests against them.
+
+use super::algorithm::HashAlgorithm;
+use super::digest::Digest;
+use super::error::HashMismatch;
+use super::hashes::Hashes;
+
+/// The digests a file is expected to have: from the index, from the user's pins, or both.
+///
+/// An algorithm may have several acceptable digests (pip lets a requirement list several
+/// `--hash` values, e.g. one per platform wheel); the file passes an algorithm's check if it
+/// matches any one of them. Every algorithm that has expectations must pass: unlike pip, which
+/// accepts a match in any one algorithm, a stale SHA-512 pin is not hidden by a good SHA-256.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpectedHashes {
+    /// Deduplicated; the sets are tiny (a handful of digests), so a vector beats a map.
+    digests: Vec<Digest>,
+}
+
+impl ExpectedHashes {
+    /// An empty set, which every file passes.
+    pub const fn new() -> Self {
+        Self {
+            digests: Vec::new(),
+        }
+    }
+
+    /// Adds `digest` as acceptable for its algorithm.
+    pub fn insert(&mut self, digest: Digest) {
+        if !self.digests.contains(&digest) {
+            self.digests.push(digest);
+        }
+    }
+
+    /// Whether nothing is expected.
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+
+    /// The algorithms to compute to verify a file, each once, in [`HashAlgorithm::ALL`] order.
+    /// Pass them to [`HasherSet::new`](super::HasherSet::new) or [`hash_file`](super::hash_file).
+    pub fn algorithms(&self) -> Vec<HashAlgorithm> {
+        HashAlgorithm::ALL
+            .into_iter()
+            .filter(|&algorithm| self.digests_for(algorithm).next().is_some())
+            .collect()
+    }
+
+    /// The acceptable digests of `algorithm`.
+    pub fn digests_for(&self, algorithm: HashAlgorithm) -> impl Iterator<Item = &Digest> {
+        self.digests
+            .iter()
+            .filter(move |digest| digest.algorithm() == algorithm)
+    }
+
+    /// Every expected digest.
+    pub fn iter(&self) -> impl Iterator<Item = &Digest> {
+        self.digests.iter()
+    }
+
+    /// Checks `actual`, the digests of `file`, against the expectations: for each algorithm
+    /// with expectations, the actual digest must equal one of them. `file` names the file in the
+    /// error (a file name, path or URL).
+    pub fn verify(&self, actual: &Hashes, file: &str) -> Result<(), HashMismatch> {
+        for algorithm in self.algorithms() {
+            let computed = actual.get(algorithm);
+            let mut accepted = self.digests_for(algorithm);
+            if computed.is_some_and(|computed| accepted.any(|expected| expected == computed)) {
+                continue;
+            }
+            return Err(HashMismatch {
+                file: file.to_owned(),
+                algorithm,
+                expected: self.digests_for(algorithm).copied().collect(),
+                actual: computed.copied(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl FromIterator<Digest> for ExpectedHashes {
+    fn from_iter<I: IntoIterator<Item = Digest>>(digests: I) -> Self {
+        let mut expected = Self::new();
+        expected.extend(digests);
+        expected
+    }
+}
+
+impl Extend<Digest> for ExpectedHashes {
+    fn extend<I: IntoIterator<Item = Digest>>(&mut self, digests: I) {
+        for digest in digests {
+            self.insert(digest);
+        }
+    }
+}
