@@ -337,3 +337,15 @@ fn existing_paths_in_dest_are_never_followed() {
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 }
+
+#[test]
+fn missing_archive_reports_a_read_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("missing.whl");
+    let error = unzip::extract_file(&archive, dir.path(), &Limits::default()).unwrap_err();
+    assert!(
+        matches!(&error, UnzipError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("missing.whl"), "{error}");
+}

@@ -677,3 +677,32 @@ fn compression_ratio_limit_is_enforced() {
     // The same archive is fine under the default limits: 8 MiB is below the exemption.
     zipgen::assert_extracts(&bytes);
 }
+
+#[test]
+fn output_never_exceeds_the_declared_size() {
+    // Both headers claim 10 bytes; the data inflates to 4 MiB. Extraction must stop before
+    // writing more than was declared, not merely notice afterwards.
+    let entry = Entry::file("pkg/bomb.bin", vec![0u8; 4 << 20])
+        .local(|l| l.uncompressed_size = Some(10))
+        .central(|c| c.uncompressed_size = Some(10));
+    let bytes = ZipBuilder::new().entry(entry).build();
+    for extract_stream in [false, true] {
+        let workspace = zipgen::Workspace::new(&bytes);
+        let result = if extract_stream {
+            workspace.extract_stream(&Limits::default())
+        } else {
+            workspace.extract_file(&Limits::default())
+        };
+        assert!(matches!(
+            result,
+            Err(UnzipError::Entry {
+                problem: EntryProblem::SizeMismatch { expected: 10, .. },
+                ..
+            })
+        ));
+        let written = std::fs::metadata(workspace.dest().join("pkg/bomb.bin"))
+            .unwrap()
+            .len();
+        assert!(written <= 10, "{written} bytes written");
+    }
+}

@@ -281,14 +281,15 @@ fn check_entry<'a>(
 fn check_directory_data(
     decoder: &mut EntryDecoder,
     central: &Central<'_>,
-    mut data: &[u8],
+    data: &[u8],
 ) -> Result<(), EntryProblem> {
+    let compressed = data.len() as u64;
     let decoded = decoder
         .decode(
             central.header.method,
-            CompressedLen::Known(data.len() as u64),
+            CompressedLen::Known(compressed),
             0,
-            &mut data,
+            &mut &data[..],
             &mut io::sink(),
             &mut |_, _| Ok(()),
         )
@@ -301,13 +302,7 @@ fn check_directory_data(
                 EntryProblem::DirectoryWithData
             }
         })?;
-    if decoded.crc32 != central.header.crc32 {
-        return Err(EntryProblem::CrcMismatch {
-            expected: central.header.crc32,
-            actual: decoded.crc32,
-        });
-    }
-    Ok(())
+    decoded.check(central.header.crc32, compressed, 0)
 }
 
 /// The local records must tile the archive from byte 0 to the central directory: a gap hides

@@ -32,6 +32,36 @@ pub(crate) struct Decoded {
     pub(crate) uncompressed: u64,
 }
 
+impl Decoded {
+    /// Fails unless the data matches what the headers declared.
+    pub(crate) fn check(
+        &self,
+        crc32: u32,
+        compressed: u64,
+        uncompressed: u64,
+    ) -> Result<(), EntryProblem> {
+        if self.compressed != compressed {
+            return Err(EntryProblem::CompressedSizeMismatch {
+                expected: compressed,
+                actual: self.compressed,
+            });
+        }
+        if self.uncompressed != uncompressed {
+            return Err(EntryProblem::SizeMismatch {
+                expected: uncompressed,
+                actual: self.uncompressed,
+            });
+        }
+        if self.crc32 != crc32 {
+            return Err(EntryProblem::CrcMismatch {
+                expected: crc32,
+                actual: self.crc32,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Why decoding stopped.
 #[derive(Debug)]
 pub(crate) enum DecodeError {

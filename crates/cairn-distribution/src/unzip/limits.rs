@@ -6,7 +6,10 @@ use super::error::LimitProblem;
 ///
 /// Checked against the sizes the archive declares before anything is written, and again against
 /// the bytes actually produced while inflating, so a lying header cannot get past them.
+///
+/// Start from [`Limits::default`] and change single fields; more limits may be added.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Most bytes all entries together may unpack to.
     pub max_total_uncompressed: u64,

@@ -126,17 +126,8 @@ fn extract_one(
                 problem,
             },
         })?;
-    if decoded.uncompressed != task.uncompressed_size {
-        return Err(entry_error(EntryProblem::SizeMismatch {
-            expected: task.uncompressed_size,
-            actual: decoded.uncompressed,
-        }));
-    }
-    if decoded.crc32 != task.crc32 {
-        return Err(entry_error(EntryProblem::CrcMismatch {
-            expected: task.crc32,
-            actual: decoded.crc32,
-        }));
-    }
+    decoded
+        .check(task.crc32, task.data.len() as u64, task.uncompressed_size)
+        .map_err(entry_error)?;
     Ok(())
 }

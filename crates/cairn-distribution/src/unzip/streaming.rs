@@ -17,7 +17,7 @@ use std::io::{self, BufRead, Read};
 use std::path::Path;
 
 use super::ExtractReport;
-use super::decode::{CompressedLen, DecodeError, EntryDecoder};
+use super::decode::{CompressedLen, DecodeError, Decoded, EntryDecoder};
 use super::error::{ArchiveProblem, EntryProblem, LimitProblem, UnzipError, display_name};
 use super::limits::Limits;
 use super::output;
@@ -27,7 +27,7 @@ use super::records::{
     ZIP64_END_LEN, ZIP64_END_SIGNATURE, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIGNATURE, Zip64End,
     Zip64Locator,
 };
-use super::validate::{self, EntryKind, HeaderFields, METHOD_STORED, PathTree};
+use super::validate::{self, EntryKind, EntryName, HeaderFields, METHOD_STORED, PathTree};
 
 /// Extracts the archive `input` holds into `dest`, reading it to its end.
 pub(crate) fn extract(
@@ -165,11 +165,7 @@ impl<R: BufRead> Extraction<'_, R> {
             ));
         }
         let new_dirs = self.tree.insert(name)?;
-        let first_new = self.tree.dirs().len() - new_dirs;
-        for dir in self.tree.dirs().get(first_new..).unwrap_or_default() {
-            let path = self.dest.join(&**dir);
-            output::create_dir(&path).map_err(|source| Failure::Write { path, source })?;
-        }
+        self.create_new_dirs(new_dirs)?;
 
         let data_start = self.input.position;
         let compressed_len = if has_descriptor {
@@ -186,57 +182,7 @@ impl<R: BufRead> Extraction<'_, R> {
             (false, true) => u64::MAX,
             (false, false) => sizes.uncompressed,
         };
-        let (limits, produced_before) = (self.limits, self.produced);
-        let mut check_limits = |entry_out: u64, entry_in: u64| {
-            limits.check_output(
-                produced_before.saturating_add(entry_out),
-                data_start.saturating_add(entry_in),
-            )
-        };
-        let mut written_path = None;
-        let decoded = if name.is_dir {
-            self.decoder.decode(
-                header.method,
-                compressed_len,
-                max_uncompressed,
-                &mut self.input,
-                &mut io::sink(),
-                &mut check_limits,
-            )
-        } else {
-            let path = self.dest.join(name.path);
-            let mut file = output::create_file(&path, false).map_err(|source| Failure::Write {
-                path: path.clone(),
-                source,
-            })?;
-            written_path = Some(path);
-            self.decoder.decode(
-                header.method,
-                compressed_len,
-                max_uncompressed,
-                &mut self.input,
-                &mut file,
-                &mut check_limits,
-            )
-        }
-        .map_err(|error| match error {
-            DecodeError::Output(source) => Failure::Write {
-                path: written_path.unwrap_or_default(),
-                source,
-            },
-            DecodeError::Input(source) if source.kind() == io::ErrorKind::UnexpectedEof => {
-                Failure::Archive(ArchiveProblem::Truncated {
-                    offset: self.input.position,
-                    expected: "the entry's data",
-                })
-            }
-            DecodeError::Input(source) => Failure::Read(source),
-            DecodeError::Entry(EntryProblem::SizeMismatch { .. }) if name.is_dir => {
-                Failure::Entry(EntryProblem::DirectoryWithData)
-            }
-            DecodeError::Entry(problem) => Failure::Entry(problem),
-            DecodeError::Limit(problem) => Failure::Limit(problem),
-        })?;
+        let decoded = self.write_data(name, header.method, compressed_len, max_uncompressed)?;
         self.produced = self.produced.saturating_add(decoded.uncompressed);
 
         let (crc32, compressed, uncompressed) = if has_descriptor {
@@ -249,27 +195,7 @@ impl<R: BufRead> Extraction<'_, R> {
         } else {
             (header.crc32, sizes.compressed, sizes.uncompressed)
         };
-        if decoded.compressed != compressed {
-            return Err(EntryProblem::CompressedSizeMismatch {
-                expected: compressed,
-                actual: decoded.compressed,
-            }
-            .into());
-        }
-        if decoded.uncompressed != uncompressed {
-            return Err(EntryProblem::SizeMismatch {
-                expected: uncompressed,
-                actual: decoded.uncompressed,
-            }
-            .into());
-        }
-        if decoded.crc32 != crc32 {
-            return Err(EntryProblem::CrcMismatch {
-                expected: crc32,
-                actual: decoded.crc32,
-            }
-            .into());
-        }
+        decoded.check(crc32, compressed, uncompressed)?;
         if !name.is_dir {
             self.files += 1;
         }
@@ -286,6 +212,78 @@ impl<R: BufRead> Extraction<'_, R> {
         })
     }
 
+    /// Creates the directories the last entry introduced, parents first.
+    fn create_new_dirs(&self, count: usize) -> Result<(), Failure> {
+        let dirs = self.tree.dirs();
+        for dir in dirs.get(dirs.len() - count..).unwrap_or_default() {
+            let path = self.dest.join(&**dir);
+            output::create_dir(&path).map_err(|source| Failure::Write { path, source })?;
+        }
+        Ok(())
+    }
+
+    /// Writes the entry's data (a directory's must be empty) while enforcing the limits.
+    fn write_data(
+        &mut self,
+        name: EntryName<'_>,
+        method: u16,
+        compressed_len: CompressedLen,
+        max_uncompressed: u64,
+    ) -> Result<Decoded, Failure> {
+        let (limits, produced_before) = (self.limits, self.produced);
+        let data_start = self.input.position;
+        let mut check_limits = |entry_out: u64, entry_in: u64| {
+            limits.check_output(
+                produced_before.saturating_add(entry_out),
+                data_start.saturating_add(entry_in),
+            )
+        };
+        let mut path = None;
+        let result = if name.is_dir {
+            self.decoder.decode(
+                method,
+                compressed_len,
+                max_uncompressed,
+                &mut self.input,
+                &mut io::sink(),
+                &mut check_limits,
+            )
+        } else {
+            let file_path = path.insert(self.dest.join(name.path));
+            let mut file =
+                output::create_file(file_path, false).map_err(|source| Failure::Write {
+                    path: file_path.clone(),
+                    source,
+                })?;
+            self.decoder.decode(
+                method,
+                compressed_len,
+                max_uncompressed,
+                &mut self.input,
+                &mut file,
+                &mut check_limits,
+            )
+        };
+        result.map_err(|error| match error {
+            DecodeError::Output(source) => Failure::Write {
+                path: path.unwrap_or_default(),
+                source,
+            },
+            DecodeError::Input(source) if source.kind() == io::ErrorKind::UnexpectedEof => {
+                Failure::Archive(ArchiveProblem::Truncated {
+                    offset: self.input.position,
+                    expected: "the entry's data",
+                })
+            }
+            DecodeError::Input(source) => Failure::Read(source),
+            DecodeError::Entry(EntryProblem::SizeMismatch { .. }) if name.is_dir => {
+                Failure::Entry(EntryProblem::DirectoryWithData)
+            }
+            DecodeError::Entry(problem) => Failure::Entry(problem),
+            DecodeError::Limit(problem) => Failure::Limit(problem),
+        })
+    }
+
     /// Reads a data descriptor, with or without its optional signature.
     fn read_data_descriptor(&mut self, zip64: bool) -> Result<records::DataDescriptor, Failure> {
         let mut body = [0u8; 20];
@@ -294,11 +292,13 @@ impl<R: BufRead> Extraction<'_, R> {
             .unwrap_or_default();
         let expected = "a data descriptor";
         let (first, rest) = body.split_at_mut(4);
-        self.read_exact(first, expected).map_err(Failure::Error)?;
+        self.read_exact(first, expected)
+            .map_err(Failure::Complete)?;
         if records::read_u32(first) == Some(DATA_DESCRIPTOR_SIGNATURE) {
-            self.read_exact(first, expected).map_err(Failure::Error)?;
+            self.read_exact(first, expected)
+                .map_err(Failure::Complete)?;
         }
-        self.read_exact(rest, expected).map_err(Failure::Error)?;
+        self.read_exact(rest, expected).map_err(Failure::Complete)?;
         Ok(records::parse_data_descriptor_body(body, zip64))
     }
 
@@ -310,8 +310,7 @@ impl<R: BufRead> Extraction<'_, R> {
         let mut listed = 0u64;
         let mut executables = Vec::new();
         while signature == CENTRAL_HEADER_SIGNATURE {
-            let entry_offset = self.input.position - 4;
-            let index = self.central_entry(entry_offset)?;
+            let index = self.central_entry()?;
             listed += 1;
             if let Some(index) = index {
                 executables.push(index);
@@ -416,7 +415,7 @@ impl<R: BufRead> Extraction<'_, R> {
 
     /// Reads one central directory header (signature already read) and matches it to its local
     /// entry; returns the local entry's index when the file must be made executable.
-    fn central_entry(&mut self, offset: u64) -> Result<Option<usize>, UnzipError> {
+    fn central_entry(&mut self) -> Result<Option<usize>, UnzipError> {
         let header = self.read_record::<CENTRAL_HEADER_LEN, _>(
             CENTRAL_HEADER_SIGNATURE,
             "a central directory header",
@@ -431,7 +430,7 @@ impl<R: BufRead> Extraction<'_, R> {
             .unwrap_or_default();
         let entry = display_name(raw_name);
         let result = self
-            .match_central(offset, &header, raw_name, extra)
+            .match_central(&header, raw_name, extra)
             .map_err(|failure| failure.into_error(self.archive, &entry));
         self.scratch = variable;
         result
@@ -439,7 +438,6 @@ impl<R: BufRead> Extraction<'_, R> {
 
     fn match_central(
         &mut self,
-        _offset: u64,
         header: &CentralHeader,
         raw_name: &[u8],
         extra: &[u8],
@@ -560,7 +558,8 @@ enum Failure {
         source: io::Error,
     },
     Read(io::Error),
-    Error(UnzipError),
+    /// Already carries the archive's name.
+    Complete(UnzipError),
 }
 
 impl From<EntryProblem> for Failure {
@@ -596,7 +595,7 @@ impl Failure {
                 source,
             },
             Self::Read(source) => UnzipError::Read { archive, source },
-            Self::Error(error) => error,
+            Self::Complete(error) => error,
         }
     }
 }
