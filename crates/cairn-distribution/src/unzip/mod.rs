@@ -1,1 +1,77 @@
 //! Validated extraction of wheel archives: parallel for files on disk, streaming for downloads.
+//!
+//! Both extractors apply the same rules (see `validate`) and refuse, with an error naming the
+//! archive and the entry: unsafe names (absolute, `..`, `.`, empty components, drive prefixes,
+//! backslashes, control characters, non-UTF-8), symbolic links and special files, duplicate or
+//! conflicting paths, local headers that disagree with the central directory, CRC and size
+//! errors, truncation, bytes that belong to no record, overlapping entries, encryption,
+//! compression other than stored and deflate, and archives beyond the [`Limits`].
+//!
+//! Files are created with `O_CREAT | O_EXCL` and their final mode (0o755 when the entry has an
+//! execute bit, else 0o644); directories with 0o755. Nothing outside `dest` is ever touched,
+//! but on error `dest` holds partial output that the caller must delete.
+
+mod central_directory;
+mod decode;
+mod error;
+mod limits;
+mod output;
+mod parallel;
+mod records;
+mod stream_source;
+mod streaming;
+mod validate;
+
+use std::path::Path;
+
+use tokio::io::AsyncRead;
+
+pub use error::{ArchiveProblem, EntryProblem, LimitProblem, UnzipError};
+pub use limits::Limits;
+
+/// What an extraction produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtractReport {
+    /// Regular files written.
+    pub files: u64,
+    /// Directories created, whether listed in the archive or implied by a file's path.
+    pub dirs: u64,
+    /// Bytes written to the files.
+    pub uncompressed_bytes: u64,
+}
+
+/// Extracts the wheel at `archive` into `dest`, an existing empty directory.
+///
+/// The archive is memory-mapped and validated completely (central directory, every local header,
+/// the byte layout and the limits) before anything is written; the files are then written in
+/// parallel. CRCs are checked as each file is written, so on error `dest` holds partial output:
+/// delete it.
+pub fn extract_file(
+    archive: &Path,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<ExtractReport, UnzipError> {
+    parallel::extract_file(archive, dest, limits)
+}
+
+/// Extracts a wheel into `dest` (an existing empty directory) while its bytes arrive from
+/// `reader`, e.g. an HTTP body, without seeking or reading anything twice; `archive_name` is
+/// only used in error messages.
+///
+/// On success the reader has been read to its end, so a hashing wrapper has seen every byte, and
+/// the central directory has been checked against the local headers. On error reading stops
+/// early and `dest` holds partial output: delete it. If
+/// [`UnzipError::is_streaming_unsupported`] is true, the archive is not known to be bad but uses
+/// a layout that cannot be extracted front to back: download it to a file and call
+/// [`extract_file`].
+///
+/// Memory stays bounded (a few MiB of queued input and one output buffer) whatever the size of
+/// the archive. Must be called within a Tokio runtime: the work runs on its blocking pool.
+pub async fn extract_stream<R: AsyncRead + Unpin + Send>(
+    reader: R,
+    archive_name: &str,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<ExtractReport, UnzipError> {
+    stream_source::extract_stream(reader, archive_name, dest, limits).await
+}
