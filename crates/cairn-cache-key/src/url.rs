@@ -100,21 +100,21 @@ fn normalize_percent_escapes(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     let mut index = 0;
     while index < bytes.len() {
-        if bytes[index] == b'%' && index + 2 < bytes.len() {
-            if let (Some(high), Some(low)) =
+        if bytes[index] == b'%'
+            && index + 2 < bytes.len()
+            && let (Some(high), Some(low)) =
                 (hex_value(bytes[index + 1]), hex_value(bytes[index + 2]))
-            {
-                let decoded = high << 4 | low;
-                if is_unreserved(decoded) {
-                    out.push(char::from(decoded));
-                } else {
-                    out.push('%');
-                    out.push(char::from(bytes[index + 1].to_ascii_uppercase()));
-                    out.push(char::from(bytes[index + 2].to_ascii_uppercase()));
-                }
-                index += 3;
-                continue;
+        {
+            let decoded = high << 4 | low;
+            if is_unreserved(decoded) {
+                out.push(char::from(decoded));
+            } else {
+                out.push('%');
+                out.push(char::from(bytes[index + 1].to_ascii_uppercase()));
+                out.push(char::from(bytes[index + 2].to_ascii_uppercase()));
             }
+            index += 3;
+            continue;
         }
         // Escapes are ASCII, so copying up to the next `%` keeps UTF-8 intact.
         let next = input[index + 1..]
