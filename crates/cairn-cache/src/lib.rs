@@ -1,1 +1,30 @@
-//! cairn-cache
+//! The cairn cache: a directory of versioned buckets holding unpacked wheels by content digest,
+//! pointers from sources to those digests, and the metadata around them.
+//!
+//! ```
+//! use cairn_cache::{Cache, CacheBucket};
+//!
+//! let cache = Cache::temporary().unwrap();
+//! let entry = cache.entry(CacheBucket::Wheels, "url/0123456789abcdef", "numpy.json");
+//! assert!(entry.path().starts_with(cache.root().join("wheels-v0")));
+//! ```
+//!
+//! The layout on disk is a public format, documented in `docs/layout.md`; the locking model is
+//! in `docs/architecture.md`. This crate knows nothing of wheels, zips or HTTP: it stores
+//! directories and small records.
+
+mod archive;
+mod bucket;
+mod entry;
+mod error;
+mod pointer;
+mod refresh;
+mod root;
+
+pub use archive::ArchivePath;
+pub use bucket::CacheBucket;
+pub use entry::{CacheEntry, CacheShard};
+pub use error::CacheError;
+pub use pointer::{POINTER_FORMAT, Pointer};
+pub use refresh::{Freshness, Refresh};
+pub use root::{Cache, CacheSettings, LOCK_FILE};

@@ -2,7 +2,7 @@
 //! writer is killed mid-write.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use cairn_test_support::child as support;
 
 use std::path::Path;
 

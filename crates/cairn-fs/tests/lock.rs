@@ -1,7 +1,7 @@
 //! File locks between real processes: contention, timeouts, shared holders, release on exit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use cairn_test_support::child as support;
 
 use std::io::Read;
 use std::path::Path;

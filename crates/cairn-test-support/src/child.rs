@@ -1,6 +1,8 @@
 //! Child-process harness: a test re-runs its own test binary as a separate process, so locks,
 //! crashes and races are exercised between real processes.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+//!
+//! A test file declares one `#[ignore]`d entry test that dispatches on [`child_role`]; other
+//! tests start it with [`spawn_child`] and talk to it over stdin and stdout.
 
 use std::process::{Child, Command, Stdio};
 
@@ -14,7 +16,14 @@ pub fn child_role() -> Option<String> {
 /// Starts this test binary again, running only the test `entry` with `role` and `args`
 /// (passed through the environment as `CAIRN_TEST_ARGS`, separated by newlines).
 pub fn spawn_child(entry: &str, role: &str, args: &[&str]) -> Child {
-    Command::new(std::env::current_exe().unwrap())
+    child_command(entry, role, args).spawn().unwrap()
+}
+
+/// The command [`spawn_child`] runs, for callers that need to adjust its environment first.
+/// Stdin and stdout are piped, stderr is inherited.
+pub fn child_command(entry: &str, role: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
         .args([
             entry,
             "--exact",
@@ -26,9 +35,8 @@ pub fn spawn_child(entry: &str, role: &str, args: &[&str]) -> Child {
         .env("CAIRN_TEST_ARGS", args.join("\n"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::inherit());
+    command
 }
 
 /// The arguments given to [`spawn_child`].
@@ -56,4 +64,11 @@ pub fn wait_for_line(child: &mut Child, line: &str) {
             return;
         }
     }
+}
+
+/// Collects the child's whole stdout and asserts it exited successfully.
+pub fn finish(child: Child) -> String {
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "child failed: {:?}", output.status);
+    String::from_utf8(output.stdout).unwrap()
 }

@@ -1,0 +1,59 @@
+use std::fmt;
+
+/// A top-level directory of the cache holding one kind of data.
+///
+/// Each bucket's directory name carries its own format version (`archive-v0`): a change to what
+/// a bucket stores bumps that version, so old and new cairn releases can share a cache root
+/// without misreading each other, and `cairn cache prune` removes versions nobody uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CacheBucket {
+    /// Unpacked wheels, one directory per content digest, sharded: `archive-v0/ab/cdef…/`.
+    Archive,
+    /// Pointers from a wheel's source (URL or local path) to its archive, and HTTP cache
+    /// policies of downloaded wheels.
+    Wheels,
+    /// An index from published digests (e.g. a wheel's SHA-256) to archive digests.
+    Hashes,
+    /// Package index (Simple API) responses.
+    Simple,
+    /// Facts about Python interpreters (their supported tags).
+    Interpreter,
+    /// Lock files that stop two processes from doing the same expensive work at once.
+    Locks,
+}
+
+impl CacheBucket {
+    /// Every bucket, in a fixed order.
+    pub const ALL: [Self; 6] = [
+        Self::Archive,
+        Self::Wheels,
+        Self::Hashes,
+        Self::Simple,
+        Self::Interpreter,
+        Self::Locks,
+    ];
+
+    /// The versioned directory name of the bucket.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Self::Archive => "archive-v0",
+            Self::Wheels => "wheels-v0",
+            Self::Hashes => "hashes-v0",
+            Self::Simple => "simple-v0",
+            Self::Interpreter => "interpreter-v0",
+            Self::Locks => "locks-v0",
+        }
+    }
+
+    /// The bucket's name without its version (`archive`), to recognise old versions of it.
+    pub fn base_name(self) -> &'static str {
+        let name = self.dir_name();
+        name.rsplit_once("-v").map_or(name, |(base, _)| base)
+    }
+}
+
+impl fmt::Display for CacheBucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.dir_name())
+    }
+}

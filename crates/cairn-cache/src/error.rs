@@ -1,0 +1,38 @@
+use std::path::PathBuf;
+
+use cairn_fs::{DigestError, FsError, LockError};
+
+/// A failure of a cache operation.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// No cache directory was given and none could be found for this platform.
+    #[error(
+        "could not determine a cache directory: set CAIRN_CACHE_DIR or pass --cache-dir, \
+         or use --no-cache"
+    )]
+    NoCacheDir,
+    /// A filesystem operation failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// The cache lock could not be taken.
+    #[error(
+        "{source}\nhint: `cairn cache clean` and `cairn cache prune` take the cache exclusively"
+    )]
+    Lock {
+        /// The lock failure.
+        #[from]
+        source: LockError,
+    },
+    /// A digest or a path inside a content-addressed bucket was malformed.
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+    /// A record could not be encoded.
+    #[error("failed to encode the cache record for `{}`: {source}", path.display())]
+    Encode {
+        /// The record's file.
+        path: PathBuf,
+        /// The encoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+}

@@ -1,0 +1,193 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_cache_key::{CacheKey, cache_digest};
+use cairn_fs::{FsError, LockMode, LockedFile, TEMP_PREFIX};
+use tempfile::TempDir;
+
+use crate::{CacheBucket, CacheEntry, CacheError, CacheShard};
+
+/// Name of the lock file at the cache root.
+pub const LOCK_FILE: &str = ".lock";
+
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by cairn.\n\
+# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+/// How to find and open the cache.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// An explicit root (`--cache-dir`); wins over `CAIRN_CACHE_DIR` and the platform default.
+    pub dir: Option<PathBuf>,
+    /// Use a temporary cache removed when the last handle is dropped (`--no-cache`).
+    pub no_cache: bool,
+    /// How long to wait for the root lock when maintenance holds the cache; `None` waits forever.
+    pub lock_timeout: Option<Duration>,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            no_cache: false,
+            lock_timeout: Some(Duration::from_secs(300)),
+        }
+    }
+}
+
+/// A handle on an open cache: cheap to clone, `Send + Sync`.
+///
+/// Every handle holds a lock on the root's `.lock` file for as long as it lives: shared for
+/// ordinary use (installs run side by side, because adding entries never changes existing
+/// ones), exclusive for maintenance that deletes (see [`Cache::open_exclusive`]).
+#[derive(Debug, Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: PathBuf,
+    // Field order matters: the lock is released before a temporary root is deleted.
+    _lock: LockedFile,
+    _temporary: Option<TempDir>,
+}
+
+impl Cache {
+    /// Opens the cache chosen by `settings` with a shared lock.
+    pub fn open(settings: &CacheSettings) -> Result<Self, CacheError> {
+        Self::open_with(settings, LockMode::Shared)
+    }
+
+    /// Opens the cache chosen by `settings` with the exclusive lock that maintenance needs,
+    /// waiting for other processes to finish (at most `settings.lock_timeout`).
+    pub fn open_exclusive(settings: &CacheSettings) -> Result<Self, CacheError> {
+        Self::open_with(settings, LockMode::Exclusive)
+    }
+
+    /// Opens the cache at `root` with a shared lock, waiting as long as the default settings do.
+    pub fn at(root: impl Into<PathBuf>) -> Result<Self, CacheError> {
+        Self::open(&CacheSettings {
+            dir: Some(root.into()),
+            ..CacheSettings::default()
+        })
+    }
+
+    /// A cache in a new temporary directory, deleted when the last handle is dropped.
+    pub fn temporary() -> Result<Self, CacheError> {
+        Self::open(&CacheSettings {
+            no_cache: true,
+            ..CacheSettings::default()
+        })
+    }
+
+    fn open_with(settings: &CacheSettings, mode: LockMode) -> Result<Self, CacheError> {
+        let (root, temporary) = if settings.no_cache {
+            let temp = tempfile::Builder::new()
+                .prefix("cairn-cache-")
+                .tempdir()
+                .map_err(|e| {
+                    FsError::new("create a temporary cache in", std::env::temp_dir(), e)
+                })?;
+            (temp.path().to_owned(), Some(temp))
+        } else {
+            (resolve_root(settings.dir.as_deref())?, None)
+        };
+        initialize(&root)?;
+        let lock = LockedFile::acquire(&root.join(LOCK_FILE), mode, settings.lock_timeout)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                root,
+                _lock: lock,
+                _temporary: temporary,
+            }),
+        })
+    }
+
+    /// The absolute cache root.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// The directory of `bucket`.
+    pub fn bucket(&self, bucket: CacheBucket) -> PathBuf {
+        self.inner.root.join(bucket.dir_name())
+    }
+
+    /// A shard (directory) inside `bucket`.
+    pub fn shard(&self, bucket: CacheBucket, dir: impl AsRef<Path>) -> CacheShard {
+        CacheShard::new(self.bucket(bucket).join(dir))
+    }
+
+    /// An entry (file) `file` in directory `dir` of `bucket`.
+    pub fn entry(
+        &self,
+        bucket: CacheBucket,
+        dir: impl AsRef<Path>,
+        file: impl AsRef<Path>,
+    ) -> CacheEntry {
+        CacheEntry::new(self.bucket(bucket).join(dir).join(file))
+    }
+
+    /// A new temporary directory inside the cache root, on the same filesystem as every bucket,
+    /// so it can be persisted with a rename. Its name starts with [`TEMP_PREFIX`]; leftovers
+    /// from crashed processes are removed by `cairn cache prune`.
+    pub fn temp_dir(&self) -> Result<TempDir, CacheError> {
+        tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempdir_in(self.root())
+            .map_err(|e| {
+                CacheError::from(FsError::new(
+                    "create a temporary directory in",
+                    self.root(),
+                    e,
+                ))
+            })
+    }
+
+    /// Takes a per-key lock so that two processes do not do the same expensive work (a download
+    /// and unpack of one wheel) at once. The lock file lives in the locks bucket under the
+    /// key's digest; waiting is bounded by `timeout` (`None`: forever).
+    pub fn lock<K: CacheKey + ?Sized>(
+        &self,
+        key: &K,
+        timeout: Option<Duration>,
+    ) -> Result<LockedFile, CacheError> {
+        let dir = self.bucket(CacheBucket::Locks);
+        std::fs::create_dir_all(&dir).map_err(|e| FsError::new("create directory", &dir, e))?;
+        let path = dir.join(format!("{}.lock", cache_digest(key)));
+        Ok(LockedFile::acquire(&path, LockMode::Exclusive, timeout)?)
+    }
+}
+
+/// The root chosen by an explicit path, then `CAIRN_CACHE_DIR`, then the platform's cache
+/// directory (`$XDG_CACHE_HOME/cairn` or `~/.cache/cairn` on Linux), made absolute.
+fn resolve_root(explicit: Option<&Path>) -> Result<PathBuf, CacheError> {
+    let chosen = match explicit {
+        Some(dir) => dir.to_owned(),
+        None => match std::env::var_os("CAIRN_CACHE_DIR").filter(|v| !v.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => dirs::cache_dir()
+                .ok_or(CacheError::NoCacheDir)?
+                .join("cairn"),
+        },
+    };
+    std::path::absolute(&chosen)
+        .map_err(|e| CacheError::from(FsError::new("resolve the cache directory", chosen, e)))
+}
+
+/// Creates the root with its `CACHEDIR.TAG` (so backup tools skip it) and a `.gitignore` of
+/// `*` (so a cache inside a repository is never committed). Idempotent and race-free: each
+/// file is written atomically only when missing.
+fn initialize(root: &Path) -> Result<(), CacheError> {
+    std::fs::create_dir_all(root)
+        .map_err(|e| FsError::new("create the cache directory", root, e))?;
+    for (name, content) in [("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", "*\n")] {
+        let path = root.join(name);
+        if !path.exists() {
+            cairn_fs::write_atomic(&path, content.as_bytes())?;
+        }
+    }
+    Ok(())
+}

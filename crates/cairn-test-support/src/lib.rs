@@ -1,0 +1,4 @@
+//! Test harnesses shared by the cairn crates. Not published; used as a dev-dependency only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod child;
