@@ -1,4 +1,5 @@
 //! The content-addressed archive store, including racing persists from real processes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, Write};
 

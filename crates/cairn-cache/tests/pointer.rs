@@ -1,4 +1,5 @@
 //! Pointers: atomic records from a source to an archive; anything unusable is a miss.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cairn_cache::{Cache, CacheBucket, CacheEntry, POINTER_FORMAT, Pointer};
 use cairn_fs::ContentDigest;

@@ -1,4 +1,5 @@
 //! Refresh policies decide Fresh / Stale / Missing from the entry's age and the package.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, SystemTime};
 

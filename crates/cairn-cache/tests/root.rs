@@ -1,4 +1,5 @@
 //! Choosing and initialising the cache root, and the root lock between processes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::time::Duration;
