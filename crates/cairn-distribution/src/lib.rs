@@ -6,3 +6,10 @@
 
 pub mod hash;
 pub mod unzip;
+pub mod fetch;
+mod filename;
+mod source;
+
+pub use fetch::{FetchError, FetchOutcome, FetchedWheel, StoreSettings, WheelStore};
+pub use filename::{FilenameError, WheelFilename, normalize_name};
+pub use source::{SourceError, WheelSource};

@@ -1,1 +1,26 @@
-fn main() {}
+//! `cairn`: install pinned, hashed Python wheels fast through a content-addressed cache.
+//!
+//! The binary is thin glue: it parses arguments, opens the cache, calls the libraries and turns
+//! their errors into a report and an exit code.
+
+mod cli;
+mod commands;
+mod output;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    report::init_tracing(cli.global.verbose, cli.global.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return report::error(&anyhow::Error::new(error).context("failed to start the async runtime")),
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(error) => report::error(&error),
+    }
+}

@@ -62,8 +62,16 @@ impl ExpectedHashes {
     /// with expectations, the actual digest must equal one of them. `file` names the file in the
     /// error (a file name, path or URL).
     pub fn verify(&self, actual: &Hashes, file: &str) -> Result<(), HashMismatch> {
+        let digests: Vec<Digest> = actual.iter().copied().collect();
+        self.verify_digests(&digests, file)
+    }
+
+    /// [`Self::verify`] against any collection of digests, e.g. those recorded in the cache for
+    /// a wheel. An algorithm with expectations but no digest among `actual` fails; check
+    /// [`Self::is_covered_by`] first to tell "unknown" from "wrong".
+    pub fn verify_digests(&self, actual: &[Digest], file: &str) -> Result<(), HashMismatch> {
         for algorithm in self.algorithms() {
-            let computed = actual.get(algorithm);
+            let computed = actual.iter().find(|d| d.algorithm() == algorithm);
             let mut accepted = self.digests_for(algorithm);
             if computed.is_some_and(|computed| accepted.any(|expected| expected == computed)) {
                 continue;
@@ -76,6 +84,14 @@ impl ExpectedHashes {
             });
         }
         Ok(())
+    }
+
+    /// Whether `known` has a digest for every algorithm with expectations, so that
+    /// [`Self::verify_digests`] can decide without hashing anything.
+    pub fn is_covered_by(&self, known: &[Digest]) -> bool {
+        self.algorithms()
+            .into_iter()
+            .all(|algorithm| known.iter().any(|d| d.algorithm() == algorithm))
     }
 }
 

@@ -1,0 +1,114 @@
+//! Fetching a wheel file on disk: a `stat` on a hit, one hashing pass and a parallel unzip on
+//! a miss.
+
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use cairn_cache::ArchivePath;
+use cairn_fs::ContentDigest;
+
+use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, record};
+use crate::WheelFilename;
+use crate::hash::{ExpectedHashes, hash_file};
+use crate::source::SourceError;
+use crate::unzip::extract_file;
+
+pub(super) fn fetch_path(
+    store: &WheelStore,
+    path: &Path,
+    expected: &ExpectedHashes,
+) -> Result<FetchedWheel, FetchError> {
+    let cache = store.cache();
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let filename: WheelFilename = file_name.parse().map_err(SourceError::from)?;
+    let metadata = std::fs::metadata(path).map_err(|source| FetchError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    if !metadata.is_file() {
+        return Err(FetchError::Read {
+            path: path.to_owned(),
+            source: std::io::Error::other("not a regular file"),
+        });
+    }
+    let size = metadata.len();
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .map(|elapsed| elapsed.as_nanos() as i128);
+    let source = path.display().to_string();
+    let entry = record::pointer_entry(cache, "path", path);
+
+    // A file with the size and mtime we recorded is the file we unpacked.
+    if let Some((pointer, archive)) = cache.read_pointer(&entry)
+        && pointer.source == source
+        && pointer.size == size
+        && pointer.source_modified == modified
+    {
+        let known = record::pointer_hashes(&pointer);
+        if expected.is_covered_by(&known) {
+            expected.verify_digests(&known, &source)?;
+            return Ok(FetchedWheel {
+                source,
+                filename: pointer.filename,
+                archive,
+                hashes: known,
+                size,
+                outcome: FetchOutcome::PointerHit,
+            });
+        }
+    }
+
+    let hashes = hash_file(path, &expected.algorithms())?;
+    expected.verify(&hashes, &source)?;
+    let digest = ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
+    let (archive, outcome) = unpack_once(store, &digest, |dest| {
+        extract_file(path, dest, &store.settings.limits)?;
+        Ok(())
+    })?;
+    let hashes = record::digests_of(&hashes);
+    record::write(
+        cache,
+        &entry,
+        record::Record {
+            source: source.clone(),
+            filename: &filename,
+            archive: &archive,
+            hashes: hashes.clone(),
+            size,
+            source_modified: modified,
+        },
+    )?;
+    Ok(FetchedWheel {
+        source,
+        filename: filename.to_string(),
+        archive,
+        hashes,
+        size,
+        outcome,
+    })
+}
+
+/// Unpacks the archive `digest` with `extract` unless it is already in the store. A per-digest
+/// lock keeps concurrent processes from unpacking the same content twice: the ones that wait
+/// find the archive when they get the lock.
+pub(super) fn unpack_once(
+    store: &WheelStore,
+    digest: &ContentDigest,
+    extract: impl FnOnce(&Path) -> Result<(), FetchError>,
+) -> Result<(ArchivePath, FetchOutcome), FetchError> {
+    let cache = store.cache();
+    if let Some(archive) = cache.find_archive(digest) {
+        return Ok((archive, FetchOutcome::ContentHit));
+    }
+    let _lock = cache.lock(&("archive", digest.as_str()), store.settings.lock_timeout)?;
+    if let Some(archive) = cache.find_archive(digest) {
+        return Ok((archive, FetchOutcome::ContentHit));
+    }
+    // Dropping `temp` on any error removes the partial tree: nothing half-written is published.
+    let temp = cache.temp_dir()?;
+    extract(temp.path())?;
+    let (archive, _) = cache.persist(temp, digest)?;
+    Ok((archive, FetchOutcome::Unpacked))
+}

@@ -1,0 +1,128 @@
+//! Fetching wheels into the content-addressed store, exactly once.
+//!
+//! [`WheelStore::fetch`] turns a [`WheelSource`] and its expected hashes into an unpacked archive
+//! in the cache. The archive key is the BLAKE3 digest of the wheel file (see `docs/layout.md`);
+//! pointers from each source (and an index from published hashes) make repeat requests cost a
+//! pointer read and a `stat`. Work that two processes could duplicate happens under a per-key
+//! lock in the cache, and archives are published with an atomic rename, so N processes fetching
+//! one wheel leave one copy and all succeed.
+
+mod error;
+mod local;
+mod record;
+
+use std::path::Path;
+use std::time::Duration;
+
+use cairn_cache::{ArchivePath, Cache};
+
+pub use error::FetchError;
+
+use crate::WheelSource;
+use crate::hash::{Digest, ExpectedHashes};
+use crate::unzip::Limits;
+
+/// How a fetch was satisfied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// A pointer for this source matched: no hashing, no download, no unpacking.
+    PointerHit,
+    /// The content was already unpacked (found by its digest); only a pointer was written.
+    ContentHit,
+    /// The wheel was unpacked by this call.
+    Unpacked,
+}
+
+impl FetchOutcome {
+    /// Whether the cache already held the unpacked wheel.
+    pub fn is_hit(self) -> bool {
+        !matches!(self, Self::Unpacked)
+    }
+}
+
+/// A wheel available in the store.
+#[derive(Debug, Clone)]
+pub struct FetchedWheel {
+    /// The source, as displayed (credentials removed).
+    pub source: String,
+    /// The wheel's file name.
+    pub filename: String,
+    /// The unpacked archive.
+    pub archive: ArchivePath,
+    /// Every digest known for the wheel file (BLAKE3 first).
+    pub hashes: Vec<Digest>,
+    /// Size of the wheel file in bytes.
+    pub size: u64,
+    /// How the fetch was satisfied.
+    pub outcome: FetchOutcome,
+}
+
+/// Settings of a [`WheelStore`].
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Limits applied when unpacking.
+    pub limits: Limits,
+    /// How long to wait for another process unpacking the same wheel.
+    pub lock_timeout: Option<Duration>,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            lock_timeout: Some(Duration::from_secs(30 * 60)),
+        }
+    }
+}
+
+/// Fetches wheels into a [`Cache`]. Cheap to clone, `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct WheelStore {
+    cache: Cache,
+    settings: StoreSettings,
+}
+
+impl WheelStore {
+    /// A store over `cache`.
+    pub fn new(cache: Cache, settings: StoreSettings) -> Self {
+        Self { cache, settings }
+    }
+
+    /// The cache this store writes to.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// Makes the wheel at `source` available unpacked in the cache, checking `expected` hashes
+    /// before anything is published.
+    pub async fn fetch(
+        &self,
+        source: &WheelSource,
+        expected: &ExpectedHashes,
+    ) -> Result<FetchedWheel, FetchError> {
+        match source {
+            WheelSource::Path(path) => {
+                let store = self.clone();
+                let path = path.clone();
+                let expected = expected.clone();
+                let name = source.to_string();
+                tokio::task::spawn_blocking(move || store.fetch_path(&path, &expected))
+                    .await
+                    .map_err(|error| FetchError::Task {
+                        source_name: name,
+                        message: error.to_string(),
+                    })?
+            }
+            WheelSource::Url(_) => todo!(),
+        }
+    }
+
+    /// [`Self::fetch`] for a local file, on the calling thread.
+    pub fn fetch_path(
+        &self,
+        path: &Path,
+        expected: &ExpectedHashes,
+    ) -> Result<FetchedWheel, FetchError> {
+        local::fetch_path(self, path, expected)
+    }
+}

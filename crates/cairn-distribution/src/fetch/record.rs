@@ -1,0 +1,89 @@
+//! Pointers and the published-hash index: how repeat requests find an archive cheaply.
+
+use cairn_cache::{ArchivePath, Cache, CacheBucket, CacheEntry, POINTER_FORMAT, Pointer};
+use cairn_cache_key::{CacheKey, cache_digest};
+use cairn_fs::ContentDigest;
+
+use crate::WheelFilename;
+use crate::hash::{Digest, ExpectedHashes, HashAlgorithm, Hashes};
+
+use super::FetchError;
+
+/// The pointer entry for a source: `wheels-v0/<kind>/<digest of the source>.json`.
+pub(super) fn pointer_entry<K: CacheKey + ?Sized>(cache: &Cache, kind: &str, source: &K) -> CacheEntry {
+    cache.entry(CacheBucket::Wheels, kind, format!("{}.json", cache_digest(source)))
+}
+
+/// The index entry for a published digest: `hashes-v0/<algorithm>/<ab>/<cdef…>`, holding the
+/// archive's digest.
+fn index_entry(cache: &Cache, digest: &Digest) -> Option<CacheEntry> {
+    let hex = ContentDigest::hex(&digest.to_hex()).ok()?;
+    let shard = cache.shard(CacheBucket::Hashes, digest.algorithm().name());
+    Some(shard.shard(hex.shard()).entry(hex.rest()))
+}
+
+/// Finds an archive by any of the expected digests, without touching the source.
+pub(super) fn find_by_expected(cache: &Cache, expected: &ExpectedHashes) -> Option<ArchivePath> {
+    expected.iter().find_map(|digest| {
+        if digest.algorithm() == HashAlgorithm::Blake3 {
+            return cache.find_archive(&ContentDigest::hex(&digest.to_hex()).ok()?);
+        }
+        let text = std::fs::read_to_string(index_entry(cache, digest)?.path()).ok()?;
+        cache.find_archive(&ContentDigest::hex(text.trim()).ok()?)
+    })
+}
+
+/// The digests a pointer records, parsed; unparsable ones are skipped.
+pub(super) fn pointer_hashes(pointer: &Pointer) -> Vec<Digest> {
+    pointer.hashes.iter().filter_map(|text| text.parse().ok()).collect()
+}
+
+/// What to write into a pointer.
+pub(super) struct Record<'a> {
+    pub(super) source: String,
+    pub(super) filename: &'a WheelFilename,
+    pub(super) archive: &'a ArchivePath,
+    pub(super) hashes: Vec<Digest>,
+    pub(super) size: u64,
+    pub(super) source_modified: Option<i128>,
+}
+
+/// Writes the pointer at `entry` and index entries for every non-BLAKE3 digest.
+pub(super) fn write(cache: &Cache, entry: &CacheEntry, record: Record<'_>) -> Result<(), FetchError> {
+    let archive_hex = record.archive.digest().as_str();
+    for digest in record.hashes.iter().filter(|d| d.algorithm() != HashAlgorithm::Blake3) {
+        if let Some(index) = index_entry(cache, digest) {
+            let current = std::fs::read_to_string(index.path()).ok();
+            if current.as_deref().map(str::trim) != Some(archive_hex) {
+                cairn_fs::write_atomic(index.path(), format!("{archive_hex}\n").as_bytes())
+                    .map_err(cairn_cache::CacheError::from)?;
+            }
+        }
+    }
+    let pointer = Pointer {
+        format: POINTER_FORMAT,
+        source: record.source,
+        filename: record.filename.to_string(),
+        name: record.filename.name.clone(),
+        version: record.filename.version.clone(),
+        tags: record.filename.tags(),
+        archive: archive_hex.to_owned(),
+        hashes: record.hashes.iter().map(ToString::to_string).collect(),
+        size: record.size,
+        source_modified: record.source_modified,
+        last_used: unix_now(),
+    };
+    cache.write_pointer(entry, &pointer)?;
+    Ok(())
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// All digests of `hashes`, BLAKE3 first.
+pub(super) fn digests_of(hashes: &Hashes) -> Vec<Digest> {
+    hashes.iter().copied().collect()
+}

@@ -1,0 +1,65 @@
+//! `cairn fetch`: make wheels available unpacked in the cache.
+
+use std::process::ExitCode;
+
+use cairn_distribution::hash::{Digest, ExpectedHashes};
+use cairn_distribution::{FetchedWheel, StoreSettings, WheelSource, WheelStore};
+use serde::Serialize;
+
+use crate::cli::{FetchArgs, GlobalArgs};
+use crate::output;
+
+/// One line of `--json` output.
+#[derive(Debug, Serialize)]
+struct Record<'a> {
+    source: &'a str,
+    filename: &'a str,
+    archive: String,
+    digests: Vec<String>,
+    bytes: u64,
+    hit: bool,
+    outcome: String,
+}
+
+pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
+    let pinned = args
+        .hashes
+        .iter()
+        .map(|text| text.parse::<Digest>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut requests = Vec::with_capacity(args.sources.len());
+    for input in &args.sources {
+        let (source, mut expected) = WheelSource::parse(input)?;
+        expected.extend(pinned.iter().copied());
+        requests.push((source, expected));
+    }
+    let cache = super::open_cache(global)?;
+    let store = WheelStore::new(cache, StoreSettings::default());
+    let fetches = requests.iter().map(|(source, expected): &(WheelSource, ExpectedHashes)| store.fetch(source, expected));
+    let results = futures_util::future::join_all(fetches).await;
+    let mut fetched = Vec::with_capacity(results.len());
+    for result in results {
+        fetched.push(result?);
+    }
+    if args.json {
+        let records: Vec<Record<'_>> = fetched.iter().map(record).collect();
+        output::line(serde_json::to_string_pretty(&records)?)?;
+    } else {
+        for wheel in &fetched {
+            output::line(wheel.archive.path().display())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn record(wheel: &FetchedWheel) -> Record<'_> {
+    Record {
+        source: &wheel.source,
+        filename: &wheel.filename,
+        archive: wheel.archive.path().display().to_string(),
+        digests: wheel.hashes.iter().map(ToString::to_string).collect(),
+        bytes: wheel.size,
+        hit: wheel.outcome.is_hit(),
+        outcome: format!("{:?}", wheel.outcome),
+    }
+}

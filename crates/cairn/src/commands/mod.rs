@@ -1,0 +1,28 @@
+//! One module per command.
+
+mod fetch;
+mod hash;
+
+use std::process::ExitCode;
+
+use cairn_cache::{Cache, CacheSettings};
+
+use crate::cli::{Cli, Command, GlobalArgs};
+
+/// Runs the parsed command line.
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Fetch(args) => fetch::run(&cli.global, args).await,
+        Command::Hash(args) => hash::run(args),
+    }
+}
+
+/// Opens the cache the global options choose.
+pub(crate) fn open_cache(global: &GlobalArgs) -> anyhow::Result<Cache> {
+    let settings = CacheSettings {
+        dir: global.cache_dir.clone(),
+        no_cache: global.no_cache,
+        ..CacheSettings::default()
+    };
+    Ok(Cache::open(&settings)?)
+}
