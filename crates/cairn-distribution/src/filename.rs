@@ -82,16 +82,27 @@ impl std::str::FromStr for WheelFilename {
         }
         let parts: Vec<&str> = stem.split('-').collect();
         let (name, version, build, tags) = match parts.as_slice() {
-            [name, version, python, abi, platform] => (name, version, None, [python, abi, platform]),
+            [name, version, python, abi, platform] => {
+                (name, version, None, [python, abi, platform])
+            }
             [name, version, build, python, abi, platform] => {
                 if !build.starts_with(|c: char| c.is_ascii_digit()) {
                     return Err(error("its build tag does not start with a digit"));
                 }
-                (name, version, Some(build.to_string()), [python, abi, platform])
+                (
+                    name,
+                    version,
+                    Some(build.to_string()),
+                    [python, abi, platform],
+                )
             }
             _ => return Err(error("it does not have five or six dash-separated parts")),
         };
-        if [name, version].iter().chain(tags.iter()).any(|part| part.is_empty()) {
+        if [name, version]
+            .iter()
+            .chain(tags.iter())
+            .any(|part| part.is_empty())
+        {
             return Err(error("one of its parts is empty"));
         }
         let [python, abi, platform] = tags;

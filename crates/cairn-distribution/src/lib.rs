@@ -4,11 +4,11 @@
 //! unpacked, content-addressed archive in a [`cairn_cache::Cache`], exactly once, and links
 //! archives into target directories. See `docs/architecture.md` for how the layers meet.
 
-pub mod hash;
-pub mod unzip;
 pub mod fetch;
 mod filename;
+pub mod hash;
 mod source;
+pub mod unzip;
 
 pub use fetch::{FetchError, FetchOutcome, FetchedWheel, StoreSettings, WheelStore};
 pub use filename::{FilenameError, WheelFilename, normalize_name};

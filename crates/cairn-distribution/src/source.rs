@@ -56,18 +56,25 @@ impl WheelSource {
     /// paths. A URL fragment such as `#sha256=<hex>` becomes an expected hash, as with pip.
     pub fn parse(input: &str) -> Result<(Self, ExpectedHashes), SourceError> {
         let mut expected = ExpectedHashes::default();
-        let source = if input.starts_with("http://") || input.starts_with("https://") || input.starts_with("file:") {
+        let source = if input.starts_with("http://")
+            || input.starts_with("https://")
+            || input.starts_with("file:")
+        {
             let mut url = Url::parse(input).map_err(|_| SourceError::Unsupported {
                 input: redact(input),
                 reason: "it is not a valid URL",
             })?;
             if let Some(fragment) = url.fragment() {
                 for part in fragment.split('&') {
-                    if part.contains('=') && !part.starts_with("egg=") && !part.starts_with("subdirectory=") {
-                        let digest: Digest = part.parse().map_err(|source| SourceError::FragmentHash {
-                            input: redact(input),
-                            source,
-                        })?;
+                    if part.contains('=')
+                        && !part.starts_with("egg=")
+                        && !part.starts_with("subdirectory=")
+                    {
+                        let digest: Digest =
+                            part.parse().map_err(|source| SourceError::FragmentHash {
+                                input: redact(input),
+                                source,
+                            })?;
                         expected.insert(digest);
                     }
                 }
@@ -75,17 +82,21 @@ impl WheelSource {
             url.set_fragment(None);
             match url.scheme() {
                 "http" | "https" => Self::Url(url),
-                "file" => Self::Path(url.to_file_path().map_err(|()| SourceError::Unsupported {
-                    input: redact(input),
-                    reason: "it is not a local file URL",
-                })?),
+                "file" => {
+                    Self::Path(url.to_file_path().map_err(|()| SourceError::Unsupported {
+                        input: redact(input),
+                        reason: "it is not a local file URL",
+                    })?)
+                }
                 _ => unreachable!("checked by the prefix test above"),
             }
         } else {
             Self::Path(PathBuf::from(input))
         };
         let source = match source {
-            Self::Path(path) => Self::Path(std::path::absolute(&path).map_err(|source| SourceError::Path { path, source })?),
+            Self::Path(path) => Self::Path(
+                std::path::absolute(&path).map_err(|source| SourceError::Path { path, source })?,
+            ),
             url => url,
         };
         source.filename()?;
@@ -96,12 +107,16 @@ impl WheelSource {
     pub fn filename(&self) -> Result<WheelFilename, SourceError> {
         let name = match self {
             Self::Path(path) => path.file_name().and_then(|name| name.to_str()),
-            Self::Url(url) => url.path_segments().and_then(|mut segments| segments.next_back()),
+            Self::Url(url) => url
+                .path_segments()
+                .and_then(|mut segments| segments.next_back()),
         };
-        let name = name.filter(|name| !name.is_empty()).ok_or_else(|| SourceError::Unsupported {
-            input: self.to_string(),
-            reason: "it does not end in a file name",
-        })?;
+        let name =
+            name.filter(|name| !name.is_empty())
+                .ok_or_else(|| SourceError::Unsupported {
+                    input: self.to_string(),
+                    reason: "it does not end in a file name",
+                })?;
         // URLs percent-encode `+` in local versions; the file name is the decoded form.
         let decoded = match self {
             Self::Path(_) => name.to_owned(),
@@ -141,4 +156,3 @@ pub(crate) fn redact(input: &str) -> String {
         _ => input.to_owned(),
     }
 }
-

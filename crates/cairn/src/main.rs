@@ -15,9 +15,16 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     report::init_tracing(cli.global.verbose, cli.global.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
-        Err(error) => return report::error(&anyhow::Error::new(error).context("failed to start the async runtime")),
+        Err(error) => {
+            return report::error(
+                &anyhow::Error::new(error).context("failed to start the async runtime"),
+            );
+        }
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,

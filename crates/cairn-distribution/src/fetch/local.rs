@@ -19,7 +19,10 @@ pub(super) fn fetch_path(
     expected: &ExpectedHashes,
 ) -> Result<FetchedWheel, FetchError> {
     let cache = store.cache();
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let filename: WheelFilename = file_name.parse().map_err(SourceError::from)?;
     let metadata = std::fs::metadata(path).map_err(|source| FetchError::Read {
         path: path.to_owned(),
@@ -62,7 +65,8 @@ pub(super) fn fetch_path(
 
     let hashes = hash_file(path, &expected.algorithms())?;
     expected.verify(&hashes, &source)?;
-    let digest = ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
+    let digest =
+        ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
     let (archive, outcome) = unpack_once(store, &digest, |dest| {
         extract_file(path, dest, &store.settings.limits)?;
         Ok(())

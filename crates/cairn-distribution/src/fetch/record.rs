@@ -10,8 +10,16 @@ use crate::hash::{Digest, ExpectedHashes, HashAlgorithm, Hashes};
 use super::FetchError;
 
 /// The pointer entry for a source: `wheels-v0/<kind>/<digest of the source>.json`.
-pub(super) fn pointer_entry<K: CacheKey + ?Sized>(cache: &Cache, kind: &str, source: &K) -> CacheEntry {
-    cache.entry(CacheBucket::Wheels, kind, format!("{}.json", cache_digest(source)))
+pub(super) fn pointer_entry<K: CacheKey + ?Sized>(
+    cache: &Cache,
+    kind: &str,
+    source: &K,
+) -> CacheEntry {
+    cache.entry(
+        CacheBucket::Wheels,
+        kind,
+        format!("{}.json", cache_digest(source)),
+    )
 }
 
 /// The index entry for a published digest: `hashes-v0/<algorithm>/<ab>/<cdef…>`, holding the
@@ -35,7 +43,11 @@ pub(super) fn find_by_expected(cache: &Cache, expected: &ExpectedHashes) -> Opti
 
 /// The digests a pointer records, parsed; unparsable ones are skipped.
 pub(super) fn pointer_hashes(pointer: &Pointer) -> Vec<Digest> {
-    pointer.hashes.iter().filter_map(|text| text.parse().ok()).collect()
+    pointer
+        .hashes
+        .iter()
+        .filter_map(|text| text.parse().ok())
+        .collect()
 }
 
 /// What to write into a pointer.
@@ -49,9 +61,17 @@ pub(super) struct Record<'a> {
 }
 
 /// Writes the pointer at `entry` and index entries for every non-BLAKE3 digest.
-pub(super) fn write(cache: &Cache, entry: &CacheEntry, record: Record<'_>) -> Result<(), FetchError> {
+pub(super) fn write(
+    cache: &Cache,
+    entry: &CacheEntry,
+    record: Record<'_>,
+) -> Result<(), FetchError> {
     let archive_hex = record.archive.digest().as_str();
-    for digest in record.hashes.iter().filter(|d| d.algorithm() != HashAlgorithm::Blake3) {
+    for digest in record
+        .hashes
+        .iter()
+        .filter(|d| d.algorithm() != HashAlgorithm::Blake3)
+    {
         if let Some(index) = index_entry(cache, digest) {
             let current = std::fs::read_to_string(index.path()).ok();
             if current.as_deref().map(str::trim) != Some(archive_hex) {

@@ -35,7 +35,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
     }
     let cache = super::open_cache(global)?;
     let store = WheelStore::new(cache, StoreSettings::default());
-    let fetches = requests.iter().map(|(source, expected): &(WheelSource, ExpectedHashes)| store.fetch(source, expected));
+    let fetches = requests
+        .iter()
+        .map(|(source, expected): &(WheelSource, ExpectedHashes)| store.fetch(source, expected));
     let results = futures_util::future::join_all(fetches).await;
     let mut fetched = Vec::with_capacity(results.len());
     for result in results {

@@ -15,11 +15,20 @@ pub(crate) fn run(args: HashArgs) -> anyhow::Result<ExitCode> {
         .map(|name| name.parse::<HashAlgorithm>())
         .collect::<Result<Vec<_>, _>>()?;
     for file in &args.files {
-        let hashes = hash_file(file, &algorithms).with_context(|| format!("failed to hash `{}`", file.display()))?;
+        let hashes = hash_file(file, &algorithms)
+            .with_context(|| format!("failed to hash `{}`", file.display()))?;
         for algorithm in &algorithms {
             if let Some(digest) = hashes.get(*algorithm) {
-                let prefix = if algorithms.len() > 1 { format!("{algorithm}:") } else { String::new() };
-                output::line(format_args!("{prefix}{}  {}", digest.to_hex(), file.display()))?;
+                let prefix = if algorithms.len() > 1 {
+                    format!("{algorithm}:")
+                } else {
+                    String::new()
+                };
+                output::line(format_args!(
+                    "{prefix}{}  {}",
+                    digest.to_hex(),
+                    file.display()
+                ))?;
             }
         }
     }

@@ -1,0 +1,122 @@
+//! Building small, valid wheels for tests.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use sha2::Digest;
+use zip::write::SimpleFileOptions;
+
+/// A wheel under construction: `WheelBuilder::new("demo", "1.0").file("demo/__init__.py", "…")`.
+#[derive(Debug, Clone)]
+pub struct WheelBuilder {
+    name: String,
+    version: String,
+    tags: String,
+    files: Vec<(String, Vec<u8>, bool)>,
+    extra_dist_info: Vec<(String, Vec<u8>)>,
+}
+
+impl WheelBuilder {
+    /// A pure-Python wheel `name-version-py3-none-any.whl` with no files yet.
+    pub fn new(name: &str, version: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            tags: "py3-none-any".to_owned(),
+            files: Vec::new(),
+            extra_dist_info: Vec::new(),
+        }
+    }
+
+    /// Sets the compatibility tags (`cp311-cp311-manylinux_2_28_x86_64`).
+    pub fn tags(mut self, tags: &str) -> Self {
+        self.tags = tags.to_owned();
+        self
+    }
+
+    /// Adds a file.
+    pub fn file(mut self, path: &str, content: impl AsRef<[u8]>) -> Self {
+        self.files
+            .push((path.to_owned(), content.as_ref().to_vec(), false));
+        self
+    }
+
+    /// Adds an executable file (mode 0o755).
+    pub fn executable(mut self, path: &str, content: impl AsRef<[u8]>) -> Self {
+        self.files
+            .push((path.to_owned(), content.as_ref().to_vec(), true));
+        self
+    }
+
+    /// Adds a file to the `.dist-info` directory (e.g. `entry_points.txt`).
+    pub fn dist_info(mut self, name: &str, content: impl AsRef<[u8]>) -> Self {
+        self.extra_dist_info
+            .push((name.to_owned(), content.as_ref().to_vec()));
+        self
+    }
+
+    /// The wheel's file name.
+    pub fn filename(&self) -> String {
+        format!(
+            "{}-{}-{}.whl",
+            self.name.replace('-', "_"),
+            self.version,
+            self.tags
+        )
+    }
+
+    /// The `.dist-info` directory name.
+    pub fn dist_info_dir(&self) -> String {
+        format!("{}-{}.dist-info", self.name.replace('-', "_"), self.version)
+    }
+
+    /// Writes the wheel into `dir` and returns its path.
+    pub fn build(&self, dir: &Path) -> PathBuf {
+        let path = dir.join(self.filename());
+        std::fs::write(&path, self.to_bytes()).unwrap();
+        path
+    }
+
+    /// The wheel's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let dist_info = self.dist_info_dir();
+        let mut entries: Vec<(String, Vec<u8>, bool)> = self.files.clone();
+        let metadata = format!(
+            "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
+            self.name, self.version
+        );
+        entries.push((
+            format!("{dist_info}/METADATA"),
+            metadata.into_bytes(),
+            false,
+        ));
+        let wheel = format!(
+            "Wheel-Version: 1.0\nGenerator: cairn-tests\nRoot-Is-Purelib: true\nTag: {}\n",
+            self.tags
+        );
+        entries.push((format!("{dist_info}/WHEEL"), wheel.into_bytes(), false));
+        for (name, content) in &self.extra_dist_info {
+            entries.push((format!("{dist_info}/{name}"), content.clone(), false));
+        }
+        let mut record = String::new();
+        for (name, content, _) in &entries {
+            let digest = sha2::Sha256::digest(content);
+            let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+            record.push_str(&format!("{name},sha256={encoded},{}\n", content.len()));
+        }
+        record.push_str(&format!("{dist_info}/RECORD,,\n"));
+        entries.push((format!("{dist_info}/RECORD"), record.into_bytes(), false));
+
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, content, executable) in entries {
+            let mode = if executable { 0o755 } else { 0o644 };
+            let options = SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .unix_permissions(mode);
+            writer.start_file(name, options).unwrap();
+            writer.write_all(&content).unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    }
+}
