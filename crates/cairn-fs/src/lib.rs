@@ -1,1 +1,5 @@
 //! cairn-fs
+
+pub mod link;
+
+pub use link::{LinkError, LinkMode, LinkOutcome, Linker, link_file, link_tree};
