@@ -341,8 +341,9 @@ fn concurrent_trees_share_one_ladder() {
     let sources: Vec<PathBuf> = (0..4)
         .map(|i| shm.path().join(format!("tree{i}")))
         .collect();
+    // More files than one task takes, so each tree's directory is split across tasks.
     for source in &sources {
-        many_files(source, 200);
+        many_files(source, 300);
     }
     let target = tempfile::tempdir().unwrap();
     let linker = Linker::new(LinkMode::Hardlink);
@@ -361,7 +362,7 @@ fn concurrent_trees_share_one_ladder() {
 
     assert_eq!(linker.mode(), LinkMode::Copy);
     for outcome in &outcomes {
-        assert_eq!((outcome.mode_used, outcome.files), (LinkMode::Copy, 200));
+        assert_eq!((outcome.mode_used, outcome.files), (LinkMode::Copy, 300));
     }
     // The four trees' first files queue on the linker's probe: one failed link(2) in all.
     let fallbacks: u64 = outcomes.iter().map(|o| o.fallbacks).sum();
@@ -779,4 +780,39 @@ fn link_file_refuses_directories_and_symlinks() {
         "{error:?}"
     );
     assert_eq!(fs::read_dir(target.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_failure_that_is_not_about_the_filesystem_is_an_error_and_leaves_the_ladder() {
+    let (_temp, src) = sample_source(None);
+    let target = tempfile::tempdir().unwrap();
+    // A destination whose parent does not exist: ENOENT says nothing about what the
+    // filesystem supports, so no mode may give up on it.
+    let dst = target.path().join("missing-dir/core.py");
+    for mode in LinkMode::ALL {
+        let linker = Linker::new(mode);
+
+        let error = linker
+            .link_file(&src.join("pkg/core.py"), &dst)
+            .unwrap_err();
+
+        match &error {
+            LinkError::Link {
+                src: from,
+                dst: to,
+                mode: used,
+                source,
+            } => {
+                assert_eq!((to, *used), (&dst, mode));
+                assert_eq!(source.kind(), io::ErrorKind::NotFound);
+                let message = error.to_string();
+                for part in [&from.display().to_string(), &dst.display().to_string()] {
+                    assert!(message.contains(part), "{message}");
+                }
+                assert!(message.starts_with(&format!("cannot {mode} ")), "{message}");
+            }
+            other => panic!("{mode}: expected Link, got {other:?}"),
+        }
+        assert_eq!(linker.mode(), mode);
+    }
 }

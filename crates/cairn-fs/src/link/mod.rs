@@ -4,7 +4,7 @@
 //! appear in a target directory. [`LinkMode`] says how, best first: clone (copy-on-write),
 //! hardlink, copy, or symlink. A [`Linker`] holds the fallback ladder for one operation: the
 //! first file a filesystem cannot link in the current mode moves it down a rung for every file
-//! after it, so the decision costs one failed syscall per operation, not one per file.
+//! after it, so the decision costs one failed attempt per operation, not one per file.
 //!
 //! Guarantees:
 //! - Nothing outside the target is written: destination names come from the source's
@@ -17,6 +17,9 @@
 //!   resolves to the cached file.
 //! - The cache never contains symlinks or special files; meeting one in a source tree is an
 //!   error, never followed.
+//!
+//! Not guaranteed: protection against another process swapping a target directory for a
+//! symlink *while* a tree is being linked (the calls take paths, not directory handles).
 
 mod error;
 mod failure;
@@ -55,8 +58,9 @@ pub struct LinkOutcome {
 ///
 /// `dst` and its missing parents are created; existing directories are merged. The tree is
 /// walked once, in parallel: each directory is created before anything inside it, and files
-/// are linked as their directories are listed. To share one ladder decision between several
-/// trees, use [`Linker::link_tree`].
+/// are linked as their directories are listed. The work runs on rayon's global pool and the
+/// call blocks until it is done (from async code, call it on a blocking thread). To share one
+/// ladder decision between several trees, use [`Linker::link_tree`].
 ///
 /// # Errors
 ///
