@@ -43,9 +43,9 @@ impl DigestEncoding {
 /// use std::path::Path;
 /// use cairn_fs::{ContentDigest, DigestEncoding};
 ///
-/// let digest = ContentDigest::parse("ab12cd34ef56", DigestEncoding::Hex).unwrap();
+/// let digest = ContentDigest::parse("ab12cd34ef567890", DigestEncoding::Hex).unwrap();
 /// let path = digest.sharded_path(Path::new("/cache/archive-v0"));
-/// assert_eq!(path, Path::new("/cache/archive-v0/ab/12cd34ef56"));
+/// assert_eq!(path, Path::new("/cache/archive-v0/ab/12cd34ef567890"));
 /// let back = ContentDigest::from_sharded_path(Path::new("/cache/archive-v0"), &path, DigestEncoding::Hex);
 /// assert_eq!(back.unwrap(), digest);
 /// assert!(ContentDigest::parse("../etc/passwd", DigestEncoding::Hex).is_err());
