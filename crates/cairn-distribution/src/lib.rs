@@ -4,5 +4,6 @@
 //! unpacked, content-addressed archive in a [`cairn_cache::Cache`], exactly once, and links
 //! archives into target directories. See `docs/architecture.md` for how the layers meet.
 
+pub mod download;
 pub mod hash;
 pub mod unzip;
