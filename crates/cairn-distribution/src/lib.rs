@@ -1,9 +1,16 @@
 //! Download, stream-hash, validate, unzip, persist and install Python wheels.
 //!
 //! `cairn-distribution` turns a wheel, given as a local path or an http(s)/file URL, into an
-//! unpacked, content-addressed archive in a [`cairn_cache::Cache`], exactly once, and links
-//! archives into target directories. See `docs/architecture.md` for how the layers meet.
+//! unpacked, content-addressed archive in a [`cairn_cache::Cache`], exactly once:
+//!
+//! - [`hash`]: one pass computes BLAKE3 (the content address) and any SHA-2 digests;
+//! - [`unzip`]: validated extraction, parallel for files on disk, streaming for downloads;
+//! - [`download`]: HTTP with timeouts, bounded retries and cache revalidation;
+//! - [`fetch`]: [`WheelStore::fetch`] puts the pieces together.
+//!
+//! See `docs/architecture.md` for how the layers meet.
 
+pub mod download;
 pub mod fetch;
 mod filename;
 pub mod hash;
