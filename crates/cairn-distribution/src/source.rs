@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use url::Url;
 
 use crate::WheelFilename;
+use crate::download::RedactedUrl;
 use crate::hash::{Digest, ExpectedHashes};
 
 /// A wheel's location as the user gave it.
@@ -140,19 +141,15 @@ impl fmt::Display for WheelSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Path(path) => write!(f, "{}", path.display()),
-            Self::Url(url) => f.write_str(&redact(url.as_str())),
+            Self::Url(url) => f.write_str(RedactedUrl::new(url).as_str()),
         }
     }
 }
 
 /// Removes credentials from a URL for messages and logs.
-pub(crate) fn redact(input: &str) -> String {
+fn redact(input: &str) -> String {
     match Url::parse(input) {
-        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.to_string()
-        }
-        _ => input.to_owned(),
+        Ok(url) => RedactedUrl::new(&url).as_str().to_owned(),
+        Err(_) => input.to_owned(),
     }
 }

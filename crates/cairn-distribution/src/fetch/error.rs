@@ -28,6 +28,9 @@ pub enum FetchError {
     /// The archive is invalid or unsafe.
     #[error(transparent)]
     Unzip(#[from] UnzipError),
+    /// The download failed.
+    #[error(transparent)]
+    Download(#[from] crate::download::DownloadError),
     /// The cache failed.
     #[error(transparent)]
     Cache(#[from] cairn_cache::CacheError),

@@ -10,8 +10,10 @@
 mod error;
 mod local;
 mod record;
+mod remote;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_cache::{ArchivePath, Cache};
@@ -19,6 +21,7 @@ use cairn_cache::{ArchivePath, Cache};
 pub use error::FetchError;
 
 use crate::WheelSource;
+use crate::download::{ClientSettings, HttpClient};
 use crate::hash::{Digest, ExpectedHashes};
 use crate::unzip::Limits;
 
@@ -64,6 +67,8 @@ pub struct StoreSettings {
     pub limits: Limits,
     /// How long to wait for another process unpacking the same wheel.
     pub lock_timeout: Option<Duration>,
+    /// HTTP client settings (timeouts, retries, offline mode).
+    pub http: ClientSettings,
 }
 
 impl Default for StoreSettings {
@@ -71,6 +76,7 @@ impl Default for StoreSettings {
         Self {
             limits: Limits::default(),
             lock_timeout: Some(Duration::from_secs(30 * 60)),
+            http: ClientSettings::default(),
         }
     }
 }
@@ -80,12 +86,18 @@ impl Default for StoreSettings {
 pub struct WheelStore {
     cache: Cache,
     settings: StoreSettings,
+    // Built on first use: local-only runs never load TLS roots.
+    client: Arc<tokio::sync::OnceCell<HttpClient>>,
 }
 
 impl WheelStore {
     /// A store over `cache`.
     pub fn new(cache: Cache, settings: StoreSettings) -> Self {
-        Self { cache, settings }
+        Self {
+            cache,
+            settings,
+            client: Arc::default(),
+        }
     }
 
     /// The cache this store writes to.
@@ -113,8 +125,19 @@ impl WheelStore {
                         message: error.to_string(),
                     })?
             }
-            WheelSource::Url(_) => todo!(),
+            WheelSource::Url(url) => {
+                remote::fetch_url(self, url, &source.filename()?, expected).await
+            }
         }
+    }
+
+    /// The HTTP client, built on first use.
+    async fn client(&self) -> Result<&HttpClient, FetchError> {
+        let settings = self.settings.http.clone();
+        Ok(self
+            .client
+            .get_or_try_init(|| async move { HttpClient::new(settings) })
+            .await?)
     }
 
     /// [`Self::fetch`] for a local file, on the calling thread.

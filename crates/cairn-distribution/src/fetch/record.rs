@@ -30,14 +30,18 @@ fn index_entry(cache: &Cache, digest: &Digest) -> Option<CacheEntry> {
     Some(shard.shard(hex.shard()).entry(hex.rest()))
 }
 
-/// Finds an archive by any of the expected digests, without touching the source.
-pub(super) fn find_by_expected(cache: &Cache, expected: &ExpectedHashes) -> Option<ArchivePath> {
+/// Finds an archive, and the size of the wheel it came from, by any of the expected digests
+/// other than BLAKE3 (whose archive has no record of the wheel's size), without touching the
+/// source. Index entries hold `<archive digest> <wheel size>`.
+pub(super) fn find_by_expected(
+    cache: &Cache,
+    expected: &ExpectedHashes,
+) -> Option<(ArchivePath, u64)> {
     expected.iter().find_map(|digest| {
-        if digest.algorithm() == HashAlgorithm::Blake3 {
-            return cache.find_archive(&ContentDigest::hex(&digest.to_hex()).ok()?);
-        }
         let text = std::fs::read_to_string(index_entry(cache, digest)?.path()).ok()?;
-        cache.find_archive(&ContentDigest::hex(text.trim()).ok()?)
+        let (archive, size) = text.trim().split_once(' ')?;
+        let archive = cache.find_archive(&ContentDigest::hex(archive).ok()?)?;
+        Some((archive, size.parse().ok()?))
     })
 }
 
@@ -73,9 +77,9 @@ pub(super) fn write(
         .filter(|d| d.algorithm() != HashAlgorithm::Blake3)
     {
         if let Some(index) = index_entry(cache, digest) {
-            let current = std::fs::read_to_string(index.path()).ok();
-            if current.as_deref().map(str::trim) != Some(archive_hex) {
-                cairn_fs::write_atomic(index.path(), format!("{archive_hex}\n").as_bytes())
+            let line = format!("{archive_hex} {}\n", record.size);
+            if std::fs::read_to_string(index.path()).ok().as_deref() != Some(line.as_str()) {
+                cairn_fs::write_atomic(index.path(), line.as_bytes())
                     .map_err(cairn_cache::CacheError::from)?;
             }
         }

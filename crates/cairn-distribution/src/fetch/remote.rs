@@ -41,7 +41,7 @@ pub(super) async fn fetch_url(
     if let Some(hit) = from_index(store, &entries, &canonical, filename, expected, &shown)? {
         return Ok(hit);
     }
-    if let Some(hit) = from_pointer(store, &entries, expected, &shown, false).await? {
+    if let Some(hit) = from_pointer(store, url, &entries, expected, &shown, false).await? {
         return Ok(hit);
     }
 
@@ -49,11 +49,14 @@ pub(super) async fn fetch_url(
     let lock_store = store.clone();
     let lock_key = canonical.as_str().to_owned();
     let _lock = tokio::task::spawn_blocking(move || {
-        lock_store.cache().lock(&("url", lock_key.as_str()), lock_store.settings.lock_timeout)
+        lock_store.cache().lock(
+            &("url", lock_key.as_str()),
+            lock_store.settings.lock_timeout,
+        )
     })
     .await
     .map_err(|error| task_error(&shown, &error))??;
-    if let Some(hit) = from_pointer(store, &entries, expected, &shown, true).await? {
+    if let Some(hit) = from_pointer(store, url, &entries, expected, &shown, true).await? {
         return Ok(hit);
     }
 
@@ -83,7 +86,9 @@ fn from_index(
         return Ok(None);
     };
     let mut hashes: Vec<_> = expected.iter().copied().collect();
-    if let Ok(blake3) = crate::hash::Digest::from_hex(HashAlgorithm::Blake3, archive.digest().as_str()) {
+    if let Ok(blake3) =
+        crate::hash::Digest::from_hex(HashAlgorithm::Blake3, archive.digest().as_str())
+    {
         hashes.insert(0, blake3);
     }
     // Record the URL too, so `cairn cache list` shows where the wheel was asked for.
@@ -114,6 +119,7 @@ fn from_index(
 /// revalidation if needed (`revalidate`).
 async fn from_pointer(
     store: &WheelStore,
+    url: &Url,
     entries: &Entries,
     expected: &ExpectedHashes,
     shown: &str,
@@ -147,7 +153,8 @@ async fn from_pointer(
         true
     } else if revalidate {
         let client = store.client().await?;
-        match client.get(archive_url(&pointer.source)?.as_ref(), Some(&policy)).await? {
+        // The request's own URL: the pointer's canonical form has no credentials.
+        match client.get(url, Some(&policy)).await? {
             Fetched::Fresh => true,
             Fetched::NotModified { policy } => {
                 write_policy(&entries.policy, &policy)?;
@@ -168,13 +175,6 @@ async fn from_pointer(
     } else {
         Ok(None)
     }
-}
-
-fn archive_url(source: &str) -> Result<Url, FetchError> {
-    Url::parse(source).map_err(|_| FetchError::Task {
-        source_name: source.to_owned(),
-        message: "a cached pointer holds an invalid URL".to_owned(),
-    })
 }
 
 /// Downloads the wheel, hashing and unpacking it as it arrives, and publishes it.
@@ -210,7 +210,8 @@ async fn download(
         Err(error) => return Err(error.into()),
     };
     expected.verify(&hashes, shown)?;
-    let digest = ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
+    let digest =
+        ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
     let (archive, _) = cache.persist(temp, &digest)?;
     let digests = record::digests_of(&hashes);
     record::write(
@@ -257,13 +258,19 @@ async fn download_then_extract(
     let download_dir = cache.temp_dir()?;
     let wheel_path = download_dir.path().join("wheel.whl");
     let mut reader = HashingAsyncReader::new(body.into_async_read(), hasher);
-    save(&mut reader, &wheel_path).await.map_err(|source| FetchError::Read {
-        path: wheel_path.clone(),
-        source,
-    })?;
+    save(&mut reader, &wheel_path)
+        .await
+        .map_err(|source| FetchError::Read {
+            path: wheel_path.clone(),
+            source,
+        })?;
     let hashes = reader.finish();
     let temp = cache.temp_dir()?;
-    let (limits, dest, shown_owned) = (store.settings.limits.clone(), temp.path().to_owned(), shown.to_owned());
+    let (limits, dest, shown_owned) = (
+        store.settings.limits.clone(),
+        temp.path().to_owned(),
+        shown.to_owned(),
+    );
     tokio::task::spawn_blocking(move || extract_file(&wheel_path, &dest, &limits))
         .await
         .map_err(|error| task_error(&shown_owned, &error))??;
@@ -289,7 +296,9 @@ fn hasher_for(expected: &ExpectedHashes) -> HasherSet {
 
 fn write_policy(entry: &CacheEntry, policy: &CachePolicy) -> Result<(), FetchError> {
     match policy.to_bytes() {
-        Ok(bytes) => cairn_fs::write_atomic(entry.path(), &bytes).map_err(cairn_cache::CacheError::from)?,
+        Ok(bytes) => {
+            cairn_fs::write_atomic(entry.path(), &bytes).map_err(cairn_cache::CacheError::from)?
+        }
         Err(error) => tracing::debug!(%error, "not storing the HTTP cache policy"),
     }
     Ok(())

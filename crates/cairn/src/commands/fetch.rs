@@ -34,7 +34,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         requests.push((source, expected));
     }
     let cache = super::open_cache(global)?;
-    let store = WheelStore::new(cache, StoreSettings::default());
+    let mut settings = StoreSettings::default();
+    settings.http.offline = global.offline;
+    let store = WheelStore::new(cache, settings);
     let fetches = requests
         .iter()
         .map(|(source, expected): &(WheelSource, ExpectedHashes)| store.fetch(source, expected));
