@@ -16,7 +16,7 @@ pub enum CacheError {
     Fs(#[from] FsError),
     /// The cache lock could not be taken.
     #[error(
-        "{source}\nhint: `cairn cache clean` and `cairn cache prune` take the cache exclusively"
+        "{source}\nhint: cache maintenance (cleaning or pruning) holds the cache exclusively while it runs"
     )]
     Lock {
         /// The lock failure.

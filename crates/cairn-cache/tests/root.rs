@@ -117,7 +117,7 @@ fn maintenance_waits_for_users_and_names_the_lock_on_timeout() {
         message.contains(&*dir.path().join(".lock").to_string_lossy()),
         "{message}"
     );
-    assert!(message.contains("cairn cache"), "{message}");
+    assert!(message.contains("maintenance"), "{message}");
     drop(user.stdin.take());
     user.wait().unwrap();
     let exclusive = Cache::open_exclusive(&settings).unwrap();

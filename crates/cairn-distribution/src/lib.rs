@@ -17,6 +17,6 @@ pub mod hash;
 mod source;
 pub mod unzip;
 
-pub use fetch::{FetchError, FetchOutcome, FetchedWheel, StoreSettings, WheelStore};
+pub use fetch::{FetchError, FetchOutcome, FetchedWheel, Reporter, StoreSettings, WheelStore};
 pub use filename::{FilenameError, WheelFilename, normalize_name};
 pub use source::{SourceError, WheelSource};

@@ -2,8 +2,7 @@
 //! silent servers, refused connections, and credentials that must never be shown.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/http_server.rs"]
-mod http_server;
+use cairn_test_support::http_server;
 
 use std::io;
 use std::time::Duration;

@@ -2,8 +2,7 @@
 //! revalidation, redirects and offline mode.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/http_server.rs"]
-mod http_server;
+use cairn_test_support::http_server;
 
 use std::time::{Duration, SystemTime};
 

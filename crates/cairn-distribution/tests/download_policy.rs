@@ -1,8 +1,7 @@
 //! Cache policies stored as bytes: round trips, and corrupt input refused without panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/http_server.rs"]
-mod http_server;
+use cairn_test_support::http_server;
 
 use std::time::{Duration, SystemTime};
 

@@ -3,8 +3,7 @@
 //! processes racing for one URL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/http_server.rs"]
-mod http_server;
+use cairn_test_support::http_server;
 #[path = "support/zipgen.rs"]
 mod zipgen;
 
@@ -415,4 +414,30 @@ async fn concurrent_processes_fetching_one_url_download_and_unpack_once() {
     assert_eq!(server.hits(&path), 1, "one download for all processes");
     assert_eq!(archive_count(root.path()), 1);
     assert_eq!(leftovers(root.path()), 0);
+}
+
+#[tokio::test]
+async fn the_index_never_vouches_for_an_algorithm_it_did_not_check() {
+    let server = TestServer::start().await;
+    let bytes = wheel_bytes();
+    server.route(&format!("/a/{WHEEL}"), Response::ok(bytes.clone()));
+    server.route(&format!("/b/{WHEEL}"), Response::ok(bytes.clone()));
+    let root = tempfile::tempdir().unwrap();
+    let store = store(root.path(), false);
+    let right = sha256(&bytes);
+    fetch(&store, &server.url(&format!("/a/{WHEEL}")), &pinned(right))
+        .await
+        .unwrap();
+    // A correct SHA-256 pin plus a wrong SHA-512 pin: the index knows only the SHA-256, so the
+    // wheel is downloaded and the SHA-512 checked, which fails.
+    let wrong: Digest = format!("sha512:{}", "0".repeat(128)).parse().unwrap();
+    let expected: ExpectedHashes = [right, wrong].into_iter().collect();
+    let error = fetch(&store, &server.url(&format!("/b/{WHEEL}")), &expected)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, FetchError::HashMismatch(ref m) if m.algorithm == HashAlgorithm::Sha512),
+        "{error}"
+    );
+    assert_eq!(server.hits(&format!("/b/{WHEEL}")), 1);
 }

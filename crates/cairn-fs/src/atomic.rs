@@ -26,8 +26,12 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     let parent = parent_of(path);
     std::fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX);
+    // Cache records are readable by everyone who can read the cache (umask applies), not 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut temp = builder
         .tempfile_in(parent)
         .map_err(|e| FsError::new("create a temporary file in", parent, e))?;
     temp.write_all(bytes)

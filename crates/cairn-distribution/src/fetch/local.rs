@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 use cairn_cache::ArchivePath;
 use cairn_fs::ContentDigest;
 
-use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, record};
+use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, progress, record};
 use crate::WheelFilename;
 use crate::hash::{ExpectedHashes, hash_file};
 use crate::source::SourceError;
@@ -24,22 +24,7 @@ pub(super) fn fetch_path(
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     let filename: WheelFilename = file_name.parse().map_err(SourceError::from)?;
-    let metadata = std::fs::metadata(path).map_err(|source| FetchError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    if !metadata.is_file() {
-        return Err(FetchError::Read {
-            path: path.to_owned(),
-            source: std::io::Error::other("not a regular file"),
-        });
-    }
-    let size = metadata.len();
-    let modified = metadata
-        .modified()
-        .ok()
-        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
-        .map(|elapsed| elapsed.as_nanos() as i128);
+    let (size, modified) = file_identity(path)?;
     let source = path.display().to_string();
     let entry = record::pointer_entry(cache, "path", path);
 
@@ -68,7 +53,21 @@ pub(super) fn fetch_path(
     let digest =
         ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
     let (archive, outcome) = unpack_once(store, &digest, |dest| {
-        extract_file(path, dest, &store.settings.limits)?;
+        let id = progress::next_id();
+        store.reporter.unpack_started(id, file_name);
+        let result = extract_file(path, dest, &store.settings.limits);
+        store.reporter.unpack_finished(id);
+        result?;
+        // The file was read twice (hashed, then unpacked): refuse to publish if it changed in
+        // between, or the archive would not match its name.
+        if file_identity(path)? != (size, modified) {
+            return Err(FetchError::Read {
+                path: path.to_owned(),
+                source: std::io::Error::other(
+                    "the file changed while it was being unpacked; try again",
+                ),
+            });
+        }
         Ok(())
     })?;
     let hashes = record::digests_of(&hashes);
@@ -115,4 +114,24 @@ pub(super) fn unpack_once(
     extract(temp.path())?;
     let (archive, _) = cache.persist(temp, digest)?;
     Ok((archive, FetchOutcome::Unpacked))
+}
+
+/// The size and modification time (ns since the epoch) that identify a version of a file.
+fn file_identity(path: &Path) -> Result<(u64, Option<i128>), FetchError> {
+    let metadata = std::fs::metadata(path).map_err(|source| FetchError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    if !metadata.is_file() {
+        return Err(FetchError::Read {
+            path: path.to_owned(),
+            source: std::io::Error::other("not a regular file"),
+        });
+    }
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .and_then(|elapsed| i128::try_from(elapsed.as_nanos()).ok());
+    Ok((metadata.len(), modified))
 }

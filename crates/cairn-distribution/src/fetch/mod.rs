@@ -9,6 +9,7 @@
 
 mod error;
 mod local;
+mod progress;
 mod record;
 mod remote;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 use cairn_cache::{ArchivePath, Cache};
 
 pub use error::FetchError;
+pub use progress::{Reporter, Silent};
 
 use crate::WheelSource;
 use crate::download::{ClientSettings, HttpClient};
@@ -82,12 +84,22 @@ impl Default for StoreSettings {
 }
 
 /// Fetches wheels into a [`Cache`]. Cheap to clone, `Send + Sync`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WheelStore {
     cache: Cache,
     settings: StoreSettings,
+    reporter: Arc<dyn Reporter>,
     // Built on first use: local-only runs never load TLS roots.
     client: Arc<tokio::sync::OnceCell<HttpClient>>,
+}
+
+impl std::fmt::Debug for WheelStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WheelStore")
+            .field("cache", &self.cache)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WheelStore {
@@ -96,8 +108,15 @@ impl WheelStore {
         Self {
             cache,
             settings,
+            reporter: Arc::new(Silent),
             client: Arc::default(),
         }
+    }
+
+    /// Reports downloads and unpacking to `reporter` (e.g. progress bars).
+    pub fn with_reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
     }
 
     /// The cache this store writes to.

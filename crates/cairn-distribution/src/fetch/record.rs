@@ -30,19 +30,39 @@ fn index_entry(cache: &Cache, digest: &Digest) -> Option<CacheEntry> {
     Some(shard.shard(hex.shard()).entry(hex.rest()))
 }
 
-/// Finds an archive, and the size of the wheel it came from, by any of the expected digests
-/// other than BLAKE3 (whose archive has no record of the wheel's size), without touching the
-/// source. Index entries hold `<archive digest> <wheel size>`.
+/// Finds an archive, and the size of the wheel it came from, through the published-hash
+/// index, without touching the source. Index entries hold `<archive digest> <wheel size>`.
+///
+/// Returns the digests that matched: the archive is used only when the matches cover every
+/// expected algorithm, so an unverified pin is never recorded as known.
 pub(super) fn find_by_expected(
     cache: &Cache,
     expected: &ExpectedHashes,
-) -> Option<(ArchivePath, u64)> {
-    expected.iter().find_map(|digest| {
-        let text = std::fs::read_to_string(index_entry(cache, digest)?.path()).ok()?;
-        let (archive, size) = text.trim().split_once(' ')?;
-        let archive = cache.find_archive(&ContentDigest::hex(archive).ok()?)?;
-        Some((archive, size.parse().ok()?))
-    })
+) -> Option<(ArchivePath, u64, Vec<Digest>)> {
+    let mut found: Option<(ArchivePath, u64)> = None;
+    let mut matched = Vec::new();
+    for digest in expected.iter() {
+        let Some((archive, size)) = lookup(cache, digest) else {
+            continue;
+        };
+        match &found {
+            Some((first, _)) if *first != archive => continue,
+            Some(_) => {}
+            None => found = Some((archive, size)),
+        }
+        matched.push(*digest);
+    }
+    let (archive, size) = found?;
+    expected
+        .is_covered_by(&matched)
+        .then_some((archive, size, matched))
+}
+
+fn lookup(cache: &Cache, digest: &Digest) -> Option<(ArchivePath, u64)> {
+    let text = std::fs::read_to_string(index_entry(cache, digest)?.path()).ok()?;
+    let (archive, size) = text.trim().split_once(' ')?;
+    let archive = cache.find_archive(&ContentDigest::hex(archive).ok()?)?;
+    Some((archive, size.parse().ok()?))
 }
 
 /// The digests a pointer records, parsed; unparsable ones are skipped.

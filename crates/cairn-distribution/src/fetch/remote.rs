@@ -10,6 +10,7 @@ use cairn_fs::ContentDigest;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use url::Url;
 
+use super::progress::{self, ProgressReader};
 use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, record};
 use crate::WheelFilename;
 use crate::download::{CachePolicy, DownloadError, Fetched, RedactedUrl};
@@ -82,10 +83,10 @@ fn from_index(
     expected: &ExpectedHashes,
     shown: &str,
 ) -> Result<Option<FetchedWheel>, FetchError> {
-    let Some((archive, size)) = record::find_by_expected(store.cache(), expected) else {
+    let Some((archive, size, mut hashes)) = record::find_by_expected(store.cache(), expected)
+    else {
         return Ok(None);
     };
-    let mut hashes: Vec<_> = expected.iter().copied().collect();
     if let Ok(blake3) =
         crate::hash::Digest::from_hex(HashAlgorithm::Blake3, archive.digest().as_str())
     {
@@ -198,8 +199,14 @@ async fn download(
     let policy = body.policy.clone();
     let hasher = hasher_for(expected);
     let temp = cache.temp_dir()?;
-    let mut reader = HashingAsyncReader::new(body.into_async_read(), hasher.clone());
+    let id = progress::next_id();
+    store
+        .reporter
+        .download_started(id, &filename.to_string(), body.content_length);
+    let body = ProgressReader::new(body.into_async_read(), store.reporter.clone(), id);
+    let mut reader = HashingAsyncReader::new(body, hasher.clone());
     let streamed = extract_stream(&mut reader, shown, temp.path(), &store.settings.limits).await;
+    store.reporter.download_finished(id);
     let (temp, hashes) = match streamed {
         Ok(_) => (temp, reader.finish()),
         Err(error) if error.is_streaming_unsupported() => {

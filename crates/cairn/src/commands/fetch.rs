@@ -1,6 +1,7 @@
 //! `cairn fetch`: make wheels available unpacked in the cache.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use cairn_distribution::hash::{Digest, ExpectedHashes};
 use cairn_distribution::{FetchedWheel, StoreSettings, WheelSource, WheelStore};
@@ -8,6 +9,7 @@ use serde::Serialize;
 
 use crate::cli::{FetchArgs, GlobalArgs};
 use crate::output;
+use crate::progress::Bars;
 
 /// One line of `--json` output.
 #[derive(Debug, Serialize)]
@@ -36,7 +38,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
     let cache = super::open_cache(global)?;
     let mut settings = StoreSettings::default();
     settings.http.offline = global.offline;
-    let store = WheelStore::new(cache, settings);
+    let store = WheelStore::new(cache, settings).with_reporter(Arc::new(Bars::new(global.quiet)));
     let fetches = requests
         .iter()
         .map(|(source, expected): &(WheelSource, ExpectedHashes)| store.fetch(source, expected));

@@ -1,11 +1,10 @@
-//! Test support: a real HTTP/1.1 server on 127.0.0.1 with scripted routes.
+//! A real HTTP/1.1 server on 127.0.0.1 with scripted routes.
 //!
 //! Each route answers with a [`Response`] (or a script of them, the last one repeating), which
 //! can carry caching headers, answer `304` to a matching conditional request, stream a body from
 //! memory or from a file in chunks, or misbehave: close the connection midway, stall after the
 //! headers, or never answer at all. Every request is recorded, so tests can count attempts or
 //! check the headers sent. The server stops, and drops every connection, when dropped.
-#![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
 use std::io;
@@ -45,6 +44,7 @@ struct Route {
 /// A request as the server received it.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
+    /// The request method (`GET`).
     pub method: String,
     /// The path, without the query.
     pub path: String,
