@@ -148,9 +148,8 @@ async fn from_pointer(
     let Some(policy) = policy else {
         return Ok(None);
     };
-    let current = if store.settings.http.offline {
-        true
-    } else if policy.freshness(SystemTime::now()) == crate::download::Freshness::Fresh {
+    let fresh = policy.freshness(SystemTime::now()) == crate::download::Freshness::Fresh;
+    let current = if store.settings.http.offline || fresh {
         true
     } else if revalidate {
         let client = store.client().await?;
