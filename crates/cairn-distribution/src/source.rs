@@ -57,14 +57,9 @@ impl WheelSource {
     /// paths. A URL fragment such as `#sha256=<hex>` becomes an expected hash, as with pip.
     pub fn parse(input: &str) -> Result<(Self, ExpectedHashes), SourceError> {
         let mut expected = ExpectedHashes::default();
-        let source = if input.starts_with("http://")
-            || input.starts_with("https://")
-            || input.starts_with("file:")
-        {
-            let mut url = Url::parse(input).map_err(|_| SourceError::Unsupported {
-                input: redact(input),
-                reason: "it is not a valid URL",
-            })?;
+        // A one-letter "scheme" is a Windows drive (`C:\\wheels\\a.whl`), not a URL.
+        let parsed = Url::parse(input).ok().filter(|url| url.scheme().len() > 1);
+        let source = if let Some(mut url) = parsed {
             if let Some(fragment) = url.fragment() {
                 for part in fragment.split('&') {
                     if part.contains('=')
@@ -89,7 +84,12 @@ impl WheelSource {
                         reason: "it is not a local file URL",
                     })?)
                 }
-                _ => unreachable!("checked by the prefix test above"),
+                _ => {
+                    return Err(SourceError::Unsupported {
+                        input: redact(input),
+                        reason: "only http, https and file URLs are supported",
+                    });
+                }
             }
         } else {
             Self::Path(PathBuf::from(input))
