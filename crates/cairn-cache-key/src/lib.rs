@@ -26,9 +26,11 @@
 mod digest;
 mod hasher;
 mod key;
+mod name;
 mod url;
 
 pub use digest::{cache_digest, hex_lower};
 pub use hasher::CacheKeyHasher;
 pub use key::CacheKey;
+pub use name::normalize_package_name;
 pub use url::{CanonicalUrl, UrlError};

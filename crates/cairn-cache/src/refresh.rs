@@ -1,5 +1,7 @@
 use std::time::SystemTime;
 
+use cairn_cache_key::normalize_package_name;
+
 use crate::CacheEntry;
 
 /// Which cached entries must be revalidated before use (`--refresh`, `--refresh-package`).
@@ -41,7 +43,7 @@ impl Refresh {
             Self::Packages(names, _) => package.is_some_and(|package| {
                 names
                     .iter()
-                    .any(|name| normalize(name) == normalize(package))
+                    .any(|name| normalize_package_name(name) == normalize_package_name(package))
             }),
         }
     }
@@ -65,19 +67,4 @@ impl Refresh {
             _ => Freshness::Stale,
         }
     }
-}
-
-/// PEP 503 name normalisation: case-insensitive, runs of `-`, `_` and `.` are equal.
-fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }

@@ -51,20 +51,7 @@ impl WheelFilename {
     }
 }
 
-/// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
+pub use cairn_cache_key::normalize_package_name as normalize_name;
 
 impl std::str::FromStr for WheelFilename {
     type Err = FilenameError;

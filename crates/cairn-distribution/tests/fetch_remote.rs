@@ -441,3 +441,45 @@ async fn the_index_never_vouches_for_an_algorithm_it_did_not_check() {
     );
     assert_eq!(server.hits(&format!("/b/{WHEEL}")), 1);
 }
+
+#[tokio::test]
+async fn a_changed_upstream_file_is_downloaded_once_on_revalidation() {
+    let server = TestServer::start().await;
+    let path = format!("/files/{WHEEL}");
+    let newer = WheelBuilder::new("demo", "1.0")
+        .file("demo/__init__.py", "NEW = 1\n")
+        .to_bytes();
+    server.route_script(
+        &path,
+        [
+            Response::ok(wheel_bytes())
+                .etag("\"v1\"")
+                .cache_control("no-cache"),
+            Response::ok(newer).etag("\"v2\"").cache_control("no-cache"),
+        ],
+    );
+    let root = tempfile::tempdir().unwrap();
+    let store = store(root.path(), false);
+    let url = server.url(&path);
+    let first = fetch(&store, &url, &ExpectedHashes::default())
+        .await
+        .unwrap();
+    let second = fetch(&store, &url, &ExpectedHashes::default())
+        .await
+        .unwrap();
+    assert_eq!(second.outcome, FetchOutcome::Unpacked);
+    assert_ne!(second.archive, first.archive);
+    assert!(
+        second
+            .archive
+            .path()
+            .join("demo")
+            .join("__init__.py")
+            .is_file()
+    );
+    assert_eq!(
+        server.hits(&path),
+        2,
+        "the revalidation's new body is used, not requested again"
+    );
+}

@@ -4,23 +4,39 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use cairn_cache::CacheEntry;
+use cairn_cache::{ArchivePath, CacheEntry, Pointer};
 use cairn_cache_key::CanonicalUrl;
 use cairn_fs::ContentDigest;
+use tempfile::TempDir;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use url::Url;
 
 use super::progress::{self, ProgressReader};
 use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, record};
 use crate::WheelFilename;
-use crate::download::{CachePolicy, DownloadError, Fetched, RedactedUrl};
-use crate::hash::{ExpectedHashes, HashAlgorithm, HasherSet, Hashes, HashingAsyncReader};
+use crate::download::{CachePolicy, Download, DownloadError, Fetched, Freshness, RedactedUrl};
+use crate::hash::{Digest, ExpectedHashes, HashAlgorithm, HasherSet, Hashes, HashingAsyncReader};
 use crate::unzip::{extract_file, extract_stream};
 
-/// Where a URL's pointer and HTTP cache policy live.
-struct Entries {
+/// One URL request and where its records live.
+struct Request<'a> {
+    url: &'a Url,
+    /// The URL as shown in messages: credentials redacted.
+    shown: String,
+    canonical: CanonicalUrl,
+    filename: &'a WheelFilename,
+    expected: &'a ExpectedHashes,
     pointer: CacheEntry,
+    /// The HTTP cache policy of the downloaded wheel, beside the pointer.
     policy: CacheEntry,
+}
+
+/// What the URL's pointer says.
+enum PointerCheck {
+    Hit(FetchedWheel),
+    Miss,
+    /// Revalidation found a new version: here is its body.
+    Changed(Box<Download>),
 }
 
 pub(super) async fn fetch_url(
@@ -29,239 +45,257 @@ pub(super) async fn fetch_url(
     filename: &WheelFilename,
     expected: &ExpectedHashes,
 ) -> Result<FetchedWheel, FetchError> {
-    let cache = store.cache();
-    let shown = RedactedUrl::new(url).as_str().to_owned();
     let canonical = CanonicalUrl::new(url.clone());
-    let pointer = record::pointer_entry(cache, "url", &canonical);
-    let entries = Entries {
+    let pointer = record::pointer_entry(store.cache(), "url", &canonical);
+    let request = Request {
+        url,
+        shown: RedactedUrl::new(url).as_str().to_owned(),
+        canonical,
+        filename,
+        expected,
         policy: pointer.with_extension("http"),
         pointer,
     };
 
     // A hash-pinned request whose content is already unpacked needs no network at all.
-    if let Some(hit) = from_index(store, &entries, &canonical, filename, expected, &shown)? {
+    if let Some(hit) = from_index(store, &request)? {
         return Ok(hit);
     }
-    if let Some(hit) = from_pointer(store, url, &entries, expected, &shown, false).await? {
+    if let PointerCheck::Hit(hit) = from_pointer(store, &request, false).await? {
         return Ok(hit);
     }
 
     // One process downloads a URL at a time; the others wait, then find its pointer.
     let lock_store = store.clone();
-    let lock_key = canonical.as_str().to_owned();
+    let lock_key = request.canonical.as_str().to_owned();
     let _lock = tokio::task::spawn_blocking(move || {
-        lock_store.cache().lock(
-            &("url", lock_key.as_str()),
-            lock_store.settings.lock_timeout,
-        )
+        let timeout = lock_store.settings.lock_timeout;
+        lock_store
+            .cache()
+            .lock(&("url", lock_key.as_str()), timeout)
     })
     .await
-    .map_err(|error| task_error(&shown, &error))??;
-    if let Some(hit) = from_pointer(store, url, &entries, expected, &shown, true).await? {
-        return Ok(hit);
-    }
+    .map_err(|error| task_error(&request.shown, &error))??;
+    let mut body = match from_pointer(store, &request, true).await? {
+        PointerCheck::Hit(hit) => return Ok(hit),
+        PointerCheck::Miss => None,
+        PointerCheck::Changed(body) => Some(*body),
+    };
 
     let retries = store.settings.http.retries;
     let mut attempt = 0;
     loop {
-        match download(store, url, &entries, &canonical, filename, expected, &shown).await {
+        match download(store, &request, body.take()).await {
             Err(error) if attempt < retries && is_retryable(&error) => {
                 attempt += 1;
-                tracing::warn!(url = %shown, attempt, %error, "download broke off; starting again");
+                tracing::warn!(url = %request.shown, attempt, %error, "download broke off; starting again");
             }
             result => return result,
         }
     }
 }
 
-/// Answers from the published-hash index when an expected digest names unpacked content.
+/// Answers from the published-hash index when the expected digests name unpacked content.
 fn from_index(
     store: &WheelStore,
-    entries: &Entries,
-    canonical: &CanonicalUrl,
-    filename: &WheelFilename,
-    expected: &ExpectedHashes,
-    shown: &str,
+    request: &Request<'_>,
 ) -> Result<Option<FetchedWheel>, FetchError> {
-    let Some((archive, size, mut hashes)) = record::find_by_expected(store.cache(), expected)
+    let Some((archive, size, mut hashes)) =
+        record::find_by_expected(store.cache(), request.expected)
     else {
         return Ok(None);
     };
-    if let Ok(blake3) =
-        crate::hash::Digest::from_hex(HashAlgorithm::Blake3, archive.digest().as_str())
-    {
+    if let Ok(blake3) = Digest::from_hex(HashAlgorithm::Blake3, archive.digest().as_str()) {
         hashes.insert(0, blake3);
     }
-    // Record the URL too, so `cairn cache list` shows where the wheel was asked for.
+    // Record the URL too, so it is answered by its pointer next time, pinned or not.
+    publish(
+        store,
+        request,
+        archive,
+        hashes,
+        size,
+        None,
+        FetchOutcome::ContentHit,
+    )
+    .map(Some)
+}
+
+/// Checks this URL's pointer. The archive it names is current when its hashes cover the
+/// expected ones (pinned content never changes), or the HTTP cache policy says so, after a
+/// revalidation if `revalidate`.
+async fn from_pointer(
+    store: &WheelStore,
+    request: &Request<'_>,
+    revalidate: bool,
+) -> Result<PointerCheck, FetchError> {
+    let Some((pointer, archive)) = store.cache().read_pointer(&request.pointer) else {
+        return Ok(PointerCheck::Miss);
+    };
+    let known = record::pointer_hashes(&pointer);
+    let expected = request.expected;
+    if !expected.is_empty() && expected.is_covered_by(&known) {
+        expected.verify_digests(&known, &request.shown)?;
+        return Ok(PointerCheck::Hit(pointer_hit(
+            request, pointer, archive, known,
+        )));
+    }
+    let Some(policy) = std::fs::read(request.policy.path())
+        .ok()
+        .and_then(|bytes| CachePolicy::from_bytes(&bytes).ok())
+    else {
+        return Ok(PointerCheck::Miss);
+    };
+    let fresh = policy.freshness(SystemTime::now()) == Freshness::Fresh;
+    if !(store.settings.http.offline || fresh) {
+        if !revalidate {
+            return Ok(PointerCheck::Miss);
+        }
+        // The request's own URL: the pointer's canonical form has no credentials.
+        match store
+            .client()
+            .await?
+            .get(request.url, Some(&policy))
+            .await?
+        {
+            Fetched::Fresh => {}
+            Fetched::NotModified { policy } => write_policy(&request.policy, &policy)?,
+            Fetched::Body(body) => return Ok(PointerCheck::Changed(Box::new(body))),
+        }
+    }
+    if !expected.is_covered_by(&known) {
+        return Ok(PointerCheck::Miss);
+    }
+    expected.verify_digests(&known, &request.shown)?;
+    Ok(PointerCheck::Hit(pointer_hit(
+        request, pointer, archive, known,
+    )))
+}
+
+fn pointer_hit(
+    request: &Request<'_>,
+    pointer: Pointer,
+    archive: ArchivePath,
+    known: Vec<Digest>,
+) -> FetchedWheel {
+    FetchedWheel {
+        source: request.shown.clone(),
+        filename: pointer.filename,
+        archive,
+        hashes: known,
+        size: pointer.size,
+        outcome: FetchOutcome::PointerHit,
+    }
+}
+
+/// Downloads the wheel (or reads `body` if a revalidation already started it), hashing and
+/// unpacking it as it arrives, and publishes it.
+async fn download(
+    store: &WheelStore,
+    request: &Request<'_>,
+    body: Option<Download>,
+) -> Result<FetchedWheel, FetchError> {
+    let body = match body {
+        Some(body) => body,
+        None => get_body(store, request).await?,
+    };
+    let policy = body.policy.clone();
+    let hasher = hasher_for(request.expected);
+    let temp = store.cache().temp_dir()?;
+    let id = progress::next_id();
+    store
+        .reporter
+        .download_started(id, &request.filename.to_string(), body.content_length);
+    let body = ProgressReader::new(body.into_async_read(), store.reporter.clone(), id);
+    let mut reader = HashingAsyncReader::new(body, hasher.clone());
+    let streamed = extract_stream(
+        &mut reader,
+        &request.shown,
+        temp.path(),
+        &store.settings.limits,
+    )
+    .await;
+    store.reporter.download_finished(id);
+    let (temp, hashes) = match streamed {
+        Ok(_) => (temp, reader.finish()),
+        Err(error) if error.is_streaming_unsupported() => {
+            tracing::debug!(url = %request.shown, "streaming unsupported; downloading to a file first");
+            drop(temp);
+            download_then_extract(store, request, hasher).await?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    request.expected.verify(&hashes, &request.shown)?;
+    let digest =
+        ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
+    let (archive, _) = store.cache().persist(temp, &digest)?;
+    let digests = record::digests_of(&hashes);
+    publish(
+        store,
+        request,
+        archive,
+        digests,
+        hashes.bytes,
+        policy,
+        FetchOutcome::Unpacked,
+    )
+}
+
+/// Writes the URL's pointer (with the published-hash index) and HTTP policy.
+fn publish(
+    store: &WheelStore,
+    request: &Request<'_>,
+    archive: ArchivePath,
+    hashes: Vec<Digest>,
+    size: u64,
+    policy: Option<CachePolicy>,
+    outcome: FetchOutcome,
+) -> Result<FetchedWheel, FetchError> {
     record::write(
         store.cache(),
-        &entries.pointer,
+        &request.pointer,
         record::Record {
-            source: canonical.to_string(),
-            filename,
+            source: request.canonical.to_string(),
+            filename: request.filename,
             archive: &archive,
             hashes: hashes.clone(),
             size,
             source_modified: None,
         },
     )?;
-    Ok(Some(FetchedWheel {
-        source: shown.to_owned(),
-        filename: filename.to_string(),
+    if let Some(policy) = policy {
+        write_policy(&request.policy, &policy)?;
+    }
+    Ok(FetchedWheel {
+        source: request.shown.clone(),
+        filename: request.filename.to_string(),
         archive,
         hashes,
         size,
-        outcome: FetchOutcome::ContentHit,
-    }))
-}
-
-/// Answers from this URL's pointer when the content is known to be current: its hashes cover
-/// the expected ones (pinned content never changes), or the HTTP cache policy says so, after a
-/// revalidation if needed (`revalidate`).
-async fn from_pointer(
-    store: &WheelStore,
-    url: &Url,
-    entries: &Entries,
-    expected: &ExpectedHashes,
-    shown: &str,
-    revalidate: bool,
-) -> Result<Option<FetchedWheel>, FetchError> {
-    let Some((pointer, archive)) = store.cache().read_pointer(&entries.pointer) else {
-        return Ok(None);
-    };
-    let known = record::pointer_hashes(&pointer);
-    let hit = |known: Vec<_>| FetchedWheel {
-        source: shown.to_owned(),
-        filename: pointer.filename.clone(),
-        archive: archive.clone(),
-        hashes: known,
-        size: pointer.size,
-        outcome: FetchOutcome::PointerHit,
-    };
-    if !expected.is_empty() && expected.is_covered_by(&known) {
-        expected.verify_digests(&known, shown)?;
-        return Ok(Some(hit(known)));
-    }
-    let policy = std::fs::read(entries.policy.path())
-        .ok()
-        .and_then(|bytes| CachePolicy::from_bytes(&bytes).ok());
-    let Some(policy) = policy else {
-        return Ok(None);
-    };
-    let fresh = policy.freshness(SystemTime::now()) == crate::download::Freshness::Fresh;
-    let current = if store.settings.http.offline || fresh {
-        true
-    } else if revalidate {
-        let client = store.client().await?;
-        // The request's own URL: the pointer's canonical form has no credentials.
-        match client.get(url, Some(&policy)).await? {
-            Fetched::Fresh => true,
-            Fetched::NotModified { policy } => {
-                write_policy(&entries.policy, &policy)?;
-                true
-            }
-            // Changed upstream: the caller downloads it again (a second request, but rare).
-            Fetched::Body(_) => false,
-        }
-    } else {
-        false
-    };
-    if !current {
-        return Ok(None);
-    }
-    if expected.is_covered_by(&known) {
-        expected.verify_digests(&known, shown)?;
-        Ok(Some(hit(known)))
-    } else {
-        Ok(None)
-    }
-}
-
-/// Downloads the wheel, hashing and unpacking it as it arrives, and publishes it.
-async fn download(
-    store: &WheelStore,
-    url: &Url,
-    entries: &Entries,
-    canonical: &CanonicalUrl,
-    filename: &WheelFilename,
-    expected: &ExpectedHashes,
-    shown: &str,
-) -> Result<FetchedWheel, FetchError> {
-    let cache = store.cache();
-    let client = store.client().await?;
-    let Fetched::Body(body) = client.get(url, None).await? else {
-        return Err(FetchError::Task {
-            source_name: shown.to_owned(),
-            message: "the server answered an unconditional request with a cache hit".to_owned(),
-        });
-    };
-    let policy = body.policy.clone();
-    let hasher = hasher_for(expected);
-    let temp = cache.temp_dir()?;
-    let id = progress::next_id();
-    store
-        .reporter
-        .download_started(id, &filename.to_string(), body.content_length);
-    let body = ProgressReader::new(body.into_async_read(), store.reporter.clone(), id);
-    let mut reader = HashingAsyncReader::new(body, hasher.clone());
-    let streamed = extract_stream(&mut reader, shown, temp.path(), &store.settings.limits).await;
-    store.reporter.download_finished(id);
-    let (temp, hashes) = match streamed {
-        Ok(_) => (temp, reader.finish()),
-        Err(error) if error.is_streaming_unsupported() => {
-            tracing::debug!(url = %shown, "streaming unsupported; downloading to a file first");
-            drop(temp);
-            download_then_extract(store, url, hasher, shown).await?
-        }
-        Err(error) => return Err(error.into()),
-    };
-    expected.verify(&hashes, shown)?;
-    let digest =
-        ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
-    let (archive, _) = cache.persist(temp, &digest)?;
-    let digests = record::digests_of(&hashes);
-    record::write(
-        cache,
-        &entries.pointer,
-        record::Record {
-            source: canonical.to_string(),
-            filename,
-            archive: &archive,
-            hashes: digests.clone(),
-            size: hashes.bytes,
-            source_modified: None,
-        },
-    )?;
-    if let Some(policy) = policy {
-        write_policy(&entries.policy, &policy)?;
-    }
-    Ok(FetchedWheel {
-        source: shown.to_owned(),
-        filename: filename.to_string(),
-        archive,
-        hashes: digests,
-        size: hashes.bytes,
-        outcome: FetchOutcome::Unpacked,
+        outcome,
     })
+}
+
+/// An unconditional GET, whose answer is always a body.
+async fn get_body(store: &WheelStore, request: &Request<'_>) -> Result<Download, FetchError> {
+    match store.client().await?.get(request.url, None).await? {
+        Fetched::Body(body) => Ok(body),
+        Fetched::Fresh | Fetched::NotModified { .. } => Err(FetchError::Task {
+            source_name: request.shown.clone(),
+            message: "the server answered an unconditional request with a cache hit".to_owned(),
+        }),
+    }
 }
 
 /// The fallback for archives that cannot be unpacked front to back: the whole file first, then
 /// the parallel extractor.
 async fn download_then_extract(
     store: &WheelStore,
-    url: &Url,
+    request: &Request<'_>,
     hasher: HasherSet,
-    shown: &str,
-) -> Result<(tempfile::TempDir, Hashes), FetchError> {
-    let cache = store.cache();
-    let client = store.client().await?;
-    let Fetched::Body(body) = client.get(url, None).await? else {
-        return Err(FetchError::Task {
-            source_name: shown.to_owned(),
-            message: "the server answered an unconditional request with a cache hit".to_owned(),
-        });
-    };
-    let download_dir = cache.temp_dir()?;
+) -> Result<(TempDir, Hashes), FetchError> {
+    let body = get_body(store, request).await?;
+    let download_dir = store.cache().temp_dir()?;
     let wheel_path = download_dir.path().join("wheel.whl");
     let mut reader = HashingAsyncReader::new(body.into_async_read(), hasher);
     save(&mut reader, &wheel_path)
@@ -271,16 +305,11 @@ async fn download_then_extract(
             source,
         })?;
     let hashes = reader.finish();
-    let temp = cache.temp_dir()?;
-    let (limits, dest, shown_owned) = (
-        store.settings.limits.clone(),
-        temp.path().to_owned(),
-        shown.to_owned(),
-    );
+    let temp = store.cache().temp_dir()?;
+    let (limits, dest) = (store.settings.limits.clone(), temp.path().to_owned());
     tokio::task::spawn_blocking(move || extract_file(&wheel_path, &dest, &limits))
         .await
-        .map_err(|error| task_error(&shown_owned, &error))??;
-    drop(download_dir);
+        .map_err(|error| task_error(&request.shown, &error))??;
     Ok((temp, hashes))
 }
 
