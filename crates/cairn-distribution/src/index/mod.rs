@@ -1,0 +1,1 @@
+//! Finding wheels on a package index (Simple API); in progress.
