@@ -82,23 +82,24 @@ impl IndexClient {
     async fn page(&self, project: &str) -> Result<Page, IndexError> {
         let url = self.project_url(project)?;
         let entries = PageEntries::new(&self.cache, &self.index_url, project);
-        let cached_page = entries.read_page();
-        let mut cached_policy = cached_page.as_ref().map(|_| {
-            // A page whose policy is lost is still good offline; online it is fetched again.
-            entries.read_policy().unwrap_or_default()
-        });
-        if let Some(page) = &cached_page
-            && let Some(policy) = &mut cached_policy
-        {
-            match self.refresh.freshness(&entries.policy, Some(project)) {
-                Freshness::Fresh if self.refresh.applies_to(Some(project)) => {
-                    // Stored by this very operation: already refreshed.
-                    return Ok(page.clone());
-                }
-                Freshness::Stale => policy.no_cache = true,
-                Freshness::Fresh | Freshness::Missing => {}
+        let refresh = self.refresh.freshness(&entries.policy, Some(project));
+        let cached = match entries.read_page() {
+            // Stored by this very operation, after the refresh began: already refreshed.
+            Some(page) if refresh == Freshness::Fresh && self.refresh.applies_to(Some(project)) => {
+                return Ok(page);
             }
-        }
+            Some(page) => {
+                // A page whose policy is lost is still good offline; online it is fetched
+                // again, since a default policy is stale and has no validators.
+                let mut policy = entries.read_policy().unwrap_or_default();
+                if refresh == Freshness::Stale {
+                    policy.no_cache = true;
+                }
+                Some((page, policy))
+            }
+            None => None,
+        };
+        let (cached_page, cached_policy) = cached.unzip();
 
         let fetched = self
             .http
