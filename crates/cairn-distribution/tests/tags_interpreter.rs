@@ -1,5 +1,6 @@
 //! `Interpreter::query` against real interpreters: the machine's `python3`, compared with the
 //! `packaging` library, and wrapper scripts that count how often they run or misbehave.
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::PermissionsExt;
