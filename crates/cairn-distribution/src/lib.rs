@@ -14,7 +14,9 @@ pub mod download;
 pub mod fetch;
 mod filename;
 pub mod hash;
+pub mod index;
 mod source;
+pub mod tags;
 pub mod unzip;
 
 pub use fetch::{FetchError, FetchOutcome, FetchedWheel, Reporter, StoreSettings, WheelStore};

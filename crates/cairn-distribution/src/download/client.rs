@@ -81,6 +81,17 @@ impl HttpClient {
         url: &Url,
         cached: Option<&CachePolicy>,
     ) -> Result<Fetched, DownloadError> {
+        self.get_accepting(url, cached, None).await
+    }
+
+    /// [`HttpClient::get`] with an `Accept` header, for servers that negotiate the format of
+    /// their answer (a PEP 691 index serves JSON or HTML pages at one URL).
+    pub async fn get_accepting(
+        &self,
+        url: &Url,
+        cached: Option<&CachePolicy>,
+        accept: Option<&'static str>,
+    ) -> Result<Fetched, DownloadError> {
         let redacted = RedactedUrl::new(url);
         check_url(url, &redacted)?;
         if self.settings.offline {
@@ -103,7 +114,7 @@ impl HttpClient {
         let max_attempts = self.settings.retries.saturating_add(1);
         let mut attempt = 1;
         loop {
-            let failure = match self.attempt(url, &redacted, cached).await {
+            let failure = match self.attempt(url, &redacted, cached, accept).await {
                 Ok(fetched) => return Ok(fetched),
                 Err(failure) => failure,
             };
@@ -130,8 +141,12 @@ impl HttpClient {
         url: &Url,
         redacted: &RedactedUrl,
         cached: Option<&CachePolicy>,
+        accept: Option<&'static str>,
     ) -> Result<Fetched, Failure> {
         let mut request = self.client.get(url.clone());
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
         if let Some(policy) = cached {
             request = request.headers(policy.conditional_headers());
         }

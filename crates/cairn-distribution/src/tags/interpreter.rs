@@ -1,0 +1,180 @@
+//! [`Interpreter::query`]: run a Python interpreter once to learn its tags, then remember it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cairn_cache::{Cache, CacheBucket, CacheEntry};
+use cairn_cache_key::cache_digest;
+use serde::{Deserialize, Serialize};
+
+use super::error::TagsError;
+use super::facts::Facts;
+use super::platform::Platform;
+
+/// The script that makes an interpreter describe itself, as JSON on stdout.
+const QUERY_SCRIPT: &str = include_str!("query.py");
+
+/// The version of the interpreter cache record; a record of another version is a miss.
+const RECORD_FORMAT: u32 = 1;
+
+/// How much of the interpreter's stderr an error quotes.
+const STDERR_TAIL: usize = 2000;
+
+/// A Python interpreter, described by what decides which wheels it can load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    /// The interpreter as it was asked for, made absolute.
+    pub path: PathBuf,
+    /// `sys.implementation.name`: `cpython`, `pypy`, …
+    pub implementation: String,
+    /// The Python language version, `(3, 11)`.
+    pub version: (u8, u8),
+    /// The interpreter tag of its own wheels: `cp311`, `pp310`.
+    pub interpreter_tag: String,
+    /// The ABI tags it loads besides `abi3` and `none`, most preferred first: `cp311`;
+    /// `cp311d` then `cp311` for a debug build; `cp313t` for a free-threaded one.
+    pub abi_tags: Vec<String>,
+    /// Where it runs.
+    pub platform: Platform,
+}
+
+/// What the interpreter cache stores: the facts, and how to tell that the binary changed.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    format: u32,
+    /// The canonical path of the interpreter.
+    path: PathBuf,
+    size: u64,
+    /// Modification time in nanoseconds since the Unix epoch.
+    modified: i128,
+    facts: Facts,
+}
+
+impl Interpreter {
+    /// Describes the interpreter at `python` (a path, or a bare name looked up on `PATH`).
+    ///
+    /// The interpreter runs once (an embedded script printing JSON); the answer is cached in
+    /// the interpreter bucket under the interpreter's canonical path, and reused while the
+    /// file's size and modification time are unchanged. Failing to write the cache is not an
+    /// error: the answer is only slower next time.
+    ///
+    /// A launcher script (a pyenv shim, say) is keyed by the script itself: switching the
+    /// version it launches without touching it is not noticed. Pass the real interpreter.
+    pub fn query(python: &Path, cache: &Cache) -> Result<Self, TagsError> {
+        let path = locate(python)?;
+        let not_found = |source| TagsError::NotFound {
+            path: python.to_owned(),
+            source,
+        };
+        let canonical = std::fs::canonicalize(&path).map_err(not_found)?;
+        let metadata = std::fs::metadata(&canonical).map_err(not_found)?;
+        let size = metadata.len();
+        let modified = metadata.modified().map_or(0, nanos_since_epoch);
+        let entry = cache.entry(
+            CacheBucket::Interpreter,
+            "",
+            format!("{}.json", cache_digest(&canonical)),
+        );
+
+        let facts = match read_record(&entry, &canonical, size, modified) {
+            Some(facts) => {
+                tracing::debug!(python = %canonical.display(), "interpreter facts from the cache");
+                facts
+            }
+            None => {
+                let facts = run_query(&path)?;
+                let record = Record {
+                    format: RECORD_FORMAT,
+                    path: canonical.clone(),
+                    size,
+                    modified,
+                    facts,
+                };
+                write_record(&entry, &record);
+                record.facts
+            }
+        };
+        facts
+            .interpreter(path.clone())
+            .map_err(|reason| TagsError::BadAnswer { path, reason })
+    }
+}
+
+/// `python` made absolute; a bare name (no separator) is searched for on `PATH`, as a shell
+/// would.
+fn locate(python: &Path) -> Result<PathBuf, TagsError> {
+    let is_bare_name = python.components().count() == 1 && !python.is_absolute();
+    if is_bare_name && let Some(dirs) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&dirs) {
+            let candidate = dir.join(python);
+            if candidate.is_file() {
+                return std::path::absolute(&candidate).map_err(|source| TagsError::NotFound {
+                    path: python.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    std::path::absolute(python).map_err(|source| TagsError::NotFound {
+        path: python.to_owned(),
+        source,
+    })
+}
+
+/// The cached facts, if the record is readable, of this format and of this very file.
+fn read_record(entry: &CacheEntry, canonical: &Path, size: u64, modified: i128) -> Option<Facts> {
+    let bytes = std::fs::read(entry.path()).ok()?;
+    let record: Record = serde_json::from_slice(&bytes).ok()?;
+    (record.format == RECORD_FORMAT
+        && record.path == canonical
+        && record.size == size
+        && record.modified == modified)
+        .then_some(record.facts)
+}
+
+fn write_record(entry: &CacheEntry, record: &Record) {
+    let written = serde_json::to_vec(record)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| cairn_fs::write_atomic(entry.path(), &bytes).map_err(|e| e.to_string()));
+    if let Err(error) = written {
+        tracing::debug!(%error, "not caching the interpreter facts");
+    }
+}
+
+/// Runs the query script in isolated mode (`-I`: no user site, no `PYTHON*` variables, no
+/// current directory on `sys.path`), so the answer depends only on the interpreter.
+fn run_query(python: &Path) -> Result<Facts, TagsError> {
+    tracing::debug!(python = %python.display(), "querying the interpreter");
+    let output = Command::new(python)
+        .args(["-I", "-c", QUERY_SCRIPT])
+        .output()
+        .map_err(|source| TagsError::Spawn {
+            path: python.to_owned(),
+            source,
+        })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let trimmed = stderr.trim();
+        let start = trimmed.len().saturating_sub(STDERR_TAIL);
+        let start = (start..=trimmed.len())
+            .find(|&i| trimmed.is_char_boundary(i))
+            .unwrap_or(trimmed.len());
+        return Err(TagsError::QueryFailed {
+            path: python.to_owned(),
+            status: output.status.to_string(),
+            stderr: trimmed[start..].to_owned(),
+        });
+    }
+    serde_json::from_slice(&output.stdout).map_err(|error| TagsError::BadAnswer {
+        path: python.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
+fn nanos_since_epoch(time: SystemTime) -> i128 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_nanos() as i128,
+        Err(before) => -(before.duration().as_nanos() as i128),
+    }
+}

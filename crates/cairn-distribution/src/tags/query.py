@@ -1,0 +1,122 @@
+# Prints, as one JSON object, the facts about this interpreter that decide which wheels it can
+# load. cairn runs it once per interpreter binary and caches the answer; the tags themselves are
+# derived from these facts in Rust, so improving that derivation never needs a re-query.
+# Runs on any Python 3 and imports only the standard library.
+import json
+import os
+import platform
+import struct
+import subprocess
+import sys
+import sysconfig
+from importlib.machinery import EXTENSION_SUFFIXES
+
+
+def glibc_version():
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+    except (AttributeError, OSError, ValueError):
+        text = None
+    if text:
+        parts = text.split()
+        if len(parts) == 2 and parts[0] == "glibc":
+            return parts[1]
+    return None
+
+
+def elf_interpreter(path):
+    """The dynamic loader named by an ELF executable's PT_INTERP header, or None."""
+    try:
+        with open(path, "rb") as f:
+            ident = f.read(16)
+            if len(ident) < 16 or ident[:4] != b"\x7fELF":
+                return None
+            is_64 = ident[4] == 2
+            order = "<" if ident[5] == 1 else ">"
+            if is_64:
+                f.seek(32)
+                (phoff,) = struct.unpack(order + "Q", f.read(8))
+                f.seek(54)
+            else:
+                f.seek(28)
+                (phoff,) = struct.unpack(order + "I", f.read(4))
+                f.seek(42)
+            phentsize, phnum = struct.unpack(order + "HH", f.read(4))
+            for index in range(phnum):
+                f.seek(phoff + index * phentsize)
+                if is_64:
+                    p_type, _, offset, _, _, size = struct.unpack(order + "IIQQQQ", f.read(40))
+                else:
+                    p_type, offset, _, _, size = struct.unpack(order + "IIIII", f.read(20))
+                if p_type == 3:  # PT_INTERP
+                    f.seek(offset)
+                    return f.read(size).rstrip(b"\0").decode()
+    except (OSError, struct.error, UnicodeDecodeError):
+        return None
+    return None
+
+
+def musl_version():
+    """musl's loader prints its version when run without arguments."""
+    loader = elf_interpreter(sys.executable)
+    if not loader or "musl" not in loader:
+        return None
+    try:
+        out = subprocess.run([loader], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except OSError:
+        return None
+    for line in out.stderr.decode("utf-8", "replace").splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == "Version":
+            return words[1]
+    return None
+
+
+def macos_version():
+    if sys.platform != "darwin":
+        return None
+    version = platform.mac_ver()[0]
+    if version.startswith("10.16"):
+        # Built against an old SDK, Python reports 10.16 for every later macOS; ask without
+        # the compatibility shim.
+        try:
+            version = subprocess.run(
+                [sys.executable, "-sS", "-c", "import platform; print(platform.mac_ver()[0])"],
+                env={"SYSTEM_VERSION_COMPAT": "0"},
+                stdout=subprocess.PIPE,
+                check=True,
+            ).stdout.decode().strip()
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    return version or None
+
+
+def config_int(name):
+    value = sysconfig.get_config_var(name)
+    return value if isinstance(value, int) else None
+
+
+def config_text(name):
+    value = sysconfig.get_config_var(name)
+    return None if value is None else str(value)
+
+
+glibc = glibc_version() if sys.platform.startswith("linux") else None
+print(json.dumps({
+    "implementation": sys.implementation.name,
+    "version": list(sys.version_info[:3]),
+    "py_version_nodot": config_text("py_version_nodot"),
+    "sysconfig_platform": sysconfig.get_platform(),
+    "system": platform.system(),
+    "machine": platform.machine(),
+    "pointer_bits": struct.calcsize("P") * 8,
+    "soabi": config_text("SOABI"),
+    "ext_suffix": config_text("EXT_SUFFIX"),
+    "py_debug": config_int("Py_DEBUG"),
+    "has_refcount": hasattr(sys, "gettotalrefcount"),
+    "debug_extension": "_d.pyd" in EXTENSION_SUFFIXES,
+    "gil_disabled": bool(config_int("Py_GIL_DISABLED")),
+    "glibc": glibc,
+    "musl": musl_version() if sys.platform.startswith("linux") and not glibc else None,
+    "macos": macos_version(),
+}))
