@@ -14,6 +14,7 @@ pub mod download;
 pub mod fetch;
 mod filename;
 pub mod hash;
+pub mod requirements;
 mod source;
 pub mod unzip;
 
