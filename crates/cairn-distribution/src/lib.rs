@@ -15,6 +15,7 @@ pub mod fetch;
 mod filename;
 pub mod hash;
 pub mod index;
+pub mod requirements;
 mod source;
 pub mod tags;
 pub mod unzip;

@@ -1,0 +1,251 @@
+//! Environment markers (`; python_version < "3.12"`) and the interpreter they are judged for.
+//!
+//! Parsing and evaluation are `pep508_rs`'s; this module wraps its types so that cairn's public
+//! API does not change with that crate's, and builds the environment from a description of a
+//! real interpreter ([`InterpreterMarkers`]), which [`InterpreterMarkers::probe`] asks Python for.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pep508_rs::{MarkerEnvironmentBuilder, MarkerTree};
+use serde::{Deserialize, Serialize};
+
+/// The values of the PEP 508 marker variables for one interpreter, as Python reports them.
+///
+/// The field names are the marker variables'. `python_version` may be left empty: it is then
+/// derived from `python_full_version` (`3.12.4` → `3.12`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterpreterMarkers {
+    /// `sys.implementation.name`, e.g. `cpython`.
+    pub implementation_name: String,
+    /// `sys.implementation.version` in PEP 440 form, e.g. `3.12.4`.
+    pub implementation_version: String,
+    /// `os.name`, e.g. `posix`.
+    pub os_name: String,
+    /// `platform.machine()`, e.g. `x86_64`.
+    pub platform_machine: String,
+    /// `platform.python_implementation()`, e.g. `CPython`.
+    pub platform_python_implementation: String,
+    /// `platform.release()`, e.g. `6.8.0`.
+    pub platform_release: String,
+    /// `platform.system()`, e.g. `Linux`.
+    pub platform_system: String,
+    /// `platform.version()`.
+    pub platform_version: String,
+    /// `platform.python_version()`, e.g. `3.12.4`.
+    pub python_full_version: String,
+    /// `major.minor`, e.g. `3.12`.
+    #[serde(default)]
+    pub python_version: String,
+    /// `sys.platform`, e.g. `linux`.
+    pub sys_platform: String,
+}
+
+/// Python code that prints an interpreter's [`InterpreterMarkers`] as JSON on one line.
+///
+/// It runs on any CPython or PyPy from 3.6 on and imports only the standard library.
+pub const PROBE_SCRIPT: &str = r#"import json, os, platform, sys
+def pep440(info):
+    version = "{0.major}.{0.minor}.{0.micro}".format(info)
+    if info.releaselevel != "final":
+        version += info.releaselevel[0] + str(info.serial)
+    return version
+print(json.dumps({
+    "implementation_name": sys.implementation.name,
+    "implementation_version": pep440(sys.implementation.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_python_implementation": platform.python_implementation(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}))
+"#;
+
+/// The interpreter description could not be had or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum MarkerEnvironmentError {
+    /// A version field is not a PEP 440 version.
+    #[error("the interpreter's {field} `{value}` is not a PEP 440 version")]
+    Version {
+        /// The marker variable.
+        field: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// The interpreter could not be run.
+    #[error("cannot run the Python interpreter `{}` to read its marker values: {source}", python.display())]
+    Spawn {
+        /// The interpreter.
+        python: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The interpreter ran but failed.
+    #[error(
+        "the Python interpreter `{}` failed while reporting its marker values ({status}): {stderr}",
+        python.display()
+    )]
+    ProbeFailed {
+        /// The interpreter.
+        python: PathBuf,
+        /// How it exited.
+        status: std::process::ExitStatus,
+        /// What it printed on standard error (trimmed).
+        stderr: String,
+    },
+    /// The description is not the JSON that [`PROBE_SCRIPT`] prints.
+    #[error("invalid interpreter description: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl InterpreterMarkers {
+    /// Parses the JSON that [`PROBE_SCRIPT`] prints.
+    pub fn from_json(json: &str) -> Result<Self, MarkerEnvironmentError> {
+        Ok(serde_json::from_str(json)?)
+    }
+
+    /// Runs `python` with [`PROBE_SCRIPT`] and reads its answer.
+    pub fn probe(python: &Path) -> Result<Self, MarkerEnvironmentError> {
+        let output = Command::new(python)
+            .args(["-I", "-c", PROBE_SCRIPT])
+            .output()
+            .map_err(|source| MarkerEnvironmentError::Spawn {
+                python: python.to_path_buf(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(MarkerEnvironmentError::ProbeFailed {
+                python: python.to_path_buf(),
+                status: output.status,
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            });
+        }
+        Self::from_json(&String::from_utf8_lossy(&output.stdout))
+    }
+}
+
+/// The environment that markers are evaluated in: one interpreter on one machine.
+///
+/// A pre-release or development interpreter is judged as its final release (`3.14.0a1` as
+/// `3.14.0`): pep508_rs compares marker versions by their release segments only, which makes
+/// `python_version == "3.14"` hold on 3.14.0a1 as it does for pip, at the price of
+/// `python_full_version < "3.14.0"` not holding there.
+#[derive(Debug, Clone)]
+pub struct MarkerEnvironment {
+    inner: pep508_rs::MarkerEnvironment,
+    /// As the interpreter reported it (less a development build's `+`).
+    python_full_version: String,
+}
+
+impl MarkerEnvironment {
+    /// Builds the environment of the interpreter that `markers` describes.
+    pub fn new(markers: &InterpreterMarkers) -> Result<Self, MarkerEnvironmentError> {
+        // Development builds report `3.14.0a1+`; the `+` is not PEP 440 and says nothing about
+        // the version, so it is dropped (as packaging tools do).
+        let reported_full = markers.python_full_version.trim_end_matches('+');
+        let full = release_only("python_full_version", reported_full)?;
+        let short = if markers.python_version.is_empty() {
+            major_minor(&full)
+        } else {
+            release_only("python_version", &markers.python_version)?
+        };
+        let implementation_version = release_only(
+            "implementation_version",
+            markers.implementation_version.trim_end_matches('+'),
+        )?;
+        let builder = MarkerEnvironmentBuilder {
+            implementation_name: &markers.implementation_name,
+            implementation_version: &implementation_version,
+            os_name: &markers.os_name,
+            platform_machine: &markers.platform_machine,
+            platform_python_implementation: &markers.platform_python_implementation,
+            platform_release: &markers.platform_release,
+            platform_system: &markers.platform_system,
+            platform_version: &markers.platform_version,
+            python_full_version: &full,
+            python_version: &short,
+            sys_platform: &markers.sys_platform,
+        };
+        // Every version was parsed above, so this cannot fail; map the error all the same.
+        let inner = pep508_rs::MarkerEnvironment::try_from(builder).map_err(|_| {
+            MarkerEnvironmentError::Version {
+                field: "python_full_version",
+                value: reported_full.to_owned(),
+            }
+        })?;
+        Ok(Self {
+            inner,
+            python_full_version: reported_full.to_owned(),
+        })
+    }
+
+    /// The environment of the interpreter `python`, asked by running it.
+    pub fn probe(python: &Path) -> Result<Self, MarkerEnvironmentError> {
+        Self::new(&InterpreterMarkers::probe(python)?)
+    }
+
+    /// The `python_full_version` the interpreter reported, e.g. `3.12.4` or `3.14.0a1`.
+    pub fn python_full_version(&self) -> &str {
+        &self.python_full_version
+    }
+
+    /// The `sys_platform` marker value.
+    pub fn sys_platform(&self) -> &str {
+        self.inner.sys_platform()
+    }
+}
+
+/// Parses `value` as a PEP 440 version and keeps its release segments (`3.14.0a1` → `3.14.0`).
+fn release_only(field: &'static str, value: &str) -> Result<String, MarkerEnvironmentError> {
+    let version: pep508_rs::pep440_rs::Version =
+        value.parse().map_err(|_| MarkerEnvironmentError::Version {
+            field,
+            value: value.to_owned(),
+        })?;
+    Ok(version.only_release().to_string())
+}
+
+/// `3.12.4rc1` → `3.12`; a version without a minor part stays as it is.
+fn major_minor(full: &str) -> String {
+    let mut parts = full.splitn(3, '.');
+    match (parts.next(), parts.next()) {
+        (Some(major), Some(minor)) => {
+            let minor: String = minor.chars().take_while(char::is_ascii_digit).collect();
+            format!("{major}.{minor}")
+        }
+        _ => full.to_owned(),
+    }
+}
+
+/// The environment marker of a requirement (the part after `;`), parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Marker {
+    tree: MarkerTree,
+}
+
+impl Marker {
+    /// `None` for a marker that is always true.
+    pub(super) fn new(tree: MarkerTree) -> Option<Self> {
+        (!tree.is_true()).then_some(Self { tree })
+    }
+
+    /// Whether the requirement applies in `env`. Extras are not known in a requirements file,
+    /// so `extra == "..."` is false, as with pip.
+    pub fn evaluate(&self, env: &MarkerEnvironment) -> bool {
+        self.tree.evaluate(&env.inner, &[])
+    }
+}
+
+impl fmt::Display for Marker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `MarkerTree`'s own `Display` panics on a marker that is always true; `try_to_string`
+        // does not, and such markers are not stored anyway.
+        f.write_str(self.tree.try_to_string().as_deref().unwrap_or("true"))
+    }
+}
