@@ -14,9 +14,11 @@ pub mod download;
 pub mod fetch;
 mod filename;
 pub mod hash;
+pub mod install;
 mod source;
 pub mod unzip;
 
 pub use fetch::{FetchError, FetchOutcome, FetchedWheel, Reporter, StoreSettings, WheelStore};
 pub use filename::{FilenameError, WheelFilename, normalize_name};
+pub use install::{InstallError, InstallReport, InstallRequest, InstallSettings, Installer};
 pub use source::{SourceError, WheelSource};
