@@ -49,6 +49,18 @@ impl WheelBuilder {
         self
     }
 
+    /// Adds a file to the `.data` directory under `scheme` (`purelib`, `platlib`, `scripts`,
+    /// `headers`, `data`): `.data("scripts", "tool", "#!python\n…")`.
+    pub fn data(self, scheme: &str, path: &str, content: impl AsRef<[u8]>) -> Self {
+        let full = format!("{}/{scheme}/{path}", self.data_dir());
+        self.file(&full, content)
+    }
+
+    /// Adds `entry_points.txt` to the `.dist-info` directory.
+    pub fn entry_points(self, content: &str) -> Self {
+        self.dist_info("entry_points.txt", content)
+    }
+
     /// Adds a file to the `.dist-info` directory (e.g. `entry_points.txt`).
     pub fn dist_info(mut self, name: &str, content: impl AsRef<[u8]>) -> Self {
         self.extra_dist_info
@@ -69,6 +81,11 @@ impl WheelBuilder {
     /// The `.dist-info` directory name.
     pub fn dist_info_dir(&self) -> String {
         format!("{}-{}.dist-info", self.name.replace('-', "_"), self.version)
+    }
+
+    /// The `.data` directory name.
+    pub fn data_dir(&self) -> String {
+        format!("{}-{}.data", self.name.replace('-', "_"), self.version)
     }
 
     /// Writes the wheel into `dir` and returns its path.

@@ -1,0 +1,194 @@
+//! `cairn install`: pinned wheels from an index, find-links directories, files or URLs, linked
+//! into a target directory from the cache.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use cairn_cache::{Cache, Refresh};
+use cairn_distribution::download::HttpClient;
+use cairn_distribution::hash::ExpectedHashes;
+use cairn_distribution::index::{FoundWheel, IndexClient};
+use cairn_distribution::install::{InstallRequest, InstallSettings, Installer};
+use cairn_distribution::requirements::{MarkerEnvironment, Requirement, RequirementsFile, parse_requirement_arg};
+use cairn_distribution::tags::{Interpreter, Tags};
+use cairn_distribution::{FetchedWheel, StoreSettings, WheelFilename, WheelSource, WheelStore};
+use url::Url;
+
+use crate::cli::{GlobalArgs, InstallArgs};
+use crate::progress::Bars;
+
+pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let cache = super::open_cache(global)?;
+    let interpreter = {
+        let (python, cache) = (args.python.clone(), cache.clone());
+        tokio::task::spawn_blocking(move || Interpreter::query(&python, &cache)).await??
+    };
+    let tags = match (&args.python_version, &args.platform) {
+        (Some(version), Some(platform)) => Tags::for_target(parse_python_version(version)?, platform)?,
+        _ => Tags::from_interpreter(&interpreter),
+    };
+
+    let (requirements, file_index) = collect_requirements(&args)?;
+    if requirements.is_empty() {
+        bail!("nothing to install: every requirement's environment marker is false for this interpreter");
+    }
+
+    let mut settings = StoreSettings::default();
+    settings.http.offline = global.offline;
+    let store = WheelStore::new(cache.clone(), settings.clone()).with_reporter(Arc::new(Bars::new(global.quiet)));
+    let index = index_client(&args, file_index, &cache, settings)?;
+
+    // Find and fetch every wheel at once: index pages and downloads overlap.
+    let fetches = requirements.iter().map(|requirement| fetch(&store, &index, &tags, requirement));
+    let mut wheels = Vec::with_capacity(requirements.len());
+    for result in futures_util::future::join_all(fetches).await {
+        wheels.push(result?);
+    }
+
+    let link_mode = match &args.link_mode {
+        Some(mode) => mode.parse().map_err(|error| anyhow::anyhow!("{error}"))?,
+        None => Default::default(),
+    };
+    let settings = InstallSettings {
+        link_mode,
+        ..InstallSettings::new(interpreter.path.clone())
+    };
+    let target = std::path::absolute(&args.target).with_context(|| format!("cannot resolve `{}`", args.target.display()))?;
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let installer = Installer::new(&target, settings)?;
+        let requests: Vec<InstallRequest<'_>> = wheels
+            .iter()
+            .map(|(wheel, filename)| InstallRequest {
+                archive: wheel.archive.path(),
+                filename,
+            })
+            .collect();
+        Ok(installer.install(&requests)?)
+    })
+    .await??;
+
+    if !global.quiet {
+        let elapsed = started.elapsed();
+        report_line(format_args!(
+            "Installed {} package{} in {:.0?}",
+            report.wheels.len(),
+            if report.wheels.len() == 1 { "" } else { "s" },
+            elapsed
+        ));
+        for wheel in &report.wheels {
+            match &wheel.replaced {
+                Some(old) if *old != wheel.version => report_line(format_args!(" - {}=={old}\n + {}=={}", wheel.name, wheel.name, wheel.version)),
+                _ => report_line(format_args!(" + {}=={}", wheel.name, wheel.version)),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::print_stderr)]
+fn report_line(text: std::fmt::Arguments<'_>) {
+    eprintln!("{text}");
+}
+
+fn parse_python_version(text: &str) -> anyhow::Result<(u8, u8)> {
+    let parsed = text
+        .split_once('.')
+        .and_then(|(major, minor)| Some((major.parse().ok()?, minor.parse().ok()?)));
+    parsed.with_context(|| format!("invalid --python-version `{text}`: expected MAJOR.MINOR, e.g. 3.12"))
+}
+
+/// Requirements from the command line and `-r` files, and an index URL a file may name.
+fn collect_requirements(args: &InstallArgs) -> anyhow::Result<(Vec<Requirement>, Option<String>)> {
+    let mut requirements = Vec::new();
+    for arg in &args.packages {
+        requirements.push(parse_requirement_arg(arg)?);
+    }
+    let mut index_url = None;
+    if !args.requirements.is_empty() {
+        let env = MarkerEnvironment::probe(&args.python)?;
+        for path in &args.requirements {
+            let file = RequirementsFile::read(path, &env)?;
+            file.check_hash_mode()?;
+            index_url = index_url.or(file.index_url.clone());
+            requirements.extend(file.requirements);
+        }
+    }
+    // pip's hash-checking mode spans the whole command: one hashed requirement makes hashes
+    // mandatory for every other.
+    if requirements.iter().any(|r| !r.hashes.is_empty())
+        && let Some(unhashed) = requirements.iter().find(|r| r.hashes.is_empty())
+    {
+        bail!(
+            "`{unhashed}` ({}) has no --hash, but other requirements do: in hash-checking mode every \
+             requirement needs one (add it, e.g. with `pip-compile --generate-hashes`)",
+            unhashed.source
+        );
+    }
+    Ok((requirements, index_url))
+}
+
+fn index_client(
+    args: &InstallArgs,
+    file_index: Option<String>,
+    cache: &Cache,
+    settings: StoreSettings,
+) -> anyhow::Result<IndexClient> {
+    let index_url = args
+        .index_url
+        .clone()
+        .or(file_index)
+        .unwrap_or_else(|| IndexClient::DEFAULT_INDEX.to_owned());
+    let index_url = Url::parse(&index_url).with_context(|| format!("invalid --index-url `{index_url}`"))?;
+    let refresh = if args.refresh {
+        Refresh::All(SystemTime::now())
+    } else if !args.refresh_package.is_empty() {
+        Refresh::Packages(args.refresh_package.clone(), SystemTime::now())
+    } else {
+        Refresh::none()
+    };
+    let find_links: Vec<PathBuf> = args.find_links.clone();
+    Ok(IndexClient::new(HttpClient::new(settings.http)?, cache.clone(), index_url)
+        .with_find_links(find_links)
+        .with_refresh(refresh))
+}
+
+/// Finds the wheel a requirement names and fetches it into the cache.
+async fn fetch(
+    store: &WheelStore,
+    index: &IndexClient,
+    tags: &Tags,
+    requirement: &Requirement,
+) -> anyhow::Result<(FetchedWheel, WheelFilename)> {
+    let pinned = requirement.expected_hashes();
+    let (source, filename, expected) = if let Some(url) = &requirement.url {
+        let (source, mut expected) = WheelSource::parse(url)?;
+        expected.extend(pinned.iter().copied());
+        let filename = source.filename()?;
+        (source, filename, expected)
+    } else {
+        let version = requirement
+            .version
+            .as_deref()
+            .with_context(|| format!("`{requirement}` is not pinned: cairn installs `name==version` requirements"))?;
+        match index.find_wheel(&requirement.name, version, tags).await? {
+            FoundWheel::Url { url, filename, hashes } => {
+                // The user's pins decide when given; otherwise the index's published digests.
+                let expected: ExpectedHashes = if pinned.is_empty() { hashes.into_iter().collect() } else { pinned };
+                (WheelSource::Url(url), filename, expected)
+            }
+            FoundWheel::Path { path, filename } => (WheelSource::Path(path), filename, pinned),
+        }
+    };
+    if !tags.is_compatible(&filename) {
+        bail!("`{filename}` is not compatible with the target interpreter's tags");
+    }
+    let wheel = store
+        .fetch(&source, &expected)
+        .await
+        .with_context(|| format!("failed to fetch `{filename}` for `{requirement}`"))?;
+    Ok((wheel, filename))
+}
