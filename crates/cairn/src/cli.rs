@@ -41,6 +41,50 @@ pub(crate) enum Command {
     Fetch(FetchArgs),
     /// Print digests of files, like sha256sum or b3sum.
     Hash(HashArgs),
+    /// Install pinned wheels into a target directory, linking them from the cache.
+    Install(InstallArgs),
+}
+
+/// Arguments of `cairn install`.
+#[derive(Debug, Args)]
+pub(crate) struct InstallArgs {
+    /// Pinned requirements (`name==version`), wheel files or wheel URLs.
+    #[arg(
+        value_name = "NAME==VERSION|PATH|URL",
+        required_unless_present = "requirements"
+    )]
+    pub(crate) packages: Vec<String>,
+    /// Install the pinned requirements in this file (repeatable), in the format
+    /// `pip-compile --generate-hashes` and `uv pip compile --generate-hashes` write.
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub(crate) requirements: Vec<PathBuf>,
+    /// The directory to install into (a site-packages, or any directory put on `sys.path`).
+    #[arg(long, short = 't', value_name = "DIR")]
+    pub(crate) target: PathBuf,
+    /// The package index (Simple API) to find `name==version` wheels on.
+    #[arg(long, short = 'i', env = "CAIRN_INDEX_URL", value_name = "URL")]
+    pub(crate) index_url: Option<String>,
+    /// A directory of wheel files searched before the index (repeatable).
+    #[arg(long, short = 'f', value_name = "DIR")]
+    pub(crate) find_links: Vec<PathBuf>,
+    /// How files come from the cache [default: clone, else hardlink, else copy].
+    #[arg(long, value_name = "MODE", env = "CAIRN_LINK_MODE")]
+    pub(crate) link_mode: Option<String>,
+    /// The interpreter to install for: its tags choose wheels, its path goes in script shebangs.
+    #[arg(long, default_value = "python3", value_name = "PATH")]
+    pub(crate) python: PathBuf,
+    /// Choose wheels for this Python version (`3.12`) instead of the interpreter's.
+    #[arg(long, value_name = "X.Y", requires = "platform")]
+    pub(crate) python_version: Option<String>,
+    /// Choose wheels for this platform (`manylinux_2_28_x86_64`, `win_amd64`, …).
+    #[arg(long, value_name = "TAG", requires = "python_version")]
+    pub(crate) platform: Option<String>,
+    /// Revalidate every cached index page.
+    #[arg(long)]
+    pub(crate) refresh: bool,
+    /// Revalidate cached index pages of this package (repeatable).
+    #[arg(long, value_name = "PACKAGE")]
+    pub(crate) refresh_package: Vec<String>,
 }
 
 /// Arguments of `cairn fetch`.

@@ -12,7 +12,9 @@ use cairn_distribution::download::HttpClient;
 use cairn_distribution::hash::ExpectedHashes;
 use cairn_distribution::index::{FoundWheel, IndexClient};
 use cairn_distribution::install::{InstallRequest, InstallSettings, Installer};
-use cairn_distribution::requirements::{MarkerEnvironment, Requirement, RequirementsFile, parse_requirement_arg};
+use cairn_distribution::requirements::{
+    MarkerEnvironment, Requirement, RequirementsFile, parse_requirement_arg,
+};
 use cairn_distribution::tags::{Interpreter, Tags};
 use cairn_distribution::{FetchedWheel, StoreSettings, WheelFilename, WheelSource, WheelStore};
 use url::Url;
@@ -28,22 +30,29 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         tokio::task::spawn_blocking(move || Interpreter::query(&python, &cache)).await??
     };
     let tags = match (&args.python_version, &args.platform) {
-        (Some(version), Some(platform)) => Tags::for_target(parse_python_version(version)?, platform)?,
+        (Some(version), Some(platform)) => {
+            Tags::for_target(parse_python_version(version)?, platform)?
+        }
         _ => Tags::from_interpreter(&interpreter),
     };
 
     let (requirements, file_index) = collect_requirements(&args)?;
     if requirements.is_empty() {
-        bail!("nothing to install: every requirement's environment marker is false for this interpreter");
+        bail!(
+            "nothing to install: every requirement's environment marker is false for this interpreter"
+        );
     }
 
     let mut settings = StoreSettings::default();
     settings.http.offline = global.offline;
-    let store = WheelStore::new(cache.clone(), settings.clone()).with_reporter(Arc::new(Bars::new(global.quiet)));
+    let store = WheelStore::new(cache.clone(), settings.clone())
+        .with_reporter(Arc::new(Bars::new(global.quiet)));
     let index = index_client(&args, file_index, &cache, settings)?;
 
     // Find and fetch every wheel at once: index pages and downloads overlap.
-    let fetches = requirements.iter().map(|requirement| fetch(&store, &index, &tags, requirement));
+    let fetches = requirements
+        .iter()
+        .map(|requirement| fetch(&store, &index, &tags, requirement));
     let mut wheels = Vec::with_capacity(requirements.len());
     for result in futures_util::future::join_all(fetches).await {
         wheels.push(result?);
@@ -57,7 +66,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         link_mode,
         ..InstallSettings::new(interpreter.path.clone())
     };
-    let target = std::path::absolute(&args.target).with_context(|| format!("cannot resolve `{}`", args.target.display()))?;
+    let target = std::path::absolute(&args.target)
+        .with_context(|| format!("cannot resolve `{}`", args.target.display()))?;
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let installer = Installer::new(&target, settings)?;
         let requests: Vec<InstallRequest<'_>> = wheels
@@ -81,7 +91,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         ));
         for wheel in &report.wheels {
             match &wheel.replaced {
-                Some(old) if *old != wheel.version => report_line(format_args!(" - {}=={old}\n + {}=={}", wheel.name, wheel.name, wheel.version)),
+                Some(old) if *old != wheel.version => report_line(format_args!(
+                    " - {}=={old}\n + {}=={}",
+                    wheel.name, wheel.name, wheel.version
+                )),
                 _ => report_line(format_args!(" + {}=={}", wheel.name, wheel.version)),
             }
         }
@@ -98,7 +111,9 @@ fn parse_python_version(text: &str) -> anyhow::Result<(u8, u8)> {
     let parsed = text
         .split_once('.')
         .and_then(|(major, minor)| Some((major.parse().ok()?, minor.parse().ok()?)));
-    parsed.with_context(|| format!("invalid --python-version `{text}`: expected MAJOR.MINOR, e.g. 3.12"))
+    parsed.with_context(|| {
+        format!("invalid --python-version `{text}`: expected MAJOR.MINOR, e.g. 3.12")
+    })
 }
 
 /// Requirements from the command line and `-r` files, and an index URL a file may name.
@@ -142,7 +157,8 @@ fn index_client(
         .clone()
         .or(file_index)
         .unwrap_or_else(|| IndexClient::DEFAULT_INDEX.to_owned());
-    let index_url = Url::parse(&index_url).with_context(|| format!("invalid --index-url `{index_url}`"))?;
+    let index_url =
+        Url::parse(&index_url).with_context(|| format!("invalid --index-url `{index_url}`"))?;
     let refresh = if args.refresh {
         Refresh::All(SystemTime::now())
     } else if !args.refresh_package.is_empty() {
@@ -151,9 +167,11 @@ fn index_client(
         Refresh::none()
     };
     let find_links: Vec<PathBuf> = args.find_links.clone();
-    Ok(IndexClient::new(HttpClient::new(settings.http)?, cache.clone(), index_url)
-        .with_find_links(find_links)
-        .with_refresh(refresh))
+    Ok(
+        IndexClient::new(HttpClient::new(settings.http)?, cache.clone(), index_url)
+            .with_find_links(find_links)
+            .with_refresh(refresh),
+    )
 }
 
 /// Finds the wheel a requirement names and fetches it into the cache.
@@ -170,14 +188,21 @@ async fn fetch(
         let filename = source.filename()?;
         (source, filename, expected)
     } else {
-        let version = requirement
-            .version
-            .as_deref()
-            .with_context(|| format!("`{requirement}` is not pinned: cairn installs `name==version` requirements"))?;
+        let version = requirement.version.as_deref().with_context(|| {
+            format!("`{requirement}` is not pinned: cairn installs `name==version` requirements")
+        })?;
         match index.find_wheel(&requirement.name, version, tags).await? {
-            FoundWheel::Url { url, filename, hashes } => {
+            FoundWheel::Url {
+                url,
+                filename,
+                hashes,
+            } => {
                 // The user's pins decide when given; otherwise the index's published digests.
-                let expected: ExpectedHashes = if pinned.is_empty() { hashes.into_iter().collect() } else { pinned };
+                let expected: ExpectedHashes = if pinned.is_empty() {
+                    hashes.into_iter().collect()
+                } else {
+                    pinned
+                };
                 (WheelSource::Url(url), filename, expected)
             }
             FoundWheel::Path { path, filename } => (WheelSource::Path(path), filename, pinned),

@@ -2,6 +2,7 @@
 
 mod fetch;
 mod hash;
+mod install;
 
 use std::process::ExitCode;
 
@@ -14,6 +15,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fetch(args) => fetch::run(&cli.global, args).await,
         Command::Hash(args) => hash::run(args),
+        Command::Install(args) => install::run(&cli.global, args).await,
     }
 }
 
