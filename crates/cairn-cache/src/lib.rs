@@ -17,6 +17,8 @@ mod archive;
 mod bucket;
 mod entry;
 mod error;
+pub mod maintenance;
+mod manifest;
 mod pointer;
 mod refresh;
 mod root;
@@ -25,6 +27,9 @@ pub use archive::ArchivePath;
 pub use bucket::CacheBucket;
 pub use entry::{CacheEntry, CacheShard};
 pub use error::CacheError;
+pub use manifest::{
+    ArchiveManifest, MANIFEST_EXTENSION, MANIFEST_HEADER, ManifestEntry, ManifestError,
+};
 pub use pointer::{POINTER_FORMAT, Pointer};
 pub use refresh::{Freshness, Refresh};
-pub use root::{Cache, CacheSettings, LOCK_FILE};
+pub use root::{Cache, CacheSettings, LOCK_FILE, MAINTENANCE_LOCK_FILE};

@@ -1,15 +1,23 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cairn_cache_key::{CacheKey, cache_digest};
-use cairn_fs::{FsError, LockMode, LockedFile, TEMP_PREFIX};
+use cairn_fs::{FsError, LockError, LockMode, LockedFile, TEMP_PREFIX};
 use tempfile::TempDir;
 
 use crate::{CacheBucket, CacheEntry, CacheError, CacheShard};
 
 /// Name of the lock file at the cache root.
 pub const LOCK_FILE: &str = ".lock";
+
+/// Name of the lock file that gives waiting maintenance precedence over newcomers.
+///
+/// flock has no queue: while users overlap, an exclusive waiter would never find `.lock` free.
+/// So a maintainer takes this file exclusively *before* it waits for `.lock`, and every opener
+/// passes through it (shared, for an instant) before taking `.lock`. Once maintenance is
+/// waiting, newcomers wait behind it; the users already in finish, and maintenance runs.
+pub const MAINTENANCE_LOCK_FILE: &str = ".maintenance.lock";
 
 const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
 # This file is a cache directory tag created by cairn.\n\
@@ -24,6 +32,14 @@ pub struct CacheSettings {
     pub no_cache: bool,
     /// How long to wait for the root lock when maintenance holds the cache; `None` waits forever.
     pub lock_timeout: Option<Duration>,
+}
+
+impl CacheSettings {
+    /// The root a persistent cache would use under these settings (`no_cache` aside), made
+    /// absolute, without creating or locking anything.
+    pub fn persistent_root(&self) -> Result<PathBuf, CacheError> {
+        resolve_root(self.dir.as_deref())
+    }
 }
 
 impl Default for CacheSettings {
@@ -50,7 +66,7 @@ pub struct Cache {
 struct Inner {
     root: PathBuf,
     // Field order matters: the lock is released before a temporary root is deleted.
-    _lock: LockedFile,
+    lock: LockedFile,
     _temporary: Option<TempDir>,
 }
 
@@ -95,11 +111,11 @@ impl Cache {
             (resolve_root(settings.dir.as_deref())?, None)
         };
         initialize(&root)?;
-        let lock = LockedFile::acquire(&root.join(LOCK_FILE), mode, settings.lock_timeout)?;
+        let lock = lock_root(&root, mode, settings.lock_timeout)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 root,
-                _lock: lock,
+                lock,
                 _temporary: temporary,
             }),
         })
@@ -108,6 +124,11 @@ impl Cache {
     /// The absolute cache root.
     pub fn root(&self) -> &Path {
         &self.inner.root
+    }
+
+    /// Whether this handle holds the root lock exclusively, as removing entries requires.
+    pub fn is_exclusive(&self) -> bool {
+        self.inner.lock.mode() == LockMode::Exclusive
     }
 
     /// The directory of `bucket`.
@@ -159,6 +180,35 @@ impl Cache {
         let path = dir.join(format!("{}.lock", cache_digest(key)));
         Ok(LockedFile::acquire(&path, LockMode::Exclusive, timeout)?)
     }
+}
+
+/// Takes the root lock in `mode` within `timeout`, passing through the maintenance lock first
+/// (see [`MAINTENANCE_LOCK_FILE`]). Lock order: the maintenance lock, then `.lock`; neither is
+/// ever taken while the other is held the other way round, so they cannot deadlock.
+fn lock_root(
+    root: &Path,
+    mode: LockMode,
+    timeout: Option<Duration>,
+) -> Result<LockedFile, CacheError> {
+    let deadline = timeout.map(|timeout| (Instant::now() + timeout, timeout));
+    let gate = LockedFile::acquire(&root.join(MAINTENANCE_LOCK_FILE), mode, timeout)?;
+    let remaining =
+        deadline.map(|(deadline, _)| deadline.saturating_duration_since(Instant::now()));
+    let lock = LockedFile::acquire(&root.join(LOCK_FILE), mode, remaining).map_err(|error| {
+        // Report the whole wait, not what was left of it.
+        match (error, deadline) {
+            (LockError::Timeout { path, mode, .. }, Some((_, timeout))) => LockError::Timeout {
+                path,
+                mode,
+                timeout,
+            },
+            (error, _) => error,
+        }
+    })?;
+    // Held no longer than needed: a user passing through releases it at once; maintenance,
+    // once it holds `.lock`, lets the next newcomer queue up behind it.
+    drop(gate);
+    Ok(lock)
 }
 
 /// The root chosen by an explicit path, then `CAIRN_CACHE_DIR`, then the platform's cache

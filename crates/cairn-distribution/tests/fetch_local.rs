@@ -27,7 +27,7 @@ fn sha256_of(path: &Path) -> Digest {
     *hashes.get("sha256".parse().unwrap()).unwrap()
 }
 
-/// Every archive directory in the store.
+/// Every archive directory in the store (their manifests sit beside them as files).
 fn archives(root: &Path) -> Vec<PathBuf> {
     let bucket = root.join("archive-v0");
     let Ok(shards) = std::fs::read_dir(&bucket) else {
@@ -36,6 +36,7 @@ fn archives(root: &Path) -> Vec<PathBuf> {
     shards
         .flat_map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap())
         .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
         .collect()
 }
 

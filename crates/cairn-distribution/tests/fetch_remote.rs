@@ -72,8 +72,14 @@ fn archive_count(root: &Path) -> usize {
     let Ok(shards) = std::fs::read_dir(root.join("archive-v0")) else {
         return 0;
     };
+    // Archives are directories; their manifests sit beside them as files.
     shards
-        .map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap().count())
+        .map(|shard| {
+            std::fs::read_dir(shard.unwrap().path())
+                .unwrap()
+                .filter(|entry| entry.as_ref().unwrap().path().is_dir())
+                .count()
+        })
         .sum()
 }
 
@@ -301,18 +307,19 @@ async fn archives_that_cannot_stream_fall_back_to_a_file() {
     let path = format!("/files/{WHEEL}");
     server.route(&path, Response::ok(bytes));
     let root = tempfile::tempdir().unwrap();
-    let fetched = fetch(
-        &store(root.path(), false),
-        &server.url(&path),
-        &ExpectedHashes::default(),
-    )
-    .await
-    .unwrap();
+    let wheels = store(root.path(), false);
+    let fetched = fetch(&wheels, &server.url(&path), &ExpectedHashes::default())
+        .await
+        .unwrap();
     assert_eq!(fetched.outcome, FetchOutcome::Unpacked);
     assert_eq!(
         std::fs::read(fetched.archive.path().join("demo").join("data.bin")).unwrap(),
         vec![7u8; 10_000]
     );
+    // The fallback records the archive's manifest too.
+    let report = cairn_cache::maintenance::verify(wheels.cache()).unwrap();
+    assert_eq!((report.archives, report.files), (1, 2), "{report:?}");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(
         server.hits(&path),
         2,

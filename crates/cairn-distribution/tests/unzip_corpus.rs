@@ -172,7 +172,10 @@ fn corpus_extraction_times() {
             let started = Instant::now();
             let stream_report = stream_extract(&wheel, &streamed);
             stream_seconds = started.elapsed().as_secs_f64();
-            assert_eq!(*report.get_or_insert(stream_report), stream_report);
+            assert_eq!(
+                *report.get_or_insert_with(|| stream_report.clone()),
+                stream_report
+            );
         }
         let report = report.unwrap();
 

@@ -11,7 +11,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use cairn_distribution::unzip::{self, ExtractReport, Limits, UnzipError};
+use cairn_distribution::unzip::{self, Limits, UnzipError};
 use tokio::io::{AsyncRead, ReadBuf};
 use zipgen::{
     Entry, FailingReader, MODE_EXECUTABLE, Node, Trickle, Workspace, ZipBuilder, assert_extracts,
@@ -107,13 +107,35 @@ fn valid_archive_round_trips_in_both_paths_with_exec_bits() {
         })
         .sum();
     assert_eq!(
-        report,
-        ExtractReport {
-            files: 10,
-            dirs: 4,
-            uncompressed_bytes: bytes as u64,
-        }
+        (report.files, report.dirs, report.uncompressed_bytes),
+        (10, 4, bytes as u64)
     );
+    let written: Vec<(&str, u64, bool)> = report
+        .written
+        .iter()
+        .map(|file| (file.path.as_str(), file.size, file.executable))
+        .collect();
+    let expected: Vec<(&str, u64, bool)> = tree
+        .iter()
+        .filter_map(|(path, node)| match node {
+            Node::File { mode, content } => {
+                Some((path.as_str(), content.len() as u64, mode & 0o111 != 0))
+            }
+            Node::Dir { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        written, expected,
+        "the report lists every file, sorted by path"
+    );
+    for file in &report.written {
+        let Some(Node::File { content, .. }) = tree.get(&file.path) else {
+            panic!("{} is not a file", file.path);
+        };
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(content);
+        assert_eq!(file.crc32, crc.finalize(), "{}", file.path);
+    }
 }
 
 #[test]

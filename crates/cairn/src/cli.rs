@@ -1,7 +1,9 @@
 //! Command-line arguments.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use cairn_cache::maintenance::{parse_duration, parse_size};
 use clap::{Args, Parser, Subcommand};
 
 /// Install pinned, hashed Python wheels fast through a content-addressed cache.
@@ -37,12 +39,14 @@ pub(crate) struct GlobalArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Fetch wheels into the cache and print where each one is unpacked.
-    Fetch(FetchArgs),
-    /// Print digests of files, like sha256sum or b3sum.
-    Hash(HashArgs),
     /// Install pinned wheels into a target directory, linking them from the cache.
     Install(InstallArgs),
+    /// Fetch wheels into the cache and print where each one is unpacked.
+    Fetch(FetchArgs),
+    /// Inspect and maintain the cache.
+    Cache(CacheArgs),
+    /// Print digests of files, like sha256sum or b3sum.
+    Hash(HashArgs),
 }
 
 /// Arguments of `cairn install`.
@@ -111,4 +115,102 @@ pub(crate) struct HashArgs {
     /// Algorithms to compute (repeatable or comma-separated): blake3, sha256, sha384, sha512.
     #[arg(long, short, value_delimiter = ',', default_value = "sha256")]
     pub(crate) algorithm: Vec<String>,
+}
+
+/// Arguments of `cairn cache`.
+#[derive(Debug, Args)]
+pub(crate) struct CacheArgs {
+    #[command(subcommand)]
+    pub(crate) command: CacheCommand,
+}
+
+/// The `cairn cache` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// Print the cache directory.
+    Dir,
+    /// Print the space the cache takes on disk (bytes when piped, human units on a terminal).
+    Size(SizeArgs),
+    /// List cached wheels, one row per source.
+    List(ListArgs),
+    /// Remove everything from the cache, or only the named packages.
+    Clean(CleanArgs),
+    /// Remove what nothing uses; optionally also old, downloaded or least recently used wheels.
+    Prune(PruneArgs),
+    /// Check every unpacked wheel and record; exit with 1 if any is damaged.
+    Verify(VerifyArgs),
+}
+
+/// How long to wait for other processes using the cache.
+#[derive(Debug, Args)]
+pub(crate) struct LockArgs {
+    /// Wait at most this many seconds for other cairn processes to finish with the cache.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub(crate) lock_timeout: u64,
+    /// Fail at once if another cairn process is using the cache.
+    #[arg(long, conflicts_with = "lock_timeout")]
+    pub(crate) no_wait: bool,
+}
+
+/// Arguments of `cairn cache size`.
+#[derive(Debug, Args)]
+pub(crate) struct SizeArgs {
+    /// Print human units (`1.2 GiB`) even when stdout is not a terminal.
+    #[arg(short = 'H', long)]
+    pub(crate) human: bool,
+    #[command(flatten)]
+    pub(crate) lock: LockArgs,
+}
+
+/// Arguments of `cairn cache list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only these packages (names are compared after PEP 503 normalisation).
+    #[arg(value_name = "PACKAGE")]
+    pub(crate) packages: Vec<String>,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) lock: LockArgs,
+}
+
+/// Arguments of `cairn cache clean`.
+#[derive(Debug, Args)]
+pub(crate) struct CleanArgs {
+    /// Only these packages; without any, everything.
+    #[arg(value_name = "PACKAGE")]
+    pub(crate) packages: Vec<String>,
+    #[command(flatten)]
+    pub(crate) lock: LockArgs,
+}
+
+/// Arguments of `cairn cache prune`.
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    /// Keep only what is costly to recreate: drop everything downloaded (wheels fetched from
+    /// URLs, index pages), keep wheels unpacked from local files.
+    #[arg(long)]
+    pub(crate) ci: bool,
+    /// Also remove wheels not used for this long: `30d`, `12h`, `90m`, `45s`, `2w`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) max_age: Option<Duration>,
+    /// Then remove least recently used wheels until the cache fits: `10GiB`, `500MB`, `1024`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) max_size: Option<u64>,
+    /// Print what would be removed, and remove nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) lock: LockArgs,
+}
+
+/// Arguments of `cairn cache verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Remove damaged archives and records, so the next fetch recreates them.
+    #[arg(long)]
+    pub(crate) repair: bool,
+    #[command(flatten)]
+    pub(crate) lock: LockArgs,
 }

@@ -11,7 +11,7 @@ use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, progress, record
 use crate::WheelFilename;
 use crate::hash::{ExpectedHashes, hash_file};
 use crate::source::SourceError;
-use crate::unzip::extract_file;
+use crate::unzip::{ExtractReport, extract_file};
 
 pub(super) fn fetch_path(
     store: &WheelStore,
@@ -57,7 +57,7 @@ pub(super) fn fetch_path(
         store.reporter.unpack_started(id, file_name);
         let result = extract_file(path, dest, &store.settings.limits);
         store.reporter.unpack_finished(id);
-        result?;
+        let report = result?;
         // The file was read twice (hashed, then unpacked): refuse to publish if it changed in
         // between, or the archive would not match its name.
         if file_identity(path)? != (size, modified) {
@@ -68,7 +68,7 @@ pub(super) fn fetch_path(
                 ),
             });
         }
-        Ok(())
+        Ok(report)
     })?;
     let hashes = record::digests_of(&hashes);
     record::write(
@@ -99,7 +99,7 @@ pub(super) fn fetch_path(
 pub(super) fn unpack_once(
     store: &WheelStore,
     digest: &ContentDigest,
-    extract: impl FnOnce(&Path) -> Result<(), FetchError>,
+    extract: impl FnOnce(&Path) -> Result<ExtractReport, FetchError>,
 ) -> Result<(ArchivePath, FetchOutcome), FetchError> {
     let cache = store.cache();
     if let Some(archive) = cache.find_archive(digest) {
@@ -111,7 +111,8 @@ pub(super) fn unpack_once(
     }
     // Dropping `temp` on any error removes the partial tree: nothing half-written is published.
     let temp = cache.temp_dir()?;
-    extract(temp.path())?;
+    let report = extract(temp.path())?;
+    record::write_manifest(cache, digest, &report)?;
     let (archive, _) = cache.persist(temp, digest)?;
     Ok((archive, FetchOutcome::Unpacked))
 }

@@ -1,11 +1,15 @@
 //! Pointers and the published-hash index: how repeat requests find an archive cheaply.
 
-use cairn_cache::{ArchivePath, Cache, CacheBucket, CacheEntry, POINTER_FORMAT, Pointer};
+use cairn_cache::{
+    ArchiveManifest, ArchivePath, Cache, CacheBucket, CacheEntry, ManifestEntry, POINTER_FORMAT,
+    Pointer,
+};
 use cairn_cache_key::{CacheKey, cache_digest};
 use cairn_fs::ContentDigest;
 
 use crate::WheelFilename;
 use crate::hash::{Digest, ExpectedHashes, HashAlgorithm, Hashes};
+use crate::unzip::ExtractReport;
 
 use super::FetchError;
 
@@ -130,4 +134,31 @@ fn unix_now() -> u64 {
 /// All digests of `hashes`, BLAKE3 first.
 pub(super) fn digests_of(hashes: &Hashes) -> Vec<Digest> {
     hashes.iter().copied().collect()
+}
+
+/// Records what the extractor wrote as the manifest of the archive `digest`, before the
+/// archive is persisted, so that `cairn cache verify` can check the tree later.
+pub(super) fn write_manifest(
+    cache: &Cache,
+    digest: &ContentDigest,
+    report: &ExtractReport,
+) -> Result<(), FetchError> {
+    let entries = report
+        .written
+        .iter()
+        .map(|file| ManifestEntry {
+            path: file.path.clone(),
+            size: file.size,
+            crc32: file.crc32,
+            executable: file.executable,
+        })
+        .collect();
+    // The extractor already refused unsafe and duplicate names, so this cannot fail for its
+    // output; it is checked anyway rather than trusted.
+    let manifest = ArchiveManifest::new(entries).map_err(|error| FetchError::Task {
+        source_name: digest.as_str().to_owned(),
+        message: format!("cannot record the archive's manifest: {error}"),
+    })?;
+    cache.write_manifest(digest, &manifest)?;
+    Ok(())
 }

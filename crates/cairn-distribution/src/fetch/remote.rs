@@ -16,7 +16,7 @@ use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, record};
 use crate::WheelFilename;
 use crate::download::{CachePolicy, Download, DownloadError, Fetched, Freshness, RedactedUrl};
 use crate::hash::{Digest, ExpectedHashes, HashAlgorithm, HasherSet, Hashes, HashingAsyncReader};
-use crate::unzip::{extract_file, extract_stream};
+use crate::unzip::{ExtractReport, extract_file, extract_stream};
 
 /// One URL request and where its records live.
 struct Request<'a> {
@@ -216,8 +216,8 @@ async fn download(
     )
     .await;
     store.reporter.download_finished(id);
-    let (temp, hashes) = match streamed {
-        Ok(_) => (temp, reader.finish()),
+    let (temp, hashes, report) = match streamed {
+        Ok(report) => (temp, reader.finish(), report),
         Err(error) if error.is_streaming_unsupported() => {
             tracing::debug!(url = %request.shown, "streaming unsupported; downloading to a file first");
             drop(temp);
@@ -228,6 +228,7 @@ async fn download(
     request.expected.verify(&hashes, &request.shown)?;
     let digest =
         ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
+    record::write_manifest(store.cache(), &digest, &report)?;
     let (archive, _) = store.cache().persist(temp, &digest)?;
     let digests = record::digests_of(&hashes);
     publish(
@@ -293,7 +294,7 @@ async fn download_then_extract(
     store: &WheelStore,
     request: &Request<'_>,
     hasher: HasherSet,
-) -> Result<(TempDir, Hashes), FetchError> {
+) -> Result<(TempDir, Hashes, ExtractReport), FetchError> {
     let body = get_body(store, request).await?;
     let download_dir = store.cache().temp_dir()?;
     let wheel_path = download_dir.path().join("wheel.whl");
@@ -307,10 +308,10 @@ async fn download_then_extract(
     let hashes = reader.finish();
     let temp = store.cache().temp_dir()?;
     let (limits, dest) = (store.settings.limits.clone(), temp.path().to_owned());
-    tokio::task::spawn_blocking(move || extract_file(&wheel_path, &dest, &limits))
+    let report = tokio::task::spawn_blocking(move || extract_file(&wheel_path, &dest, &limits))
         .await
         .map_err(|error| task_error(&request.shown, &error))??;
-    Ok((temp, hashes))
+    Ok((temp, hashes, report))
 }
 
 async fn save(reader: &mut (impl AsyncRead + Unpin), path: &Path) -> std::io::Result<()> {

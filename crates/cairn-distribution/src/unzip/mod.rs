@@ -30,7 +30,7 @@ pub use error::{ArchiveProblem, EntryProblem, LimitProblem, UnzipError};
 pub use limits::Limits;
 
 /// What an extraction produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtractReport {
     /// Regular files written.
     pub files: u64,
@@ -38,6 +38,28 @@ pub struct ExtractReport {
     pub dirs: u64,
     /// Bytes written to the files.
     pub uncompressed_bytes: u64,
+    /// Every regular file written, sorted by path: what the cache records as the archive's
+    /// manifest, so that `cairn cache verify` can check the unpacked tree later.
+    pub written: Vec<ExtractedFile>,
+}
+
+/// A regular file an extraction wrote, with the values its CRC check passed against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractedFile {
+    /// The path relative to the destination, `/`-separated, as named in the archive.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The CRC-32 of its content (the value in the archive, which the written bytes matched).
+    pub crc32: u32,
+    /// Whether it was made executable.
+    pub executable: bool,
+}
+
+/// Sorts the written files by path, so both extractors report the same list.
+fn sorted(mut written: Vec<ExtractedFile>) -> Vec<ExtractedFile> {
+    written.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    written
 }
 
 /// Extracts the wheel at `archive` into `dest`, an existing empty directory.

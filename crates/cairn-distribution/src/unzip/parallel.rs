@@ -7,13 +7,13 @@ use std::path::Path;
 use memmap2::Mmap;
 use rayon::prelude::*;
 
-use super::ExtractReport;
 use super::central_directory::{self, FileTask};
 use super::decode::{CompressedLen, DecodeError, EntryDecoder};
 use super::error::{ArchiveProblem, EntryProblem, UnzipError};
 use super::limits::Limits;
 use super::output;
 use super::records::END_LEN;
+use super::{ExtractReport, ExtractedFile};
 
 pub(crate) fn extract_file(
     archive: &Path,
@@ -68,10 +68,21 @@ pub(crate) fn extract_file(
             extract_one(&archive_name, dest, task, decoder)
         })?;
 
+    let written = plan
+        .files
+        .iter()
+        .map(|task| ExtractedFile {
+            path: task.name.to_owned(),
+            size: task.uncompressed_size,
+            crc32: task.crc32,
+            executable: task.executable,
+        })
+        .collect();
     Ok(ExtractReport {
         files: plan.files.len() as u64,
         dirs: plan.dirs.len() as u64,
         uncompressed_bytes: plan.uncompressed_bytes,
+        written: super::sorted(written),
     })
 }
 

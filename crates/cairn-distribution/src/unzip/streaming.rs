@@ -16,7 +16,6 @@
 use std::io::{self, BufRead, Read};
 use std::path::Path;
 
-use super::ExtractReport;
 use super::decode::{CompressedLen, DecodeError, Decoded, EntryDecoder};
 use super::error::{ArchiveProblem, EntryProblem, LimitProblem, UnzipError, display_name};
 use super::limits::Limits;
@@ -28,6 +27,7 @@ use super::records::{
     Zip64Locator,
 };
 use super::validate::{self, EntryKind, EntryName, HeaderFields, METHOD_STORED, PathTree};
+use super::{ExtractReport, ExtractedFile};
 
 /// Extracts the archive `input` holds into `dest`, reading it to its end.
 pub(crate) fn extract(
@@ -73,6 +73,8 @@ struct LocalRecord {
     uncompressed: u64,
     is_dir: bool,
     listed: bool,
+    /// Set from the central directory, which alone carries the mode.
+    executable: bool,
 }
 
 /// A [`BufRead`] that knows how far into the archive it is.
@@ -209,6 +211,7 @@ impl<R: BufRead> Extraction<'_, R> {
             uncompressed,
             is_dir: name.is_dir,
             listed: false,
+            executable: false,
         })
     }
 
@@ -394,10 +397,11 @@ impl<R: BufRead> Extraction<'_, R> {
                 entry: unlisted.name.to_string(),
             }));
         }
-        for index in executables {
-            let Some(local) = self.locals.get(index) else {
+        for &index in &executables {
+            let Some(local) = self.locals.get_mut(index) else {
                 continue;
             };
+            local.executable = true;
             let path = self.dest.join(&*local.name);
             output::make_executable(&path).map_err(|source| UnzipError::Write {
                 archive: self.archive.to_owned(),
@@ -406,10 +410,22 @@ impl<R: BufRead> Extraction<'_, R> {
                 source,
             })?;
         }
+        let written = self
+            .locals
+            .iter()
+            .filter(|local| !local.is_dir)
+            .map(|local| ExtractedFile {
+                path: local.name.to_string(),
+                size: local.uncompressed,
+                crc32: local.crc32,
+                executable: local.executable,
+            })
+            .collect();
         Ok(ExtractReport {
             files: self.files,
             dirs: self.tree.dirs().len() as u64,
             uncompressed_bytes: self.produced,
+            written: super::sorted(written),
         })
     }
 

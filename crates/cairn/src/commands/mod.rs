@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod cache;
 mod fetch;
 mod hash;
 mod install;
@@ -15,16 +16,21 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fetch(args) => fetch::run(&cli.global, args).await,
         Command::Hash(args) => hash::run(args),
+        Command::Cache(args) => cache::run(&cli.global, args.command),
         Command::Install(args) => install::run(&cli.global, args).await,
     }
 }
 
 /// Opens the cache the global options choose.
 pub(crate) fn open_cache(global: &GlobalArgs) -> anyhow::Result<Cache> {
-    let settings = CacheSettings {
+    Ok(Cache::open(&cache_settings(global))?)
+}
+
+/// The cache settings the global options choose.
+pub(crate) fn cache_settings(global: &GlobalArgs) -> CacheSettings {
+    CacheSettings {
         dir: global.cache_dir.clone(),
         no_cache: global.no_cache,
         ..CacheSettings::default()
-    };
-    Ok(Cache::open(&settings)?)
+    }
 }

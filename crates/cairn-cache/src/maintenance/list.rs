@@ -1,0 +1,95 @@
+//! `cairn cache list`: one row per pointer.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use cairn_cache_key::normalize_package_name;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::MaintenanceError;
+use super::scan::{Scan, SourceKind};
+use super::size::archive_usage;
+use crate::Cache;
+
+/// A wheel the cache knows: one pointer and the archive it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CachedWheel {
+    /// The project name as written in the wheel's file name.
+    pub name: String,
+    /// The version as written in the wheel's file name.
+    pub version: String,
+    /// The wheel's file name.
+    pub filename: String,
+    /// The canonical URL or the absolute path it came from.
+    pub source: String,
+    /// Whether the source is a local path or a URL.
+    pub kind: SourceKind,
+    /// The archive's name: the BLAKE3 digest of the wheel file, in hex.
+    pub archive: String,
+    /// The space the unpacked archive takes on disk; `None` when the archive is gone (the
+    /// pointer is dangling, and `cairn cache prune` removes it).
+    pub archive_bytes: Option<u64>,
+    /// When the pointer was last used, in seconds since the Unix epoch (refreshed at most
+    /// hourly).
+    pub last_used: u64,
+    /// The pointer file.
+    pub pointer: PathBuf,
+}
+
+/// Lists the cache's pointers, optionally only those of `packages` (compared after PEP 503
+/// normalisation), sorted by normalised name, version and source. Unreadable pointers are not
+/// listed (`cairn cache verify` reports them).
+///
+/// Each archive is measured once, in parallel, however many pointers name it.
+pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, MaintenanceError> {
+    let selected: HashSet<String> = packages
+        .iter()
+        .map(|name| normalize_package_name(name))
+        .collect();
+    let scan = Scan::new(cache.root())?;
+    let mut rows: Vec<(String, CachedWheel)> = scan
+        .pointers
+        .iter()
+        .filter_map(|file| {
+            let pointer = file.pointer.as_ref()?;
+            let package = normalize_package_name(&pointer.name);
+            if !selected.is_empty() && !selected.contains(&package) {
+                return None;
+            }
+            Some((
+                package,
+                CachedWheel {
+                    name: pointer.name.clone(),
+                    version: pointer.version.clone(),
+                    filename: pointer.filename.clone(),
+                    source: pointer.source.clone(),
+                    kind: file.kind,
+                    archive: pointer.archive.clone(),
+                    archive_bytes: None,
+                    last_used: pointer.last_used,
+                    pointer: file.path.clone(),
+                },
+            ))
+        })
+        .collect();
+    let wanted: HashSet<&str> = rows.iter().map(|(_, row)| row.archive.as_str()).collect();
+    let sizes: HashMap<&str, u64> = wanted
+        .into_par_iter()
+        .filter_map(|digest| {
+            let dir = scan.archives.get(digest)?;
+            Some(archive_usage(dir).map(|usage| (digest, usage.bytes)))
+        })
+        .collect::<Result<_, _>>()?;
+    let sizes: HashMap<String, u64> = sizes
+        .into_iter()
+        .map(|(digest, bytes)| (digest.to_owned(), bytes))
+        .collect();
+    for (_, row) in &mut rows {
+        row.archive_bytes = sizes.get(&row.archive).copied();
+    }
+    rows.sort_by(|(a_package, a), (b_package, b)| {
+        (a_package, &a.version, &a.source).cmp(&(b_package, &b.version, &b.source))
+    });
+    Ok(rows.into_iter().map(|(_, row)| row).collect())
+}

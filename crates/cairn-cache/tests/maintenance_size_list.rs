@@ -1,0 +1,137 @@
+//! `cache_size` and `list` on caches of real fetched wheels.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod maintenance_support;
+
+use cairn_cache::maintenance::{self, SourceKind};
+use maintenance_support::{Fixture, allocated, du};
+
+#[test]
+fn size_counts_what_du_counts() {
+    let fixture = Fixture::new();
+    for (name, size) in [("alpha", 10_000), ("beta", 200_000), ("gamma", 1)] {
+        let wheel = fixture.wheel(name, "1.0", &[(&format!("{name}/data.bin"), size)]);
+        fixture.fetch(&wheel);
+    }
+    let usage = maintenance::cache_size(&fixture.shared()).unwrap();
+    assert_eq!(usage.bytes, du(&fixture.root));
+    // Three archives of four files (the data, METADATA, WHEEL, RECORD), their manifests,
+    // three pointers, the lock file, the root's tag files and the lock files of unpacking.
+    assert!(usage.files >= 3 * 4 + 3 + 3 + 3, "{usage:?}");
+}
+
+#[test]
+fn hard_links_are_counted_once() {
+    let fixture = Fixture::new();
+    let wheel = fixture.wheel("alpha", "1.0", &[("alpha/data.bin", 100_000)]);
+    let fetched = fixture.fetch(&wheel);
+    let data = fetched.archive.path().join("alpha").join("data.bin");
+    let before = maintenance::cache_size(&fixture.shared()).unwrap();
+
+    // An installed environment outside the cache shares the inode: the cache is no bigger.
+    let outside = fixture.work.path().join("installed-data.bin");
+    std::fs::hard_link(&data, &outside).unwrap();
+    assert_eq!(maintenance::cache_size(&fixture.shared()).unwrap(), before);
+
+    // A second name inside the cache costs only the directory that holds it.
+    let elsewhere = fixture.root.join("unknown-dir");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::hard_link(&data, elsewhere.join("copy.bin")).unwrap();
+    let after = maintenance::cache_size(&fixture.shared()).unwrap();
+    assert_eq!(after.bytes, before.bytes + allocated(&elsewhere));
+    assert_eq!(after.files, before.files + 1);
+    assert_eq!(after.bytes, du(&fixture.root));
+}
+
+#[test]
+fn list_has_one_row_per_pointer_with_the_archive_size() {
+    let fixture = Fixture::new();
+    let alpha = fixture.wheel("alpha", "1.0", &[("alpha/data.bin", 50_000)]);
+    let beta = fixture.wheel("Beta_Pkg", "2.0", &[("beta/data.bin", 10)]);
+    // The same bytes at a second path: a second pointer to the same archive.
+    let copies = fixture.work.path().join("copies");
+    std::fs::create_dir(&copies).unwrap();
+    let alpha_copy = copies.join(alpha.file_name().unwrap());
+    std::fs::copy(&alpha, &alpha_copy).unwrap();
+    let fetched_alpha = fixture.fetch(&alpha);
+    fixture.fetch(&alpha_copy);
+    let fetched_beta = fixture.fetch(&beta);
+
+    let rows = maintenance::list(&fixture.shared(), &[]).unwrap();
+    let summary: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|row| (row.name.as_str(), row.version.as_str(), row.source.as_str()))
+        .collect();
+    let mut sources = [
+        alpha.display().to_string(),
+        alpha_copy.display().to_string(),
+    ];
+    sources.sort();
+    let beta_source = beta.display().to_string();
+    assert_eq!(
+        summary,
+        [
+            ("alpha", "1.0", sources[0].as_str()),
+            ("alpha", "1.0", sources[1].as_str()),
+            ("Beta_Pkg", "2.0", beta_source.as_str()),
+        ]
+    );
+    let alpha_bytes = du(fetched_alpha.archive.path());
+    assert_eq!(rows[0].archive, fetched_alpha.archive.digest().as_str());
+    assert_eq!(rows[0].archive, rows[1].archive);
+    assert_eq!(rows[0].archive_bytes, Some(alpha_bytes));
+    assert_eq!(rows[1].archive_bytes, Some(alpha_bytes));
+    assert_eq!(rows[2].archive_bytes, Some(du(fetched_beta.archive.path())));
+    assert!(rows.iter().all(|row| row.kind == SourceKind::Path));
+    assert!(
+        rows.iter()
+            .all(|row| row.pointer.starts_with(&fixture.root))
+    );
+    let now = maintenance_support::now();
+    assert!(rows.iter().all(|row| now.abs_diff(row.last_used) < 600));
+}
+
+#[test]
+fn list_filters_by_normalised_package_name() {
+    let fixture = Fixture::new();
+    let alpha = fixture.wheel("alpha", "1.0", &[("alpha/a.py", 10)]);
+    let beta = fixture.wheel("Beta_Pkg", "2.0", &[("beta/b.py", 10)]);
+    fixture.fetch(&alpha);
+    fixture.fetch(&beta);
+    let check = |filter: &[&str], expected: &[&str]| {
+        let filter: Vec<String> = filter.iter().map(|name| (*name).to_owned()).collect();
+        let rows = maintenance::list(&fixture.shared(), &filter).unwrap();
+        let names: Vec<&str> = rows.iter().map(|row| row.name.as_str()).collect();
+        assert_eq!(names, expected, "{filter:?}");
+    };
+    check(&["beta-pkg"], &["Beta_Pkg"]);
+    check(&["BETA.pkg"], &["Beta_Pkg"]);
+    check(&["Alpha", "beta__pkg"], &["alpha", "Beta_Pkg"]);
+    check(&["gamma"], &[]);
+    check(&[], &["alpha", "Beta_Pkg"]);
+}
+
+#[test]
+fn a_pointer_whose_archive_is_gone_lists_without_a_size() {
+    let fixture = Fixture::new();
+    let alpha = fixture.wheel("alpha", "1.0", &[("alpha/a.py", 10)]);
+    let fetched = fixture.fetch(&alpha);
+    std::fs::remove_dir_all(fetched.archive.path()).unwrap();
+    let row = fixture.row(&alpha);
+    assert_eq!(row.archive_bytes, None);
+}
+
+#[test]
+fn a_symlinked_bucket_is_refused_rather_than_followed() {
+    let fixture = Fixture::new();
+    let alpha = fixture.wheel("alpha", "1.0", &[("alpha/a.py", 10)]);
+    fixture.fetch(&alpha);
+    let elsewhere = fixture.work.path().join("elsewhere");
+    std::fs::rename(fixture.root.join("archive-v0"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, fixture.root.join("archive-v0")).unwrap();
+    let error = maintenance::list(&fixture.shared(), &[]).unwrap_err();
+    assert!(
+        error.to_string().contains("archive-v0") && error.to_string().contains("symbolic link"),
+        "{error}"
+    );
+}

@@ -1,0 +1,277 @@
+//! `cairn cache`: dir, size, list, clean, prune, verify.
+//!
+//! Reading subcommands hold the shared lock (they run beside fetches); removing ones hold the
+//! exclusive lock, and say on stderr when they have to wait for it.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use cairn_cache::Cache;
+use cairn_cache::maintenance::{
+    self, CachedWheel, LockWait, Plan, PruneOptions, Usage, VerifyReport, format_size,
+    format_timestamp,
+};
+use cairn_fs::LockMode;
+
+use super::cache_settings;
+use crate::cli::{
+    CacheCommand, CleanArgs, GlobalArgs, ListArgs, LockArgs, PruneArgs, SizeArgs, VerifyArgs,
+};
+use crate::output;
+
+/// Runs a `cairn cache` subcommand.
+pub(crate) fn run(global: &GlobalArgs, command: CacheCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CacheCommand::Dir => dir(global),
+        CacheCommand::Size(args) => size(global, &args),
+        CacheCommand::List(args) => list(global, &args),
+        CacheCommand::Clean(args) => clean(global, &args),
+        CacheCommand::Prune(args) => prune(global, &args),
+        CacheCommand::Verify(args) => verify(global, &args),
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dir(global: &GlobalArgs) -> anyhow::Result<()> {
+    let settings = cache_settings(global);
+    if settings.no_cache {
+        // The temporary cache this command would use; it is gone when the command ends.
+        let cache = Cache::open(&settings)?;
+        return Ok(output::line(cache.root().display())?);
+    }
+    Ok(output::line(settings.persistent_root()?.display())?)
+}
+
+fn size(global: &GlobalArgs, args: &SizeArgs) -> anyhow::Result<()> {
+    let cache = open(global, LockMode::Shared, &args.lock)?;
+    let usage = maintenance::cache_size(&cache)?;
+    if args.human || std::io::stdout().is_terminal() {
+        output::line(format_size(usage.bytes))?;
+    } else {
+        output::line(usage.bytes)?;
+    }
+    Ok(())
+}
+
+fn list(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<()> {
+    let cache = open(global, LockMode::Shared, &args.lock)?;
+    let wheels = maintenance::list(&cache, &args.packages)?;
+    if args.json {
+        return Ok(output::line(serde_json::to_string_pretty(&wheels)?)?);
+    }
+    print_table(&wheels)
+}
+
+/// Prints one row per wheel, columns padded to their widest cell.
+fn print_table(wheels: &[CachedWheel]) -> anyhow::Result<()> {
+    let header = [
+        "NAME",
+        "VERSION",
+        "SIZE",
+        "LAST USED (UTC)",
+        "ARCHIVE",
+        "SOURCE",
+    ];
+    let rows: Vec<[String; 6]> = wheels
+        .iter()
+        .map(|wheel| {
+            [
+                wheel.name.clone(),
+                wheel.version.clone(),
+                wheel.archive_bytes.map_or("-".to_owned(), format_size),
+                format_timestamp(wheel.last_used),
+                wheel.archive.get(..12).unwrap_or(&wheel.archive).to_owned(),
+                wheel.source.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let format_row = |cells: [&str; 6]| {
+        let mut line = String::new();
+        for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            if index + 1 == cells.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        line
+    };
+    output::line(format_row(header))?;
+    for row in &rows {
+        output::line(format_row(row.each_ref().map(String::as_str)))?;
+    }
+    Ok(())
+}
+
+fn clean(global: &GlobalArgs, args: &CleanArgs) -> anyhow::Result<()> {
+    let cache = open(global, LockMode::Exclusive, &args.lock)?;
+    let plan = maintenance::plan_clean(&cache, &args.packages)?;
+    let removed = maintenance::remove(&cache, &plan)?;
+    print_summary("Removed", removed)
+}
+
+fn prune(global: &GlobalArgs, args: &PruneArgs) -> anyhow::Result<()> {
+    // A dry run removes nothing, so it reads beside running fetches.
+    let mode = if args.dry_run {
+        LockMode::Shared
+    } else {
+        LockMode::Exclusive
+    };
+    let cache = open(global, mode, &args.lock)?;
+    let options = PruneOptions {
+        ci: args.ci,
+        max_age: args.max_age,
+        max_size: args.max_size,
+        ..PruneOptions::default()
+    };
+    let plan = maintenance::plan_prune(&cache, &options)?;
+    if args.dry_run {
+        print_plan(cache.root(), &plan)?;
+        return print_summary("Would remove", plan.usage());
+    }
+    for removal in plan.removals() {
+        tracing::info!(path = %removal.path.display(), reason = %removal.reason, "removing");
+    }
+    let removed = maintenance::remove(&cache, &plan)?;
+    print_summary("Removed", removed)
+}
+
+fn verify(global: &GlobalArgs, args: &VerifyArgs) -> anyhow::Result<()> {
+    let mode = if args.repair {
+        LockMode::Exclusive
+    } else {
+        LockMode::Shared
+    };
+    let cache = open(global, mode, &args.lock)?;
+    let report = maintenance::verify(&cache)?;
+    for problem in &report.problems {
+        output::line(format!(
+            "{:<13}{}: {}",
+            problem.kind.label(),
+            relative(cache.root(), &problem.path),
+            problem.detail
+        ))?;
+    }
+    output::line(verify_summary(&report))?;
+    if report.is_healthy() {
+        return Ok(());
+    }
+    let damaged = report
+        .problems
+        .iter()
+        .filter(|problem| problem.kind.is_damage())
+        .count();
+    if !args.repair {
+        bail!(
+            "the cache is damaged ({damaged} {} above); `cairn cache verify --repair` removes \
+             the damaged entries so that the next fetch recreates them",
+            plural(damaged, "problem", "problems")
+        );
+    }
+    let removed = maintenance::remove(&cache, &report.repair)?;
+    output::line(format!(
+        "Repaired: removed {} {}, {}",
+        removed.files,
+        plural_u64(removed.files, "file", "files"),
+        format_size(removed.bytes)
+    ))?;
+    Ok(())
+}
+
+fn verify_summary(report: &VerifyReport) -> String {
+    use maintenance::ProblemKind::{Corrupt, Missing, Orphaned, Unverifiable};
+    format!(
+        "Checked {} {} ({} {}), {} {}, {} index {}: {} corrupt, {} missing, {} orphaned, \
+         {} unverifiable",
+        report.archives,
+        plural_u64(report.archives, "archive", "archives"),
+        report.files,
+        plural_u64(report.files, "file", "files"),
+        report.pointers,
+        plural_u64(report.pointers, "pointer", "pointers"),
+        report.index_entries,
+        plural_u64(report.index_entries, "entry", "entries"),
+        report.count(Corrupt),
+        report.count(Missing),
+        report.count(Orphaned),
+        report.count(Unverifiable),
+    )
+}
+
+/// Prints each planned removal: reason, size, path relative to the root.
+fn print_plan(root: &Path, plan: &Plan) -> anyhow::Result<()> {
+    for removal in plan.removals() {
+        output::line(format!(
+            "{:<22}{:>10}  {}",
+            removal.reason.label(),
+            format_size(removal.usage.bytes),
+            relative(root, &removal.path)
+        ))?;
+    }
+    Ok(())
+}
+
+fn print_summary(verb: &str, usage: Usage) -> anyhow::Result<()> {
+    Ok(output::line(format!(
+        "{verb} {} {}, {}",
+        usage.files,
+        plural_u64(usage.files, "file", "files"),
+        format_size(usage.bytes)
+    ))?)
+}
+
+/// Opens the cache with the root lock in `mode`, telling the user on stderr when another
+/// process is in the way.
+fn open(global: &GlobalArgs, mode: LockMode, lock: &LockArgs) -> anyhow::Result<Cache> {
+    let wait = if lock.no_wait {
+        LockWait::NoWait
+    } else {
+        LockWait::Timeout(Duration::from_secs(lock.lock_timeout))
+    };
+    let quiet = global.quiet;
+    let timeout = lock.lock_timeout;
+    let cache = maintenance::open_cache(&cache_settings(global), mode, wait, |root| {
+        if !quiet {
+            announce_wait(root, mode, timeout);
+        }
+    })?;
+    Ok(cache)
+}
+
+#[allow(clippy::print_stderr)]
+fn announce_wait(root: &Path, mode: LockMode, timeout: u64) {
+    let who = match mode {
+        LockMode::Exclusive => "other cairn processes to finish",
+        LockMode::Shared => "cairn cache maintenance to finish",
+    };
+    eprintln!(
+        "waiting for {who} with the cache `{}` (at most {timeout} s; --lock-timeout to change, \
+         --no-wait to fail instead)…",
+        root.display()
+    );
+}
+
+/// `path` relative to the cache root, for shorter lines.
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 { one } else { many }
+}
+
+fn plural_u64<'a>(count: u64, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 { one } else { many }
+}
