@@ -2,6 +2,8 @@
 //! formats and exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -11,42 +13,7 @@ use cairn_cache::maintenance::format_size;
 use cairn_test_support::child;
 use cairn_test_support::http_server::{Response, TestServer};
 use cairn_test_support::wheel::WheelBuilder;
-
-fn command(cache: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    command
-        .arg("--cache-dir")
-        .arg(cache)
-        .args(args)
-        .env_remove("CAIRN_CACHE_DIR")
-        .env_remove("CAIRN_OFFLINE")
-        .env_remove("CAIRN_LOG");
-    command
-}
-
-fn cairn(cache: &Path, args: &[&str]) -> Output {
-    command(cache, args).output().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-/// Runs and asserts success; returns stdout.
-fn ok(cache: &Path, args: &[&str]) -> String {
-    let output = cairn(cache, args);
-    assert!(
-        output.status.success(),
-        "cairn {args:?} failed: {}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    stdout(&output)
-}
+use support::{cairn, command, ok, stderr, stdout};
 
 fn wheel(dir: &Path, name: &str, size: usize) -> PathBuf {
     let content: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();

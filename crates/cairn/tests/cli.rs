@@ -1,30 +1,13 @@
 //! The `cairn` binary end to end: real processes, real files, a real HTTP server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use cairn_test_support::http_server::{Response, TestServer};
 use cairn_test_support::wheel::WheelBuilder;
-
-fn cairn(cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--cache-dir")
-        .arg(cache)
-        .args(args)
-        .env_remove("CAIRN_CACHE_DIR")
-        .env_remove("CAIRN_OFFLINE")
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
+use support::{cairn, stderr, stdout};
 
 #[test]
 fn fetch_prints_the_archive_and_json_reports_hits() {

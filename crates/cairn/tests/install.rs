@@ -2,25 +2,15 @@
 //! what was installed and running its console script.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use cairn_test_support::http_server::{Response, TestServer};
 use cairn_test_support::wheel::WheelBuilder;
-
-fn cairn(cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--cache-dir")
-        .arg(cache)
-        .args(args)
-        .env_remove("CAIRN_CACHE_DIR")
-        .env_remove("CAIRN_OFFLINE")
-        .env_remove("CAIRN_INDEX_URL")
-        .env_remove("CAIRN_LINK_MODE")
-        .output()
-        .unwrap()
-}
+use support::cairn;
 
 #[track_caller]
 fn success(output: &Output) -> String {
@@ -102,14 +92,20 @@ impl Drop for Index {
     }
 }
 
+/// Unpacked archives (directories; their manifests sit beside them as files).
+fn archives(cache: &Path) -> Vec<PathBuf> {
+    let Ok(shards) = std::fs::read_dir(cache.join("archive-v0")) else {
+        return Vec::new();
+    };
+    shards
+        .flat_map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap())
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .collect()
+}
+
 fn archive_count(cache: &Path) -> usize {
-    std::fs::read_dir(cache.join("archive-v0"))
-        .map(|shards| {
-            shards
-                .map(|s| std::fs::read_dir(s.unwrap().path()).unwrap().count())
-                .sum()
-        })
-        .unwrap_or(0)
+    archives(cache).len()
 }
 
 #[test]
@@ -155,7 +151,7 @@ fn installs_from_an_index_then_reuses_the_archive_in_every_mode() {
 
         // The second round reuses the archive: no download, no new unpack.
         assert_eq!(index.downloads(&wheel), 1, "round {round}");
-        assert_eq!(archive_count(&cache), 1);
+        assert_eq!(archive_count(&cache), 1, "{:?}", archives(&cache));
 
         let installed = std::fs::metadata(target.join("demo_app").join("__init__.py")).unwrap();
         let archive = find_archive_file(&cache, "demo_app/__init__.py");
@@ -172,19 +168,7 @@ fn installs_from_an_index_then_reuses_the_archive_in_every_mode() {
 }
 
 fn find_archive_file(cache: &Path, relative: &str) -> PathBuf {
-    let shard = std::fs::read_dir(cache.join("archive-v0"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let archive = std::fs::read_dir(shard)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    archive.join(relative)
+    archives(cache).remove(0).join(relative)
 }
 
 #[test]
