@@ -1,40 +1,22 @@
-//! Maintenance while other processes keep fetching from the same cache: real `cairn`
-//! processes on both sides. Every fetch succeeds, every prune and clean succeeds, and the
+//! Maintenance while other processes keep installing from the same cache: real `cairn`
+//! processes on both sides. Every install succeeds, every prune and clean succeeds, and the
 //! cache verifies clean afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cairn_test_support::http_server::{Response, TestServer};
 use cairn_test_support::wheel::WheelBuilder;
 
+mod support;
+
 const FETCHERS: usize = 3;
 const ROUNDS: usize = 12;
 
-fn cairn(cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--cache-dir")
-        .arg(cache)
-        .args(args)
-        .env_remove("CAIRN_CACHE_DIR")
-        .env_remove("CAIRN_OFFLINE")
-        .env_remove("CAIRN_LOG")
-        .output()
-        .unwrap()
-}
-
 fn succeed(cache: &Path, args: &[&str]) -> String {
-    let output = cairn(cache, args);
-    assert!(
-        output.status.success(),
-        "cairn {args:?} failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    support::ok(cache, args)
 }
 
 fn content(name: &str, size: usize) -> Vec<u8> {
@@ -76,15 +58,33 @@ fn prune_and_clean_while_other_processes_fetch() {
     let finished = Arc::new(AtomicUsize::new(0));
     let fetched = Arc::new(AtomicUsize::new(0));
     let fetchers: Vec<_> = (0..FETCHERS)
-        .map(|_| {
+        .map(|worker| {
             let (cache, sources) = (cache.clone(), sources.clone());
             let (finished, fetched) = (finished.clone(), fetched.clone());
+            let targets = cache.with_file_name(format!("targets-{worker}"));
             std::thread::spawn(move || {
-                for _ in 0..ROUNDS {
-                    let mut args = vec!["fetch"];
+                for round in 0..ROUNDS {
+                    // Each round installs every wheel into a new target, from the cache when
+                    // maintenance left the archives, else fetching them again.
+                    let target = targets.join(round.to_string());
+                    let mut args = vec!["install", "--link-mode", "hardlink", "--target"];
+                    args.push(target.to_str().unwrap());
                     args.extend(sources.iter().map(String::as_str));
-                    let printed = succeed(&cache, &args);
-                    assert_eq!(printed.lines().count(), sources.len(), "{printed}");
+                    succeed(&cache, &args);
+                    for name in [
+                        "alpha",
+                        "beta",
+                        "gamma",
+                        "delta",
+                        "remote_one",
+                        "remote_two",
+                    ] {
+                        let data = target.join(name).join("data.bin");
+                        assert_eq!(
+                            std::fs::read(&data).unwrap(),
+                            content(name, std::fs::metadata(&data).unwrap().len() as usize)
+                        );
+                    }
                     fetched.fetch_add(1, Ordering::SeqCst);
                 }
                 finished.fetch_add(1, Ordering::SeqCst);
