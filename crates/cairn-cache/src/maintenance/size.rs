@@ -7,7 +7,7 @@ use cairn_fs::{ContentDigest, FsError, TEMP_PREFIX};
 use rayon::prelude::*;
 
 use super::MaintenanceError;
-use super::walk::{Tally, Usage, for_each_entry, tally_contents, vanished};
+use super::walk::{Tally, Usage, entry_metadata, for_each_entry, tally_contents};
 use crate::{Cache, CacheBucket};
 
 /// The space the whole cache takes on disk, like `du -s` of its root: allocated blocks of every
@@ -37,10 +37,8 @@ pub(crate) fn measure(root: &Path) -> Result<Measure, MaintenanceError> {
     let mut archives = HashMap::new();
     let mut subdirs = Vec::new();
     for_each_entry(root, |entry| {
-        let metadata = match entry.metadata() {
-            Ok(metadata) => metadata,
-            Err(error) if vanished(&error) => return Ok(()),
-            Err(error) => return Err(FsError::new("inspect", entry.path(), error)),
+        let Some(metadata) = entry_metadata(entry)? else {
+            return Ok(());
         };
         tally.add(&metadata);
         if metadata.is_dir() {
@@ -70,10 +68,8 @@ fn measure_archive_bucket(bucket: &Path) -> Result<(Tally, HashMap<String, Usage
     let mut tally = Tally::default();
     let mut shards = Vec::new();
     for_each_entry(bucket, |entry| {
-        let metadata = match entry.metadata() {
-            Ok(metadata) => metadata,
-            Err(error) if vanished(&error) => return Ok(()),
-            Err(error) => return Err(FsError::new("inspect", entry.path(), error)),
+        let Some(metadata) = entry_metadata(entry)? else {
+            return Ok(());
         };
         tally.add(&metadata);
         if metadata.is_dir() {
@@ -105,10 +101,8 @@ fn measure_shard(prefix: &str, shard: &Path) -> Result<ShardTally, FsError> {
     let mut archive_dirs = Vec::new();
     let mut other_dirs = Vec::new();
     for_each_entry(shard, |entry| {
-        let metadata = match entry.metadata() {
-            Ok(metadata) => metadata,
-            Err(error) if vanished(&error) => return Ok(()),
-            Err(error) => return Err(FsError::new("inspect", entry.path(), error)),
+        let Some(metadata) = entry_metadata(entry)? else {
+            return Ok(());
         };
         let name = entry.file_name().to_string_lossy().into_owned();
         let digest = format!("{prefix}{name}");

@@ -116,6 +116,18 @@ pub(crate) fn vanished(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::NotFound
 }
 
+/// The metadata of a directory entry, or `None` if it vanished since it was listed (a
+/// concurrent fetch replaced it, or maintenance removed it).
+pub(crate) fn entry_metadata(
+    entry: &std::fs::DirEntry,
+) -> Result<Option<std::fs::Metadata>, FsError> {
+    match entry.metadata() {
+        Ok(metadata) => Ok(Some(metadata)),
+        Err(error) if vanished(&error) => Ok(None),
+        Err(error) => Err(FsError::new("inspect", entry.path(), error)),
+    }
+}
+
 /// Measures `path` and, if it is a directory (not a link to one), everything under it. A path
 /// that does not exist measures nothing.
 pub(crate) fn tally_path(path: &Path) -> Result<Tally, FsError> {
@@ -137,10 +149,8 @@ pub(crate) fn tally_contents(dir: &Path) -> Result<Tally, FsError> {
     let mut tally = Tally::default();
     let mut subdirs: Vec<PathBuf> = Vec::new();
     for_each_entry(dir, |entry| {
-        let metadata = match entry.metadata() {
-            Ok(metadata) => metadata,
-            Err(error) if vanished(&error) => return Ok(()),
-            Err(error) => return Err(FsError::new("inspect", entry.path(), error)),
+        let Some(metadata) = entry_metadata(entry)? else {
+            return Ok(());
         };
         tally.add(&metadata);
         if metadata.is_dir() {
