@@ -18,6 +18,7 @@ mod filename;
 pub mod hash;
 pub mod index;
 pub mod install;
+pub mod locate;
 pub mod requirements;
 mod source;
 pub mod tags;

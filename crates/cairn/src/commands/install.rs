@@ -9,14 +9,14 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context, bail};
 use cairn_cache::{Cache, Refresh};
 use cairn_distribution::download::HttpClient;
-use cairn_distribution::hash::ExpectedHashes;
-use cairn_distribution::index::{FoundWheel, IndexClient};
+use cairn_distribution::index::IndexClient;
 use cairn_distribution::install::{InstallRequest, InstallSettings, Installer};
+use cairn_distribution::locate::{check_hash_mode, locate};
 use cairn_distribution::requirements::{
     MarkerEnvironment, Requirement, RequirementsFile, parse_requirement_arg,
 };
 use cairn_distribution::tags::{Interpreter, Tags};
-use cairn_distribution::{FetchedWheel, StoreSettings, WheelFilename, WheelSource, WheelStore};
+use cairn_distribution::{FetchedWheel, StoreSettings, WheelFilename, WheelStore};
 use url::Url;
 
 use crate::cli::{GlobalArgs, InstallArgs};
@@ -132,17 +132,8 @@ fn collect_requirements(args: &InstallArgs) -> anyhow::Result<(Vec<Requirement>,
             requirements.extend(file.requirements);
         }
     }
-    // pip's hash-checking mode spans the whole command: one hashed requirement makes hashes
-    // mandatory for every other.
-    if requirements.iter().any(|r| !r.hashes.is_empty())
-        && let Some(unhashed) = requirements.iter().find(|r| r.hashes.is_empty())
-    {
-        bail!(
-            "`{unhashed}` ({}) has no --hash, but other requirements do: in hash-checking mode every \
-             requirement needs one (add it, e.g. with `pip-compile --generate-hashes`)",
-            unhashed.source
-        );
-    }
+    // Hash-checking mode spans the whole command, files and arguments alike.
+    check_hash_mode(&requirements)?;
     Ok((requirements, index_url))
 }
 
@@ -181,39 +172,10 @@ async fn fetch(
     tags: &Tags,
     requirement: &Requirement,
 ) -> anyhow::Result<(FetchedWheel, WheelFilename)> {
-    let pinned = requirement.expected_hashes();
-    let (source, filename, expected) = if let Some(url) = &requirement.url {
-        let (source, mut expected) = WheelSource::parse(url)?;
-        expected.extend(pinned.iter().copied());
-        let filename = source.filename()?;
-        (source, filename, expected)
-    } else {
-        let version = requirement.version.as_deref().with_context(|| {
-            format!("`{requirement}` is not pinned: cairn installs `name==version` requirements")
-        })?;
-        match index.find_wheel(&requirement.name, version, tags).await? {
-            FoundWheel::Url {
-                url,
-                filename,
-                hashes,
-            } => {
-                // The user's pins decide when given; otherwise the index's published digests.
-                let expected: ExpectedHashes = if pinned.is_empty() {
-                    hashes.into_iter().collect()
-                } else {
-                    pinned
-                };
-                (WheelSource::Url(url), filename, expected)
-            }
-            FoundWheel::Path { path, filename } => (WheelSource::Path(path), filename, pinned),
-        }
-    };
-    if !tags.is_compatible(&filename) {
-        bail!("`{filename}` is not compatible with the target interpreter's tags");
-    }
+    let located = locate(index, tags, requirement).await?;
     let wheel = store
-        .fetch(&source, &expected)
+        .fetch(&located.source, &located.expected)
         .await
-        .with_context(|| format!("failed to fetch `{filename}` for `{requirement}`"))?;
-    Ok((wheel, filename))
+        .with_context(|| format!("failed to fetch `{}` for `{requirement}`", located.filename))?;
+    Ok((wheel, located.filename))
 }
