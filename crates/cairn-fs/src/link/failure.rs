@@ -41,24 +41,15 @@ pub(crate) fn classify(mode: LinkMode, failure: &OpError) -> Failure {
 
 /// `FICLONE` / `clonefile` / `FSCTL_DUPLICATE_EXTENTS` could not share extents here.
 fn clone_unsupported(error: &io::Error) -> bool {
-    if matches!(
-        error.kind(),
-        io::ErrorKind::Unsupported | io::ErrorKind::CrossesDevices
-    ) {
-        return true;
-    }
-    let Some(code) = error.raw_os_error() else {
-        return false;
-    };
+    // EOPNOTSUPP/ENOTSUP: the filesystem has no reflink (ext4, tmpfs, XFS without reflink=1).
+    // EXDEV: the two files are on different filesystems. EINVAL: the filesystem refuses this
+    // pair (btrfs with mismatched nodatacow/nodatasum flags, unaligned tails on some).
+    // ENOSYS/ENOTTY: the kernel or the filesystem does not know the call. EBADF: documented for
+    // FICLONE when the source's filesystem has no reflink; our descriptors are always open for
+    // the right access, so it can mean nothing else here.
     #[cfg(unix)]
-    {
+    let codes = {
         use rustix::io::Errno;
-        // EOPNOTSUPP/ENOTSUP: the filesystem has no reflink (ext4, tmpfs, XFS without
-        // reflink=1). EXDEV: the two files are on different filesystems. EINVAL: the filesystem
-        // refuses this pair (btrfs with mismatched nodatacow/nodatasum flags, unaligned tails on
-        // some). ENOSYS/ENOTTY: the kernel or the filesystem does not know the call. EBADF:
-        // documented for FICLONE when the source's filesystem has no reflink; our descriptors
-        // are always open for the right access, so it can mean nothing else here.
         [
             Errno::OPNOTSUPP,
             Errno::NOTSUP,
@@ -68,38 +59,22 @@ fn clone_unsupported(error: &io::Error) -> bool {
             Errno::NOTTY,
             Errno::BADF,
         ]
-        .contains(&Errno::from_raw_os_error(code))
-    }
-    #[cfg(windows)]
-    {
-        windows_unsupported(code)
-    }
-    #[cfg(not(any(unix, windows)))]
-    {
-        let _ = code;
-        false
-    }
+    };
+    #[cfg(not(unix))]
+    let codes = [];
+    cannot(error, &codes)
 }
 
 /// `link` cannot join these two paths.
 fn hardlink_unsupported(error: &io::Error) -> bool {
-    if matches!(
-        error.kind(),
-        io::ErrorKind::Unsupported | io::ErrorKind::CrossesDevices
-    ) {
-        return true;
-    }
-    let Some(code) = error.raw_os_error() else {
-        return false;
-    };
+    // EXDEV: different filesystems. EPERM: the filesystem has no hard links (FAT, exFAT, some
+    // FUSE), or the kernel's protected_hardlinks forbids linking a cache owned by another user;
+    // a copy is right in both cases. EOPNOTSUPP/ENOSYS: some FUSE and network filesystems.
+    // EACCES is not here: it is about the target directory's permissions, which a copy would
+    // hit too.
     #[cfg(unix)]
-    {
+    let codes = {
         use rustix::io::Errno;
-        // EXDEV: different filesystems. EPERM: the filesystem has no hard links (FAT, exFAT,
-        // some FUSE), or the kernel's protected_hardlinks forbids linking a cache owned by
-        // another user; a copy is right in both cases. EOPNOTSUPP/ENOSYS: some FUSE and
-        // network filesystems. EACCES is not here: it is about the target directory's
-        // permissions, which a copy would hit too.
         [
             Errno::XDEV,
             Errno::PERM,
@@ -107,17 +82,36 @@ fn hardlink_unsupported(error: &io::Error) -> bool {
             Errno::NOTSUP,
             Errno::NOSYS,
         ]
-        .contains(&Errno::from_raw_os_error(code))
-    }
+    };
+    #[cfg(not(unix))]
+    let codes = [];
+    cannot(error, &codes)
+}
+
+/// Whether `error` says "this filesystem cannot": by kind on every platform, else by the raw
+/// OS code — one of `unix_codes` on Unix, the Windows "unsupported" codes on Windows.
+#[cfg(unix)]
+fn cannot(error: &io::Error, unix_codes: &[rustix::io::Errno]) -> bool {
+    cannot_by_kind(error)
+        || error
+            .raw_os_error()
+            .is_some_and(|code| unix_codes.contains(&rustix::io::Errno::from_raw_os_error(code)))
+}
+
+#[cfg(not(unix))]
+fn cannot(error: &io::Error, _unix_codes: &[()]) -> bool {
     #[cfg(windows)]
-    {
-        windows_unsupported(code)
+    if error.raw_os_error().is_some_and(windows_unsupported) {
+        return true;
     }
-    #[cfg(not(any(unix, windows)))]
-    {
-        let _ = code;
-        false
-    }
+    cannot_by_kind(error)
+}
+
+fn cannot_by_kind(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::Unsupported | io::ErrorKind::CrossesDevices
+    )
 }
 
 /// `ERROR_INVALID_FUNCTION` (FAT and other volumes without the feature), `ERROR_NOT_SAME_DEVICE`
