@@ -137,3 +137,78 @@ impl WheelBuilder {
         writer.finish().unwrap().into_inner()
     }
 }
+
+/// Writes a wheel `name-version-py3-none-any.whl` into `dir` whose files (path, length) hold
+/// incompressible pseudo-random bytes, stored uncompressed, so the wheel file is as large as its
+/// content. The bytes are streamed to disk: building a wheel of gigabytes holds only one chunk
+/// in memory (tests of peak memory need the test process itself to stay small).
+pub fn write_noise_wheel(dir: &Path, name: &str, version: &str, files: &[(&str, u64)]) -> PathBuf {
+    let path = dir.join(format!("{name}-{version}-py3-none-any.whl"));
+    let dist_info = format!("{name}-{version}.dist-info");
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let mut record = String::new();
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut add =
+        |writer: &mut zip::ZipWriter<std::fs::File>, name: &str, len: Option<u64>, text: &[u8]| {
+            let options = SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .large_file(len.unwrap_or(0) >= u64::from(u32::MAX))
+                .unix_permissions(0o644);
+            writer.start_file(name, options).unwrap();
+            let mut digest = sha2::Sha256::new();
+            let mut size = 0;
+            match len {
+                None => {
+                    writer.write_all(text).unwrap();
+                    digest.update(text);
+                    size = text.len() as u64;
+                }
+                Some(len) => {
+                    while size < len {
+                        for word in chunk.chunks_exact_mut(8) {
+                            // xorshift64: fast, and nothing deflate could shrink.
+                            state ^= state << 13;
+                            state ^= state >> 7;
+                            state ^= state << 17;
+                            word.copy_from_slice(&state.to_le_bytes());
+                        }
+                        let take = (len - size).min(chunk.len() as u64) as usize;
+                        writer.write_all(&chunk[..take]).unwrap();
+                        digest.update(&chunk[..take]);
+                        size += take as u64;
+                    }
+                }
+            }
+            let encoded =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.finalize());
+            format!("{name},sha256={encoded},{size}\n")
+        };
+    for (file, len) in files {
+        record.push_str(&add(&mut writer, file, Some(*len), b""));
+    }
+    let metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+    record.push_str(&add(
+        &mut writer,
+        &format!("{dist_info}/METADATA"),
+        None,
+        metadata.as_bytes(),
+    ));
+    let wheel =
+        "Wheel-Version: 1.0\nGenerator: cairn-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+    record.push_str(&add(
+        &mut writer,
+        &format!("{dist_info}/WHEEL"),
+        None,
+        wheel.as_bytes(),
+    ));
+    record.push_str(&format!("{dist_info}/RECORD,,\n"));
+    add(
+        &mut writer,
+        &format!("{dist_info}/RECORD"),
+        None,
+        record.as_bytes(),
+    );
+    writer.finish().unwrap();
+    path
+}

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use memmap2::{Advice, Mmap};
+use memmap2::{Advice, Mmap, MmapOptions};
 
 use super::algorithm::HashAlgorithm;
 use super::error::HashError;
@@ -20,15 +20,19 @@ use super::hashes::Hashes;
 /// 256 KiB, and mapping wins from 384 KiB (1 MiB: 217 µs read, 142 µs mapped).
 pub const MMAP_THRESHOLD: u64 = 256 * 1024;
 
+/// Large files are mapped this much at a time: enough for BLAKE3 to keep every core busy on
+/// each window, little enough to bound the resident set. A multiple of every page size.
+const MAP_WINDOW_LEN: u64 = 32 << 20;
+
 /// Reads of small files go through a buffer this size: large enough for BLAKE3's widest SIMD
 /// (16 chunks of 1 KiB) and for one `read` to take most small files whole.
 const READ_BUFFER_LEN: usize = 64 * 1024;
 
 /// Hashes the file at `path` with BLAKE3 and the `extra` algorithms, reading it once.
 ///
-/// Large files are memory-mapped: BLAKE3 splits the mapping across rayon's threads while the
-/// extra algorithms hash the same mapping concurrently, so the file is read from the page cache
-/// once and SHA-256 runs beside BLAKE3 rather than after it.
+/// Large files are memory-mapped a window at a time: BLAKE3 splits each window across rayon's
+/// threads while the extra algorithms hash the same window concurrently, so the file is read from
+/// the page cache once and SHA-256 runs beside BLAKE3 rather than after it.
 ///
 /// The file must not be truncated while it is hashed: shrinking a mapped file makes the next
 /// access to the lost pages fault (SIGBUS on Unix). cairn hashes files it has just written or
@@ -47,13 +51,21 @@ pub fn hash_file(path: &Path, extra: &[HashAlgorithm]) -> Result<Hashes, HashErr
             source,
         })?;
     } else {
-        let map = map_file(&file).map_err(|source| HashError::Map {
-            path: path.to_owned(),
-            source,
-        })?;
-        // Only a hint for read-ahead when the file is not cached; failing to give it is harmless.
-        let _ = map.advise(Advice::Sequential);
-        hashers.update_parallel(&map);
+        // One window at a time, so that the mapped pages of a huge wheel never pile up in
+        // the resident set: each window is unmapped before the next is mapped.
+        let mut offset = 0;
+        while offset < len {
+            let window_len = (len - offset).min(MAP_WINDOW_LEN);
+            let map = map_window(&file, offset, window_len).map_err(|source| HashError::Map {
+                path: path.to_owned(),
+                source,
+            })?;
+            // Only a hint for read-ahead when the file is not cached; failing to give it is
+            // harmless.
+            let _ = map.advise(Advice::Sequential);
+            hashers.update_parallel(&map);
+            offset += window_len;
+        }
     }
     Ok(hashers.finalize())
 }
@@ -71,12 +83,13 @@ fn read_into(mut file: &File, hashers: &mut HasherSet) -> io::Result<()> {
     }
 }
 
-/// Maps `file` read-only.
+/// Maps `len` bytes of `file` from `offset` (a multiple of the page size) read-only.
 #[allow(unsafe_code)]
-fn map_file(file: &File) -> io::Result<Mmap> {
+fn map_window(file: &File, offset: u64, len: u64) -> io::Result<Mmap> {
+    let len = usize::try_from(len).map_err(io::Error::other)?;
     // SAFETY: the mapping is read-only and private to `hash_file`, which only hashes its bytes and
     // never hands out a reference to them, so no invariant of safe code depends on the contents.
     // If another process changes the file meanwhile, the digest is of whatever bytes were seen;
     // if it truncates it, the process faults (documented on `hash_file`).
-    unsafe { Mmap::map(file) }
+    unsafe { MmapOptions::new().offset(offset).len(len).map(file) }
 }

@@ -113,7 +113,7 @@ impl InterpreterMarkers {
     /// Runs `python` with [`PROBE_SCRIPT`] and reads its answer.
     pub fn probe(python: &Path) -> Result<Self, MarkerEnvironmentError> {
         let output = Command::new(python)
-            .args(["-I", "-c", PROBE_SCRIPT])
+            .args(["-I", "-S", "-c", PROBE_SCRIPT])
             .output()
             .map_err(|source| MarkerEnvironmentError::Spawn {
                 python: python.to_path_buf(),

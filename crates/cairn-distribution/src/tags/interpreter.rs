@@ -147,7 +147,7 @@ fn write_record(entry: &CacheEntry, record: &Record) {
 fn run_query(python: &Path) -> Result<Facts, TagsError> {
     tracing::debug!(python = %python.display(), "querying the interpreter");
     let output = Command::new(python)
-        .args(["-I", "-c", QUERY_SCRIPT])
+        .args(["-I", "-S", "-c", QUERY_SCRIPT])
         .output()
         .map_err(|source| TagsError::Spawn {
             path: python.to_owned(),

@@ -1,12 +1,12 @@
 # Prints, as one JSON object, the facts about this interpreter that decide which wheels it can
 # load. cairn runs it once per interpreter binary and caches the answer; the tags themselves are
 # derived from these facts in Rust, so improving that derivation never needs a re-query.
-# Runs on any Python 3 and imports only the standard library.
-import json
+# Runs on any Python 3 and imports only the standard library. cairn runs it with `-I -S`; it
+# avoids `json` (which imports `re`) and imports `subprocess` only where needed, because on a
+# cold cache the interpreter's start-up is on the critical path of an install.
 import os
 import platform
 import struct
-import subprocess
 import sys
 import sysconfig
 from importlib.machinery import EXTENSION_SUFFIXES
@@ -61,6 +61,8 @@ def musl_version():
     loader = elf_interpreter(sys.executable)
     if not loader or "musl" not in loader:
         return None
+    import subprocess
+
     try:
         out = subprocess.run([loader], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     except OSError:
@@ -79,6 +81,8 @@ def macos_version():
     if version.startswith("10.16"):
         # Built against an old SDK, Python reports 10.16 for every later macOS; ask without
         # the compatibility shim.
+        import subprocess
+
         try:
             version = subprocess.run(
                 [sys.executable, "-sS", "-c", "import platform; print(platform.mac_ver()[0])"],
@@ -101,8 +105,38 @@ def config_text(name):
     return None if value is None else str(value)
 
 
+def json_string(text):
+    """A JSON string literal: printable ASCII as is, everything else escaped."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0x20 <= code < 0x7F and ch not in '"\\':
+            out.append(ch)
+        elif code < 0x10000:
+            out.append("\\u%04x" % code)
+        else:  # a surrogate pair, as JSON spells characters beyond the BMP
+            code -= 0x10000
+            out.append("\\u%04x\\u%04x" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)))
+    return '"' + "".join(out) + '"'
+
+
+def to_json(value):
+    """JSON text of the str/int/bool/None/list/dict values printed below."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(to_json(item) for item in value) + "]"
+    return "{" + ",".join(json_string(k) + ":" + to_json(v) for k, v in value.items()) + "}"
+
+
 glibc = glibc_version() if sys.platform.startswith("linux") else None
-print(json.dumps({
+print(to_json({
     "implementation": sys.implementation.name,
     "version": list(sys.version_info[:3]),
     "py_version_nodot": config_text("py_version_nodot"),

@@ -14,6 +14,7 @@
 mod central_directory;
 mod decode;
 mod error;
+mod file_range;
 mod limits;
 mod output;
 mod parallel;

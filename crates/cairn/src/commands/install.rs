@@ -25,18 +25,20 @@ use crate::progress::Bars;
 pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let cache = super::open_cache(global)?;
+    // On a cold cache the interpreter runs (tens of milliseconds): read the requirements
+    // meanwhile.
     let interpreter = {
         let (python, cache) = (args.python.clone(), cache.clone());
-        tokio::task::spawn_blocking(move || Interpreter::query(&python, &cache)).await??
+        tokio::task::spawn_blocking(move || Interpreter::query(&python, &cache))
     };
+    let (requirements, file_index) = collect_requirements(&args)?;
+    let interpreter = interpreter.await??;
     let tags = match (&args.python_version, &args.platform) {
         (Some(version), Some(platform)) => {
             Tags::for_target(parse_python_version(version)?, platform)?
         }
         _ => Tags::from_interpreter(&interpreter),
     };
-
-    let (requirements, file_index) = collect_requirements(&args)?;
     if requirements.is_empty() {
         bail!(
             "nothing to install: every requirement's environment marker is false for this interpreter"
