@@ -259,6 +259,13 @@ fn concurrent_processes_fetching_one_wheel_leave_one_copy() {
         .filter(|out| out.contains("outcome=Unpacked"))
         .count();
     assert_eq!(unpacked, 1, "exactly one process unpacked: {outputs:#?}");
+    // The others waited for it and found its pointer: none hashed the wheel again to find the
+    // archive by content.
+    let pointer_hits = outputs
+        .iter()
+        .filter(|out| out.contains("outcome=PointerHit"))
+        .count();
+    assert_eq!(pointer_hits, PROCESSES - 1, "{outputs:#?}");
     assert_eq!(archives(&root).len(), 1);
     assert!(leftovers(&root).is_empty());
     let archive = archives(&root).remove(0);

@@ -29,23 +29,35 @@ pub(super) fn fetch_path(
     let entry = record::pointer_entry(cache, "path", path);
 
     // A file with the size and mtime we recorded is the file we unpacked.
-    if let Some((pointer, archive)) = cache.read_pointer(&entry)
-        && pointer.source == source
-        && pointer.size == size
-        && pointer.source_modified == modified
-    {
-        let known = record::pointer_hashes(&pointer);
-        if expected.is_covered_by(&known) {
-            expected.verify_digests(&known, &source)?;
-            return Ok(FetchedWheel {
-                source,
-                filename: pointer.filename,
-                archive,
-                hashes: known,
-                size,
-                outcome: FetchOutcome::PointerHit,
-            });
+    let pointer_hit = || -> Result<Option<FetchedWheel>, FetchError> {
+        let Some((pointer, archive)) = cache.read_pointer(&entry) else {
+            return Ok(None);
+        };
+        if pointer.source != source || pointer.size != size || pointer.source_modified != modified {
+            return Ok(None);
         }
+        let known = record::pointer_hashes(&pointer);
+        if !expected.is_covered_by(&known) {
+            return Ok(None);
+        }
+        expected.verify_digests(&known, &source)?;
+        Ok(Some(FetchedWheel {
+            source: source.clone(),
+            filename: pointer.filename,
+            archive,
+            hashes: known,
+            size,
+            outcome: FetchOutcome::PointerHit,
+        }))
+    };
+    if let Some(hit) = pointer_hit()? {
+        return Ok(hit);
+    }
+    // Processes fetching the same file wait for the first one here, then find its pointer
+    // rather than each hashing the whole wheel only to learn that it is already unpacked.
+    let _lock = cache.lock(&("path", source.as_str()), store.settings.lock_timeout)?;
+    if let Some(hit) = pointer_hit()? {
+        return Ok(hit);
     }
 
     let hashes = hash_file(path, &expected.algorithms())?;
