@@ -233,6 +233,11 @@ fn resolve_root(explicit: Option<&Path>) -> Result<PathBuf, CacheError> {
 fn initialize(root: &Path) -> Result<(), CacheError> {
     std::fs::create_dir_all(root)
         .map_err(|e| FsError::new("create the cache directory", root, e))?;
+    // Each unpack starts as a temporary directory in the root: let ext4 place each in its own
+    // block group. Only a hint, so failing to give it is no error.
+    if let Err(error) = cairn_fs::mark_top_of_hierarchies(root) {
+        tracing::debug!(root = %root.display(), %error, "cannot mark the cache root as a top directory");
+    }
     for (name, content) in [("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", "*\n")] {
         let path = root.join(name);
         if !path.exists() {

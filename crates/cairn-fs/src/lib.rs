@@ -4,6 +4,7 @@
 //! - [`write_atomic`]: durable, all-or-nothing file writes (temp file, fsync, rename, fsync dir);
 //! - [`persist_dir`]: publish a fully written temp directory under its final name, once;
 //! - [`LockedFile`]: cross-process shared and exclusive file locks with timeouts;
+//! - [`mark_top_of_hierarchies`]: ask ext4 to spread a directory's subtrees over the disk;
 //! - [`link`]: link files and trees from the cache into a target (clone, hardlink, copy,
 //!   symlink) with a fallback ladder decided once per operation.
 //!
@@ -15,6 +16,7 @@ mod error;
 pub mod link;
 mod lock;
 mod persist;
+mod placement;
 
 pub use atomic::{TEMP_PREFIX, write_atomic};
 pub use digest::{ContentDigest, DigestEncoding, DigestError};
@@ -22,3 +24,4 @@ pub use error::FsError;
 pub use link::{LinkError, LinkMode, LinkOutcome, Linker, link_file, link_tree};
 pub use lock::{LockError, LockMode, LockedFile};
 pub use persist::{PersistOutcome, persist_dir};
+pub use placement::mark_top_of_hierarchies;

@@ -78,8 +78,10 @@ pub(crate) fn stage(
         let count = &counts[wheel];
         match &file.content {
             Content::Link(entry) => {
+                // The plan listed every entry from the archive's directories, which said it
+                // is a regular file.
                 let mode = linker
-                    .link_file(&plan.archive.join(entry), &dst)
+                    .link_listed_file(&plan.archive.join(entry), &dst)
                     .map_err(|source| InstallError::Link {
                         wheel: plan.wheel.clone(),
                         source,

@@ -51,6 +51,9 @@ impl Transaction {
             // On failure the `TempDir` removes itself.
             fs::create_dir(staging.path().join(part)).map_err(target_error)?;
         }
+        // The packages staged side by side are unrelated trees: let ext4 give each its own
+        // block group (see `mark_top_of_hierarchies`). Only a hint.
+        let _ = cairn_fs::mark_top_of_hierarchies(&staging.path().join("new"));
         let transaction = Self {
             target: target.to_path_buf(),
             staging: staging.keep(),
