@@ -1,6 +1,6 @@
 //! [`HttpClient::get`]: one GET with cache revalidation and bounded retries.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -37,26 +37,42 @@ pub enum Fetched {
 /// pool.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    client: reqwest::Client,
+    /// Built on the first request: building loads the system certificates, which an offline
+    /// command or one served wholly from the cache never needs.
+    client: Arc<OnceLock<reqwest::Client>>,
     settings: Arc<ClientSettings>,
 }
 
 impl HttpClient {
-    /// Builds a client; do it once and clone it, since building loads the system certificates.
+    /// A client with `settings`; make one and clone it, since its first request loads the
+    /// system certificates. Nothing is loaded until then.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for settings that can be checked up front.
     pub fn new(settings: ClientSettings) -> Result<Self, DownloadError> {
+        Ok(Self {
+            client: Arc::new(OnceLock::new()),
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// The reqwest client, built on first use. Two threads may both build one; the first to
+    /// finish is kept.
+    fn client(&self) -> Result<&reqwest::Client, DownloadError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
         // reqwest is built without a default crypto provider; install ring as the process
         // default unless the application already installed one, which then wins.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.read_timeout)
-            .user_agent(settings.user_agent.as_str())
+        let built = reqwest::Client::builder()
+            .connect_timeout(self.settings.connect_timeout)
+            .read_timeout(self.settings.read_timeout)
+            .user_agent(self.settings.user_agent.as_str())
             .build()
             .map_err(|source| DownloadError::ClientBuild { source })?;
-        Ok(Self {
-            client,
-            settings: Arc::new(settings),
-        })
+        Ok(self.client.get_or_init(|| built))
     }
 
     /// The settings the client was built with.
@@ -107,6 +123,7 @@ impl HttpClient {
             return Ok(Fetched::Fresh);
         }
 
+        let client = self.client()?;
         let backoff = Backoff {
             initial: self.settings.initial_backoff,
             max: self.settings.max_backoff,
@@ -114,7 +131,7 @@ impl HttpClient {
         let max_attempts = self.settings.retries.saturating_add(1);
         let mut attempt = 1;
         loop {
-            let failure = match self.attempt(url, &redacted, cached, accept).await {
+            let failure = match self.attempt(client, url, &redacted, cached, accept).await {
                 Ok(fetched) => return Ok(fetched),
                 Err(failure) => failure,
             };
@@ -138,12 +155,13 @@ impl HttpClient {
     /// One request and the classification of its outcome.
     async fn attempt(
         &self,
+        client: &reqwest::Client,
         url: &Url,
         redacted: &RedactedUrl,
         cached: Option<&CachePolicy>,
         accept: Option<&'static str>,
     ) -> Result<Fetched, Failure> {
-        let mut request = self.client.get(url.clone());
+        let mut request = client.get(url.clone());
         if let Some(accept) = accept {
             request = request.header(reqwest::header::ACCEPT, accept);
         }

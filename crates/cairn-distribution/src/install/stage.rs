@@ -113,18 +113,49 @@ pub(crate) fn stage(
 
 /// Creates the directories of `children` under `dir`, siblings in parallel.
 fn create_dirs(dir: &Path, children: &Children, plans: &[WheelPlan]) -> Result<(), InstallError> {
+    create_dirs_at(dir, children, plans, true)
+}
+
+fn create_dirs_at(
+    dir: &Path,
+    children: &Children,
+    plans: &[WheelPlan],
+    top: bool,
+) -> Result<(), InstallError> {
     children.par_iter().try_for_each(|(name, node)| {
         let Node::Dir(grandchildren) = node else {
             return Ok(());
         };
         let path = dir.join(name);
-        fs::create_dir(&path).map_err(|source| InstallError::Stage {
+        let created = if top {
+            create_spread_dir(dir, name, &path)
+        } else {
+            fs::create_dir(&path)
+        };
+        created.map_err(|source| InstallError::Stage {
             wheel: plans[node.any_wheel()].wheel.clone(),
             path: path.clone(),
             source,
         })?;
-        create_dirs(&path, grandchildren, plans)
+        create_dirs_at(&path, grandchildren, plans, false)
     })
+}
+
+/// Creates the top-level directory `path` (named `name`, in the staging root `dir`) under a
+/// name used once, then renames it. The staging root is marked as the top of unrelated
+/// hierarchies, so ext4 chooses each new top-level directory's block group from a hash of its
+/// name; under its own name, `torch/` would land every time in the group the last `torch/`
+/// left, among inodes freed seconds ago that ext4 scans past one by one for every directory of
+/// the new tree (see `cairn_fs::mark_top_of_hierarchies`).
+fn create_spread_dir(dir: &Path, name: &str, path: &Path) -> io::Result<()> {
+    static CREATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    let count = CREATED.fetch_add(1, Ordering::Relaxed);
+    let fresh = dir.join(format!(".{name}.{}.{count}.{nanos}", std::process::id()));
+    fs::create_dir(&fresh)?;
+    fs::rename(&fresh, path)
 }
 
 /// A new file with its final mode, never replacing anything (nor following a symlink).
