@@ -101,6 +101,24 @@ pub async fn locate(
     )
 }
 
+/// Where `requirement`'s wheel is and what it must match, if that is known before the target's
+/// tags are: a direct path or URL, or the only wheel of the pinned version in the find-links
+/// directories. Fetching it while the interpreter is still being asked saves that wait on a
+/// cold cache; [`locate`] still makes the choice, and its answer is the one to install.
+pub fn prefetchable(
+    index: &IndexClient,
+    requirement: &Requirement,
+) -> Option<(WheelSource, ExpectedHashes)> {
+    let pinned = requirement.expected_hashes();
+    if let Some(url) = &requirement.url {
+        let (source, mut expected) = WheelSource::parse(url).ok()?;
+        expected.extend(pinned.iter().copied());
+        return Some((source, expected));
+    }
+    let path = index.sole_local_wheel(&requirement.name, requirement.version.as_deref()?)?;
+    Some((WheelSource::Path(path), pinned))
+}
+
 /// pip's hash-checking mode across one command: when any requirement carries a hash, every
 /// requirement must, wherever it came from (command line or files).
 pub fn check_hash_mode(requirements: &[Requirement]) -> Result<(), RequirementsError> {

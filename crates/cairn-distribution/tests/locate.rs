@@ -23,3 +23,57 @@ fn one_hashed_requirement_makes_hashes_mandatory_for_all() {
     assert!(message.contains("tomli"), "{message}");
     assert!(message.contains("demo"), "{message}");
 }
+
+/// An index client with no reachable index and `dirs` as find-links directories.
+fn find_links_only(dirs: Vec<std::path::PathBuf>) -> cairn_distribution::index::IndexClient {
+    use cairn_distribution::download::{ClientSettings, HttpClient};
+    let http = HttpClient::new(ClientSettings {
+        offline: true,
+        ..ClientSettings::default()
+    })
+    .unwrap();
+    cairn_distribution::index::IndexClient::new(
+        http,
+        cairn_cache::Cache::temporary().unwrap(),
+        url::Url::parse("http://127.0.0.1:9/simple/").unwrap(),
+    )
+    .with_find_links(dirs)
+}
+
+#[test]
+fn a_wheel_is_prefetchable_only_when_no_tag_could_change_the_choice() {
+    use cairn_distribution::WheelSource;
+    use cairn_distribution::locate::prefetchable;
+    use cairn_test_support::wheel::WheelBuilder;
+
+    let dir = tempfile::tempdir().unwrap();
+    let pure = WheelBuilder::new("solo", "1.0").build(dir.path());
+    WheelBuilder::new("solo", "2.0").build(dir.path());
+    for tags in [
+        "cp311-cp311-manylinux_2_28_x86_64",
+        "cp312-cp312-manylinux_2_28_x86_64",
+    ] {
+        WheelBuilder::new("duo", "1.0").tags(tags).build(dir.path());
+    }
+    let index = find_links_only(vec![dir.path().to_owned()]);
+
+    // One wheel of that version (another version beside it does not matter).
+    let (source, expected) =
+        prefetchable(&index, &parse_requirement_arg("Solo==1.0").unwrap()).unwrap();
+    assert_eq!(source, WheelSource::Path(pure));
+    assert!(expected.is_empty());
+    // Two candidates: only the tags can choose.
+    assert!(prefetchable(&index, &parse_requirement_arg("duo==1.0").unwrap()).is_none());
+    // None at all, or not pinned.
+    assert!(prefetchable(&index, &parse_requirement_arg("solo==3.0").unwrap()).is_none());
+    assert!(prefetchable(&index, &parse_requirement_arg("absent==1.0").unwrap()).is_none());
+    // A direct reference is where it says, with the digests its URL names.
+    let direct = parse_requirement_arg(&format!(
+        "https://example.org/demo-1.0-py3-none-any.whl#sha256={}",
+        "ab".repeat(32)
+    ))
+    .unwrap();
+    let (source, expected) = prefetchable(&index, &direct).unwrap();
+    assert!(matches!(source, WheelSource::Url(_)));
+    assert!(!expected.is_empty());
+}

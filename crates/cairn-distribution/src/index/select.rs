@@ -109,6 +109,27 @@ impl IndexClient {
         self.select(&wanted, &files, &local)
     }
 
+    /// The only wheel of `name` at version `version` in the find-links directories, whatever
+    /// its tags, or `None` when there is none, there are several (the tags must choose), or the
+    /// lookup fails (then [`find_wheel`](Self::find_wheel) reports why).
+    ///
+    /// An install fetches this wheel while it is still asking the interpreter for its tags;
+    /// `find_wheel` then decides, and an incompatible wheel fetched this way is only a cache
+    /// entry nobody links.
+    pub fn sole_local_wheel(&self, name: &str, version: &str) -> Option<PathBuf> {
+        if self.find_links.is_empty() {
+            return None;
+        }
+        let project = project::normalized(name).ok()?;
+        let version = VersionSpecifier::equals_version(Version::from_str(version).ok()?);
+        let local = find_links::wheels(&self.find_links, &project).ok()?;
+        let mut matching = local.into_iter().filter(|(_, wheel)| {
+            Version::from_str(&wheel.version).is_ok_and(|found| version.contains(&found))
+        });
+        let (path, _) = matching.next()?;
+        matching.next().is_none().then_some(path)
+    }
+
     fn select(
         &self,
         wanted: &Wanted<'_>,

@@ -11,12 +11,13 @@ use cairn_cache::{Cache, Refresh};
 use cairn_distribution::download::HttpClient;
 use cairn_distribution::index::IndexClient;
 use cairn_distribution::install::{InstallRequest, InstallSettings, Installer};
-use cairn_distribution::locate::{check_hash_mode, locate};
+use cairn_distribution::locate::{check_hash_mode, locate, prefetchable};
 use cairn_distribution::requirements::{
     MarkerEnvironment, Requirement, RequirementsFile, parse_requirement_arg,
 };
 use cairn_distribution::tags::{Interpreter, Tags};
 use cairn_distribution::{FetchedWheel, StoreSettings, WheelFilename, WheelStore};
+use futures_util::future::{BoxFuture, FutureExt, Shared, TryFutureExt};
 use url::Url;
 
 use crate::cli::{GlobalArgs, InstallArgs};
@@ -25,25 +26,34 @@ use crate::progress::Bars;
 pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let cache = super::open_cache(global)?;
-    // On a cold cache the interpreter runs (tens of milliseconds): read the requirements
-    // meanwhile.
+    // On a cold cache the interpreter runs for tens of milliseconds: read the requirements and
+    // start fetching the wheels that need no tags to find meanwhile.
     let interpreter = {
         let (python, cache) = (args.python.clone(), cache.clone());
         tokio::task::spawn_blocking(move || Interpreter::query(&python, &cache))
     };
     let (requirements, file_index) = collect_requirements(&args)?;
-    let interpreter = interpreter.await??;
-    let tags = match (&args.python_version, &args.platform) {
-        (Some(version), Some(platform)) => {
-            Tags::for_target(parse_python_version(version)?, platform)?
-        }
-        _ => Tags::from_interpreter(&interpreter),
-    };
     if requirements.is_empty() {
         bail!(
             "nothing to install: every requirement's environment marker is false for this interpreter"
         );
     }
+    let target = {
+        let explicit = args.python_version.clone().zip(args.platform.clone());
+        async move {
+            let interpreter = interpreter.await.map_err(anyhow::Error::from)??;
+            let tags = match explicit {
+                Some((version, platform)) => {
+                    Tags::for_target(parse_python_version(&version)?, &platform)?
+                }
+                None => Tags::from_interpreter(&interpreter),
+            };
+            Ok(Arc::new(Target { interpreter, tags }))
+        }
+        .map_err(Arc::new)
+        .boxed()
+        .shared()
+    };
 
     let mut settings = StoreSettings::default();
     settings.http.offline = global.offline;
@@ -54,11 +64,12 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
     // Find and fetch every wheel at once: index pages and downloads overlap.
     let fetches = requirements
         .iter()
-        .map(|requirement| fetch(&store, &index, &tags, requirement));
+        .map(|requirement| fetch(&store, &index, target.clone(), requirement));
     let mut wheels = Vec::with_capacity(requirements.len());
     for result in futures_util::future::join_all(fetches).await {
         wheels.push(result?);
     }
+    let interpreter = target.await.map_err(shared_error)?.interpreter.clone();
 
     let link_mode = match &args.link_mode {
         Some(mode) => mode.parse().map_err(|error| anyhow::anyhow!("{error}"))?,
@@ -167,17 +178,47 @@ fn index_client(
     )
 }
 
-/// Finds the wheel a requirement names and fetches it into the cache.
+/// The interpreter an install is for, and the tags of the wheels it can load.
+struct Target {
+    interpreter: Interpreter,
+    tags: Tags,
+}
+
+/// The target, learned once and awaited by every requirement.
+type SharedTarget = Shared<BoxFuture<'static, Result<Arc<Target>, Arc<anyhow::Error>>>>;
+
+/// An error every waiter on a shared future received.
+fn shared_error(error: Arc<anyhow::Error>) -> anyhow::Error {
+    anyhow::anyhow!("{error:#}")
+}
+
+/// Finds the wheel a requirement names and fetches it into the cache. A wheel that can be
+/// found without the target's tags is fetched while they are still being learned.
 async fn fetch(
     store: &WheelStore,
     index: &IndexClient,
-    tags: &Tags,
+    target: SharedTarget,
     requirement: &Requirement,
 ) -> anyhow::Result<(FetchedWheel, WheelFilename)> {
-    let located = locate(index, tags, requirement).await?;
-    let wheel = store
-        .fetch(&located.source, &located.expected)
-        .await
+    let early = prefetchable(index, requirement);
+    let early_fetch = async {
+        match &early {
+            Some((source, expected)) => Some(store.fetch(source, expected).await),
+            None => None,
+        }
+    };
+    let (target, early_fetched) = futures_util::future::join(target, early_fetch).await;
+    let target = target.map_err(shared_error)?;
+    let located = locate(index, &target.tags, requirement).await?;
+    let fetched = match (early, early_fetched) {
+        (Some((source, expected)), Some(fetched))
+            if source == located.source && expected == located.expected =>
+        {
+            fetched
+        }
+        _ => store.fetch(&located.source, &located.expected).await,
+    };
+    let wheel = fetched
         .with_context(|| format!("failed to fetch `{}` for `{requirement}`", located.filename))?;
     Ok((wheel, located.filename))
 }
