@@ -19,7 +19,9 @@ mod limits;
 mod output;
 mod parallel;
 mod records;
+mod stream_jobs;
 mod stream_source;
+mod stream_workers;
 mod streaming;
 mod validate;
 
@@ -88,8 +90,12 @@ pub fn extract_file(
 /// a layout that cannot be extracted front to back: download it to a file and call
 /// [`extract_file`].
 ///
-/// Memory stays bounded (a few MiB of queued input and one output buffer) whatever the size of
-/// the archive. Must be called within a Tokio runtime: the work runs on its blocking pool.
+/// Files are written by a few worker threads while the archive is still being read. Memory stays
+/// bounded whatever the size of the archive (a few MiB of queued input, at most 32 MiB of
+/// compressed entries waiting for a worker, one output buffer per worker): entries too large to
+/// hold are copied to an unnamed temporary file in `dest` and inflated from there. Every worker
+/// has finished when this returns, on success and on error. Must be called within a Tokio
+/// runtime: the reading runs on its blocking pool.
 pub async fn extract_stream<R: AsyncRead + Unpin + Send>(
     reader: R,
     archive_name: &str,

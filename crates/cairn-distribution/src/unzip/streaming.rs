@@ -1,8 +1,15 @@
 //! Extraction of an archive read front to back exactly once, as it arrives.
 //!
-//! Entries are written as their local headers come; the central directory that follows is then
-//! checked against what the local headers said, and only the central directory knows which
-//! files are executable, so their mode is set at the very end.
+//! One thread reads the archive, parses and validates each local header in order, creates the
+//! directories, and hands each file to the worker threads of [`stream_workers`]: small entries
+//! are read into memory in batches, entries too large for that are copied to an unnamed
+//! temporary file first, so the reading thread can move on to the next entry while a worker
+//! inflates them. Only entries whose size is unknown (a data descriptor follows their data) are
+//! inflated on the reading thread itself. The central directory that follows is then checked
+//! against what the local headers said; only it knows which files are executable, so their mode
+//! is set at the very end, once every worker has finished.
+//!
+//! [`stream_workers`]: super::stream_workers
 //!
 //! Why our own parser rather than `async_zip`'s stream reader: that reader skips data
 //! descriptors without checking them (and always as 4-byte sizes, so Zip64 descriptors
@@ -13,7 +20,8 @@
 //! validation rule with the parallel extractor, runs on a blocking thread fed by the download,
 //! and inflates with the same zlib-rs inflater.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead, BufWriter, Read, Seek, Write};
+use std::num::NonZeroUsize;
 use std::path::Path;
 
 use super::decode::{CompressedLen, DecodeError, Decoded, EntryDecoder};
@@ -22,12 +30,51 @@ use super::limits::Limits;
 use super::output;
 use super::records::{
     self, CENTRAL_HEADER_LEN, CENTRAL_HEADER_SIGNATURE, CentralHeader, DATA_DESCRIPTOR_SIGNATURE,
-    END_LEN, END_SIGNATURE, End, LOCAL_HEADER_LEN, LOCAL_HEADER_SIGNATURE, LocalHeader,
+    END_LEN, END_SIGNATURE, End, LOCAL_HEADER_LEN, LOCAL_HEADER_SIGNATURE, LocalHeader, LocalSizes,
     ZIP64_END_LEN, ZIP64_END_SIGNATURE, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIGNATURE, Zip64End,
     Zip64Locator,
 };
+use super::stream_jobs::{FileEntry, Job};
+use super::stream_workers::{PoolSettings, PoolStats, WorkerPool};
 use super::validate::{self, EntryKind, EntryName, HeaderFields, METHOD_STORED, PathTree};
 use super::{ExtractReport, ExtractedFile};
+
+/// How the work is split between the reading thread and the workers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tuning {
+    /// Worker threads and the memory their pending jobs may hold.
+    pub(crate) pool: PoolSettings,
+    /// Entries compressed to at most this many bytes are read into memory; larger ones are
+    /// spooled to a temporary file.
+    pub(crate) buffered_entry_max: u64,
+    /// A batch of buffered entries is handed over once it holds this many bytes...
+    pub(crate) batch_bytes: usize,
+    /// ... or this many entries.
+    pub(crate) batch_entries: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            pool: PoolSettings {
+                threads: std::thread::available_parallelism().map_or(2, NonZeroUsize::get),
+                // With the download's 4 MiB of queued chunks and the workers' buffers this keeps
+                // the whole extraction well under 100 MiB, whatever the archive's size.
+                budget: 32 << 20,
+            },
+            // Real wheels have a handful of entries above this (shared libraries); the copy
+            // through a temporary file costs them little next to inflating them.
+            buffered_entry_max: 4 << 20,
+            // Small enough that the last batch does not keep one worker busy long after the
+            // others are done; large enough that handing over costs nothing per file.
+            batch_bytes: 512 << 10,
+            batch_entries: 32,
+        }
+    }
+}
+
+/// Buffer for copying a large entry to its spool file.
+const SPOOL_WRITE_LEN: usize = 256 << 10;
 
 /// Extracts the archive `input` holds into `dest`, reading it to its end.
 pub(crate) fn extract(
@@ -36,10 +83,22 @@ pub(crate) fn extract(
     dest: &Path,
     limits: &Limits,
 ) -> Result<ExtractReport, UnzipError> {
+    extract_tuned(input, archive, dest, limits, &Tuning::default()).0
+}
+
+/// [`extract`] with explicit tuning; also says what the worker pool observed.
+pub(crate) fn extract_tuned(
+    input: impl BufRead,
+    archive: &str,
+    dest: &Path,
+    limits: &Limits,
+    tuning: &Tuning,
+) -> (Result<ExtractReport, UnzipError>, PoolStats) {
     let mut extraction = Extraction {
         archive,
         dest,
         limits,
+        tuning,
         input: Positioned {
             inner: input,
             position: 0,
@@ -51,15 +110,23 @@ pub(crate) fn extract(
         produced: 0,
         files: 0,
         scratch: Vec::new(),
+        workers: WorkerPool::new(archive, dest, tuning.pool),
+        batch: Batch::default(),
     };
-    loop {
-        let offset = extraction.input.position;
-        let signature = extraction.read_u32("a local header or the central directory")?;
-        if signature != LOCAL_HEADER_SIGNATURE {
-            return extraction.finish(offset, signature);
-        }
-        extraction.local_entry(offset)?;
+    let read = extraction.read_archive();
+    if read.is_err() {
+        extraction.workers.stop();
     }
+    // Joins every worker, whatever happened: nothing may write into `dest` after we return.
+    let written = extraction.workers.finish();
+    let stats = extraction.workers.stats();
+    let result = match (read, written) {
+        // A worker's entry comes before wherever the reading thread was, so its error is the
+        // one an extraction in archive order would have reported.
+        (_, Err(error)) | (Err(error), Ok(())) => Err(error),
+        (Ok(executables), Ok(())) => extraction.report(&executables),
+    };
+    (result, stats)
 }
 
 /// What a local header (and its data descriptor, and the data itself) said about an entry.
@@ -106,6 +173,7 @@ struct Extraction<'a, R> {
     archive: &'a str,
     dest: &'a Path,
     limits: &'a Limits,
+    tuning: &'a Tuning,
     input: Positioned<R>,
     tree: PathTree,
     decoder: EntryDecoder,
@@ -113,14 +181,51 @@ struct Extraction<'a, R> {
     locals: Vec<LocalRecord>,
     /// Uncompressed bytes the local headers declared (data-descriptor entries excluded).
     declared: u64,
-    /// Uncompressed bytes actually written.
+    /// Uncompressed bytes written, counting the entries handed to the workers at their
+    /// declared size: they fail unless they produce exactly that.
     produced: u64,
     files: u64,
     /// Holds each record's variable fields in turn.
     scratch: Vec<u8>,
+    workers: WorkerPool,
+    /// Small entries read but not yet handed to the workers.
+    batch: Batch,
+}
+
+/// Consecutive small entries and their compressed bytes, handed over as one job.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    entries: Vec<(FileEntry, std::ops::Range<usize>)>,
 }
 
 impl<R: BufRead> Extraction<'_, R> {
+    /// Reads every local entry, handing files to the workers, then the central directory;
+    /// returns the indices of the local entries to make executable.
+    fn read_archive(&mut self) -> Result<Vec<usize>, UnzipError> {
+        loop {
+            if self.workers.stopped() {
+                return Err(self.stopped());
+            }
+            let offset = self.input.position;
+            let signature = self.read_u32("a local header or the central directory")?;
+            if signature != LOCAL_HEADER_SIGNATURE {
+                self.flush()?;
+                return self.read_central_directory(offset, signature);
+            }
+            self.local_entry(offset)?;
+        }
+    }
+
+    /// What the reading thread reports when it gave up because a worker failed: never shown,
+    /// since the worker's error takes its place.
+    fn stopped(&self) -> UnzipError {
+        UnzipError::Worker {
+            archive: self.archive.to_owned(),
+            detail: "stopped after another entry failed".to_owned(),
+        }
+    }
+
     /// Reads and extracts one local entry whose signature was just read.
     fn local_entry(&mut self, offset: u64) -> Result<(), UnzipError> {
         let mut fixed = [0u8; LOCAL_HEADER_LEN];
@@ -179,11 +284,33 @@ impl<R: BufRead> Extraction<'_, R> {
                 .map_err(Failure::Limit)?;
             CompressedLen::Known(sizes.compressed)
         };
+        let record = |crc32, compressed, uncompressed| LocalRecord {
+            offset,
+            name: std::str::from_utf8(raw_name).unwrap_or_default().into(),
+            flags: header.flags,
+            method: header.method,
+            crc32,
+            compressed,
+            uncompressed,
+            is_dir: name.is_dir,
+            listed: false,
+            executable: false,
+        };
+        if !name.is_dir && !has_descriptor {
+            self.hand_over(name.path, header, &sizes)?;
+            self.produced = self.produced.saturating_add(sizes.uncompressed);
+            self.files += 1;
+            return Ok(record(header.crc32, sizes.compressed, sizes.uncompressed));
+        }
         let max_uncompressed = match (name.is_dir, has_descriptor) {
             (true, _) => 0,
             (false, true) => u64::MAX,
             (false, false) => sizes.uncompressed,
         };
+        if !name.is_dir {
+            // The workers should not sit idle while this one is inflated here.
+            self.flush().map_err(Failure::Complete)?;
+        }
         let decoded = self.write_data(name, header.method, compressed_len, max_uncompressed)?;
         self.produced = self.produced.saturating_add(decoded.uncompressed);
 
@@ -201,18 +328,113 @@ impl<R: BufRead> Extraction<'_, R> {
         if !name.is_dir {
             self.files += 1;
         }
-        Ok(LocalRecord {
-            offset,
-            name: std::str::from_utf8(raw_name).unwrap_or_default().into(),
-            flags: header.flags,
+        Ok(record(crc32, compressed, uncompressed))
+    }
+
+    /// Takes the entry's compressed bytes off the input and hands the file to the workers:
+    /// in memory, batched with its neighbours, when small; spooled to a file when not.
+    fn hand_over(
+        &mut self,
+        path: &str,
+        header: &LocalHeader,
+        sizes: &LocalSizes,
+    ) -> Result<(), Failure> {
+        let entry = FileEntry {
+            name: path.into(),
             method: header.method,
-            crc32,
-            compressed,
-            uncompressed,
-            is_dir: name.is_dir,
-            listed: false,
-            executable: false,
-        })
+            crc32: header.crc32,
+            compressed: sizes.compressed,
+            uncompressed: sizes.uncompressed,
+        };
+        if sizes.compressed <= self.tuning.buffered_entry_max {
+            self.buffer_entry(entry)
+        } else {
+            self.flush().map_err(Failure::Complete)?;
+            self.spool_entry(entry)
+        }
+    }
+
+    /// Reads a small entry's compressed bytes into the current batch, once the workers' memory
+    /// budget has room for them.
+    fn buffer_entry(&mut self, entry: FileEntry) -> Result<(), Failure> {
+        let len = entry.compressed;
+        if !self.workers.try_reserve(len) {
+            // What is reserved must be submitted before waiting for the workers to free it.
+            self.flush().map_err(Failure::Complete)?;
+            if !self.workers.reserve(len) {
+                return Err(Failure::Complete(self.stopped()));
+            }
+        }
+        if self.batch.entries.is_empty() {
+            self.batch.data = self.workers.buffer();
+        }
+        let mut data = std::mem::take(&mut self.batch.data);
+        let start = data.len();
+        let copied = self.copy_data(len, &mut data);
+        let end = data.len();
+        self.batch.data = data;
+        copied?;
+        self.batch.entries.push((entry, start..end));
+        if end >= self.tuning.batch_bytes || self.batch.entries.len() >= self.tuning.batch_entries {
+            self.flush().map_err(Failure::Complete)?;
+        }
+        Ok(())
+    }
+
+    /// Copies a large entry's compressed bytes to an unnamed temporary file in `dest` (so
+    /// nothing outside it is touched, and nothing is left behind) and hands it over.
+    fn spool_entry(&mut self, entry: FileEntry) -> Result<(), Failure> {
+        let spool_error = |source| Failure::Write {
+            path: self.dest.to_owned(),
+            source,
+        };
+        let spool = tempfile::tempfile_in(self.dest).map_err(spool_error)?;
+        let mut writer = BufWriter::with_capacity(SPOOL_WRITE_LEN, spool);
+        self.copy_data(entry.compressed, &mut writer)?;
+        let mut spool = writer
+            .into_inner()
+            .map_err(|error| spool_error(error.into_error()))?;
+        spool.rewind().map_err(spool_error)?;
+        self.workers
+            .submit(Job::Spooled { spool, entry })
+            .map_err(Failure::Complete)
+    }
+
+    /// Moves the next `len` bytes of input to `to`, giving up if the workers stopped.
+    fn copy_data(&mut self, len: u64, to: &mut impl Write) -> Result<(), Failure> {
+        let mut left = len;
+        while left > 0 {
+            if self.workers.stopped() {
+                return Err(Failure::Complete(self.stopped()));
+            }
+            let available = self.input.fill_buf().map_err(Failure::Read)?;
+            if available.is_empty() {
+                return Err(Failure::Archive(ArchiveProblem::Truncated {
+                    offset: self.input.position,
+                    expected: "the entry's data",
+                }));
+            }
+            let take = available
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            let bytes = available.get(..take).unwrap_or_default();
+            to.write_all(bytes).map_err(|source| Failure::Write {
+                path: self.dest.to_owned(),
+                source,
+            })?;
+            self.input.consume(take);
+            left -= take as u64;
+        }
+        Ok(())
+    }
+
+    /// Hands the current batch to the workers.
+    fn flush(&mut self) -> Result<(), UnzipError> {
+        if self.batch.entries.is_empty() {
+            return Ok(());
+        }
+        let Batch { data, entries } = std::mem::take(&mut self.batch);
+        self.workers.submit(Job::Buffered { data, entries })
     }
 
     /// Creates the directories the last entry introduced, parents first.
@@ -306,8 +528,13 @@ impl<R: BufRead> Extraction<'_, R> {
     }
 
     /// Reads the central directory and end records that start at `offset` with `signature`,
-    /// checks them against the local entries, and requires the input to end right after.
-    fn finish(mut self, offset: u64, signature: u32) -> Result<ExtractReport, UnzipError> {
+    /// checks them against the local entries, and requires the input to end right after;
+    /// returns the indices of the local entries to make executable.
+    fn read_central_directory(
+        &mut self,
+        offset: u64,
+        signature: u32,
+    ) -> Result<Vec<usize>, UnzipError> {
         let directory_offset = offset;
         let mut signature = signature;
         let mut listed = 0u64;
@@ -397,7 +624,13 @@ impl<R: BufRead> Extraction<'_, R> {
                 entry: unlisted.name.to_string(),
             }));
         }
-        for &index in &executables {
+        Ok(executables)
+    }
+
+    /// Makes the executable files so, once every worker has finished, and lists what was
+    /// written.
+    fn report(mut self, executables: &[usize]) -> Result<ExtractReport, UnzipError> {
+        for &index in executables {
             let Some(local) = self.locals.get_mut(index) else {
                 continue;
             };
@@ -615,3 +848,7 @@ impl Failure {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "streaming_tests.rs"]
+mod tests;
