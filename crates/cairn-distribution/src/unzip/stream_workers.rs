@@ -171,6 +171,29 @@ impl WorkerPool {
         Ok(())
     }
 
+    /// Runs `job` on the calling thread, as the only job of a small archive: starting a thread
+    /// would cost more than it could save.
+    pub(crate) fn run_here(
+        &mut self,
+        job: Job,
+        decoder: &mut EntryDecoder,
+    ) -> Result<(), UnzipError> {
+        let memory = job.memory();
+        self.stats.jobs += 1;
+        let (result, buffer) = job.run(&self.shared.context, decoder);
+        let mut state = self.shared.lock();
+        state.reserved = state.reserved.saturating_sub(memory);
+        if let Some(buffer) = buffer {
+            state.spare.push(buffer);
+        }
+        result
+    }
+
+    /// Whether a thread was started.
+    pub(crate) fn has_threads(&self) -> bool {
+        !self.threads.is_empty()
+    }
+
     fn start_thread(&mut self) -> Result<(), UnzipError> {
         let shared = Arc::clone(&self.shared);
         let started = std::thread::Builder::new()
