@@ -45,8 +45,9 @@ impl Default for Tuning {
     }
 }
 
-/// Buffer for copying a large entry to its spool file.
-const SPOOL_WRITE_LEN: usize = 256 << 10;
+/// Buffer for copying a large entry to its spool file: coalesces small pieces of input into
+/// fewer `write`s, while input pieces at least this large are written without a copy.
+const SPOOL_WRITE_LEN: usize = 64 << 10;
 
 /// Consecutive small entries and their compressed bytes, handed over as one job.
 #[derive(Default)]
