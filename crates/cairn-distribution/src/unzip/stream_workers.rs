@@ -76,6 +76,9 @@ struct State {
 
 /// Spare buffers kept for reuse; more are freed.
 const SPARE_BUFFERS: usize = 8;
+/// Buffers larger than this (grown for one large entry) are freed rather than kept, so spare
+/// buffers never hold more than a few MiB outside the budget.
+const SPARE_BUFFER_MAX: usize = 1 << 20;
 
 impl WorkerPool {
     /// A pool writing into `dest` for `archive` (named in errors); starts no thread yet.
@@ -171,6 +174,27 @@ impl WorkerPool {
         Ok(())
     }
 
+    /// Runs `job` on the calling thread, as the only job of a small archive: starting a thread
+    /// would cost more than it could save.
+    pub(crate) fn run_here(
+        &mut self,
+        job: Job,
+        decoder: &mut EntryDecoder,
+    ) -> Result<(), UnzipError> {
+        let memory = job.memory();
+        self.stats.jobs += 1;
+        let (result, buffer) = job.run(&self.shared.context, decoder);
+        let mut state = self.shared.lock();
+        state.reserved = state.reserved.saturating_sub(memory);
+        state.give_back(buffer);
+        result
+    }
+
+    /// Whether a thread was started.
+    pub(crate) fn has_threads(&self) -> bool {
+        !self.threads.is_empty()
+    }
+
     fn start_thread(&mut self) -> Result<(), UnzipError> {
         let shared = Arc::clone(&self.shared);
         let started = std::thread::Builder::new()
@@ -224,6 +248,18 @@ impl Drop for WorkerPool {
     }
 }
 
+impl State {
+    /// Keeps an emptied job buffer for reuse, unless enough are kept or it is too large.
+    fn give_back(&mut self, buffer: Option<Vec<u8>>) {
+        if let Some(buffer) = buffer
+            && buffer.capacity() <= SPARE_BUFFER_MAX
+            && self.spare.len() < SPARE_BUFFERS
+        {
+            self.spare.push(buffer);
+        }
+    }
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panicking job never holds the lock, and the state stays consistent between
@@ -253,11 +289,7 @@ impl Shared {
             });
             let mut state = self.lock();
             state.reserved = state.reserved.saturating_sub(memory);
-            if let Some(buffer) = buffer
-                && state.spare.len() < SPARE_BUFFERS
-            {
-                state.spare.push(buffer);
-            }
+            state.give_back(buffer);
             if let Err(error) = result
                 && !self.stop.load(Ordering::Relaxed)
             {
