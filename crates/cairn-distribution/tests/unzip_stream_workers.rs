@@ -63,9 +63,10 @@ fn open_files_under(dir: &Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-/// An archive like a large binary wheel: thousands of small modules in many directories,
-/// large libraries (stored and deflated, each above what is held in memory), executables, and
-/// entries whose sizes only a data descriptor gives.
+/// An archive like a large binary wheel: thousands of small modules in many directories, two
+/// libraries above what is held in memory (a deflated one, spooled for a worker, and a stored
+/// one, copied by the reading thread), executables, and entries whose sizes only a data
+/// descriptor gives.
 fn wheel_like_archive() -> Vec<u8> {
     let mut builder = ZipBuilder::new().dir("pkg/");
     for index in 0..3_000 {
@@ -160,7 +161,7 @@ fn stream_and_check_nothing_left(
 fn bad_crc_in_a_small_entry_among_many_is_reported_by_name() {
     let _serial = serial();
     // A large entry first keeps one worker busy while another meets the bad entry.
-    let mut builder = ZipBuilder::new().entry(Entry::stored("pkg/lib/big.so", noise(12 << 20, 3)));
+    let mut builder = ZipBuilder::new().entry(Entry::file("pkg/lib/big.so", noise(12 << 20, 3)));
     for index in 0..600 {
         let name = format!("pkg/m{index}.py");
         let entry = Entry::file(&name, source(index));
@@ -220,7 +221,7 @@ fn error_found_by_the_reading_thread_stops_the_workers() {
     let _serial = serial();
     // The workers are busy with a large entry and many small ones when the reading thread
     // meets an entry that escapes the destination.
-    let mut builder = ZipBuilder::new().entry(Entry::stored("pkg/lib/big.so", noise(12 << 20, 5)));
+    let mut builder = ZipBuilder::new().entry(Entry::file("pkg/lib/big.so", noise(12 << 20, 5)));
     for index in 0..300 {
         builder = builder.file(&format!("pkg/m{index}.py"), source(index));
     }

@@ -10,6 +10,7 @@ use crate::unzip::error::{ArchiveProblem, UnzipError};
 use crate::unzip::records::{LocalHeader, LocalSizes};
 use crate::unzip::stream_jobs::{FileEntry, Job};
 use crate::unzip::stream_workers::PoolSettings;
+use crate::unzip::validate::METHOD_STORED;
 
 /// How the work is split between the reading thread and the workers.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +58,13 @@ pub(super) struct Batch {
 }
 
 impl<R: BufRead> Extraction<'_, R> {
+    /// Whether a file of known size goes to the workers. A large stored entry is copied from
+    /// the input to its file right here instead: there is nothing to inflate, so spooling it
+    /// would only copy it twice more.
+    pub(super) fn goes_to_workers(&self, method: u16, sizes: &LocalSizes) -> bool {
+        method != METHOD_STORED || sizes.compressed <= self.tuning.buffered_entry_max
+    }
+
     /// Takes the entry's compressed bytes off the input and hands the file to the workers:
     /// in memory, batched with its neighbours, when small; spooled to a file when not.
     pub(super) fn hand_over(

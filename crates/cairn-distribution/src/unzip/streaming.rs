@@ -4,8 +4,9 @@
 //! directories, and hands each file to the worker threads of [`stream_workers`]: small entries
 //! are read into memory in batches, entries too large for that are copied to an unnamed
 //! temporary file first, so the reading thread can move on to the next entry while a worker
-//! inflates them. Only entries whose size is unknown (a data descriptor follows their data) are
-//! inflated on the reading thread itself. The central directory that follows is then checked
+//! inflates them. Only entries whose size is unknown (a data descriptor follows their data), and
+//! large stored entries (nothing to inflate: a spool would only copy them twice more), are
+//! written by the reading thread itself. The central directory that follows is then checked
 //! against what the local headers said; only it knows which files are executable, so their mode
 //! is set at the very end, once every worker has finished.
 //!
@@ -252,7 +253,7 @@ impl<R: BufRead> Extraction<'_, R> {
             listed: false,
             executable: false,
         };
-        if !name.is_dir && !has_descriptor {
+        if !name.is_dir && !has_descriptor && self.goes_to_workers(header.method, &sizes) {
             self.hand_over(name.path, header, &sizes)?;
             self.produced = self.produced.saturating_add(sizes.uncompressed);
             self.files += 1;
