@@ -1,10 +1,22 @@
 //! Helpers shared by the workspace benchmarks in `benches/benches/`: the opt-in switch for the
-//! large inputs, lookup of the real wheels of the corpus, and builders of synthetic inputs.
+//! large inputs, lookup of the real wheels of the corpus, and builders of synthetic inputs
+//! (archives, unpacked trees, and a whole cache of 100,000 entries).
 //!
 //! Run the benchmarks with `cargo bench -p cairn-benches` (a few minutes on two cores). Set
 //! `CAIRN_BENCH_LARGE=1` to add the large inputs (a 512 MiB file to hash, torch and a 256 MiB
 //! stored entry to extract), which need a couple of GiB of free space in the temp directory
 //! (`TMPDIR`) and several more minutes.
+
+mod synthetic_cache;
+mod synthetic_tree;
+
+pub use synthetic_cache::{
+    CacheCounts, CacheShape, SYNTHETIC_CACHE_VERSION, bench_data_dir, build_synthetic_cache,
+    synthetic_cache,
+};
+pub use synthetic_tree::{
+    NUMPY_LIKE_DIRS, NUMPY_LIKE_FILES, TreeCounts, write_numpy_like_tree, write_tiny_tree,
+};
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -8,8 +8,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::MaintenanceError;
-use super::scan::{Scan, SourceKind};
-use super::size::archive_usage;
+use super::scan::{Scan, Scope, SourceKind};
+use super::size::{archive_usages, existing_archive_usage};
 use crate::Cache;
 
 /// A wheel the cache knows: one pointer and the archive it names.
@@ -41,18 +41,19 @@ pub struct CachedWheel {
 /// normalisation), sorted by normalised name, version and source. Unreadable pointers are not
 /// listed (`cairn cache verify` reports them).
 ///
-/// Each archive is measured once, in parallel, however many pointers name it.
+/// Each archive is measured once, in parallel, however many pointers name it: all of them in
+/// one walk of the archive bucket when every package is listed, only those named otherwise.
 pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, MaintenanceError> {
     let selected: HashSet<String> = packages
         .iter()
         .map(|name| normalize_package_name(name))
         .collect();
-    let scan = Scan::new(cache.root())?;
+    let scan = Scan::covering(cache.root(), Scope::Pointers)?;
     let mut rows: Vec<(String, CachedWheel)> = scan
         .pointers
-        .iter()
+        .into_iter()
         .filter_map(|file| {
-            let pointer = file.pointer.as_ref()?;
+            let pointer = file.pointer?;
             let package = normalize_package_name(&pointer.name);
             if !selected.is_empty() && !selected.contains(&package) {
                 return None;
@@ -60,31 +61,37 @@ pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, Main
             Some((
                 package,
                 CachedWheel {
-                    name: pointer.name.clone(),
-                    version: pointer.version.clone(),
-                    filename: pointer.filename.clone(),
-                    source: pointer.source.clone(),
+                    name: pointer.name,
+                    version: pointer.version,
+                    filename: pointer.filename,
+                    source: pointer.source,
                     kind: file.kind,
-                    archive: pointer.archive.clone(),
+                    archive: pointer.archive,
                     archive_bytes: None,
                     last_used: pointer.last_used,
-                    pointer: file.path.clone(),
+                    pointer: file.path,
                 },
             ))
         })
         .collect();
-    let wanted: HashSet<&str> = rows.iter().map(|(_, row)| row.archive.as_str()).collect();
-    let sizes: HashMap<&str, u64> = wanted
-        .into_par_iter()
-        .filter_map(|digest| {
-            let dir = scan.archives.get(digest)?;
-            Some(archive_usage(dir).map(|usage| (digest, usage.bytes)))
-        })
-        .collect::<Result<_, _>>()?;
-    let sizes: HashMap<String, u64> = sizes
-        .into_iter()
-        .map(|(digest, bytes)| (digest.to_owned(), bytes))
-        .collect();
+    // Measured after the pointers were read: an archive is in place before any pointer names
+    // it, so no pointer read above looks dangling.
+    let sizes: HashMap<String, u64> = if selected.is_empty() {
+        archive_usages(cache.root())?
+            .into_iter()
+            .map(|(digest, usage)| (digest, usage.bytes))
+            .collect()
+    } else {
+        let wanted: HashSet<&str> = rows.iter().map(|(_, row)| row.archive.as_str()).collect();
+        wanted
+            .into_par_iter()
+            .filter_map(|digest| {
+                existing_archive_usage(cache, digest)
+                    .map(|usage| Some((digest.to_owned(), usage?.bytes)))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?
+    };
     for (_, row) in &mut rows {
         row.archive_bytes = sizes.get(&row.archive).copied();
     }

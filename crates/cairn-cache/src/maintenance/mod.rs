@@ -7,9 +7,10 @@
 //! exclusive root lock ([`open_cache`] with [`cairn_fs::LockMode::Exclusive`]): no other cairn
 //! process is inside the cache while entries disappear. A dry run prints the plan instead.
 //!
-//! Every walk lists directories with `read_dir` and classifies entries by `file_type`, stats
-//! only what it measures, never follows a symbolic link, and runs across shards in parallel.
-//! Removal is confined to the root. See `docs/cache-maintenance.md`.
+//! Every walk lists a directory once and classifies its entries by `d_type`, stats only what it
+//! measures (relative to the directory's open descriptor, on Linux), never follows a symbolic
+//! link, and runs across shards, subdirectories and large directories in parallel. Removal is
+//! confined to the root. See `docs/cache-maintenance.md`.
 
 mod clean;
 mod error;

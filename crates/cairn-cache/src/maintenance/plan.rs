@@ -1,7 +1,7 @@
 //! What a maintenance command removes, decided before anything is removed, so that a dry run and
 //! a real run agree; and the removal itself, confined to the cache root.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,8 +97,13 @@ pub struct Removal {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     removals: Vec<Removal>,
+    /// The paths planned, to skip what is planned already, alone or with a directory holding it.
     #[serde(skip)]
-    paths: BTreeSet<PathBuf>,
+    paths: HashSet<PathBuf>,
+    /// The fewest components of a planned path: no ancestor with fewer can be planned, so a
+    /// lookup stops there instead of trying every ancestor up to `/`.
+    #[serde(skip)]
+    shallowest: Option<usize>,
 }
 
 impl Plan {
@@ -119,7 +124,13 @@ impl Plan {
 
     /// Whether `path`, or a directory holding it, is already planned for removal.
     pub(crate) fn contains(&self, path: &Path) -> bool {
+        let Some(shallowest) = self.shallowest else {
+            return false;
+        };
+        // Each ancestor has one component fewer than the one before.
+        let candidates = path.components().count().saturating_sub(shallowest) + 1;
         path.ancestors()
+            .take(candidates)
             .any(|ancestor| self.paths.contains(ancestor))
     }
 
@@ -137,6 +148,11 @@ impl Plan {
     /// Plans the removal of `path` whose usage is already known.
     pub(crate) fn add_measured(&mut self, path: &Path, reason: Reason, usage: Usage) {
         if !self.contains(path) {
+            let depth = path.components().count();
+            self.shallowest = Some(
+                self.shallowest
+                    .map_or(depth, |shallowest| shallowest.min(depth)),
+            );
             self.paths.insert(path.to_owned());
             self.removals.push(Removal {
                 path: path.to_owned(),

@@ -1,10 +1,10 @@
 //! One pass over the cache's records and archive names: what every maintenance command starts
 //! from.
 //!
-//! Directories are listed with `read_dir` and classified by their `d_type` (`file_type`), with
-//! no `stat`. Records are read in parallel; archive shards are listed in parallel. Nothing
-//! inside an archive is read: archive contents are wheel files, whose names mean nothing here
-//! (a wheel may well contain a file called `.tmp-x`).
+//! Directories are listed once and classified by their `d_type`, with no `stat`. Records are
+//! read in parallel, relative to their open directory (see `walk::Dir`); archive shards are
+//! listed in parallel. Nothing inside an archive is read: archive contents are wheel files,
+//! whose names mean nothing here (a wheel may well contain a file called `.tmp-x`).
 //!
 //! Records are scanned before archives. Under the shared lock fetches run alongside, but they
 //! only ever add, and they write a pointer or an index entry after its archive is in place: a
@@ -12,6 +12,7 @@
 //! mistaken for dangling.
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use cairn_cache_key::normalize_package_name;
@@ -20,7 +21,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::MaintenanceError;
-use super::walk::{for_each_entry, vanished};
+use super::walk::{Dir, Kind, Opened, for_each_entry};
 use crate::{CacheBucket, MANIFEST_EXTENSION, POINTER_FORMAT, Pointer};
 
 /// Where a pointer's source is: its directory under `wheels-v0`.
@@ -85,6 +86,16 @@ pub(crate) struct SimpleFile {
     pub(crate) project: String,
 }
 
+/// How much of the cache a scan covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Everything: records, archive names, the simple bucket, leftovers.
+    Everything,
+    /// The pointers and their policies, which is all listing needs: the index, the simple
+    /// bucket and the archives are not scanned, and their fields stay empty.
+    Pointers,
+}
+
 /// Everything maintenance needs to know about a cache, from one pass.
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
@@ -108,40 +119,58 @@ pub(crate) struct Scan {
 impl Scan {
     /// Scans the cache at `root`.
     pub(crate) fn new(root: &Path) -> Result<Self, MaintenanceError> {
+        Self::covering(root, Scope::Everything)
+    }
+
+    /// Scans `scope` of the cache at `root`.
+    pub(crate) fn covering(root: &Path, scope: Scope) -> Result<Self, MaintenanceError> {
         let mut scan = Scan::default();
+        let Some(root_dir) = Dir::open(root)? else {
+            return Ok(scan);
+        };
         let mut symlinked = None;
-        for_each_entry(root, |entry| {
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                return Ok(());
+        let mut bucket_names = Vec::new();
+        for (name, kind) in root_dir.list()?.iter() {
+            let Some(text) = name.to_str() else {
+                continue;
             };
-            let file_type = match entry.file_type() {
-                Ok(file_type) => file_type,
-                Err(error) if vanished(&error) => return Ok(()),
-                Err(error) => return Err(FsError::new("inspect", entry.path(), error)),
-            };
-            if name.starts_with(TEMP_PREFIX) {
-                scan.temps.push(entry.path());
-            } else if let Some(bucket) = CacheBucket::ALL.iter().find(|b| b.dir_name() == name) {
-                if file_type.is_symlink() {
-                    symlinked = Some(entry.path());
-                } else if file_type.is_dir() {
-                    scan.buckets.insert(*bucket, entry.path());
+            if text.starts_with(TEMP_PREFIX) {
+                scan.temps.push(root_dir.child_path(name));
+            } else if let Some(bucket) = CacheBucket::ALL.iter().find(|b| b.dir_name() == text) {
+                if kind == Kind::Symlink {
+                    symlinked = Some(root_dir.child_path(name));
+                } else if kind == Kind::Dir {
+                    scan.buckets.insert(*bucket, root_dir.child_path(name));
+                    bucket_names.push(*bucket);
                 }
-            } else if is_stale_bucket(&name) {
-                scan.stale_buckets.push(entry.path());
+            } else if is_stale_bucket(text) {
+                scan.stale_buckets.push(root_dir.child_path(name));
             }
-            Ok(())
-        })?;
+        }
         if let Some(path) = symlinked {
             return Err(MaintenanceError::SymlinkedBucket { path });
         }
         scan.temps.sort();
         scan.stale_buckets.sort();
+        // Opened without following links: a bucket swapped for a link since it was listed is
+        // skipped, never entered.
+        let open = |bucket: CacheBucket| -> Result<Option<Dir>, FsError> {
+            if !bucket_names.contains(&bucket) {
+                return Ok(None);
+            }
+            match root_dir.open_child(OsStr::new(bucket.dir_name()))? {
+                Opened::Dir(dir) => Ok(Some(dir)),
+                Opened::NotDir | Opened::Vanished => Ok(None),
+            }
+        };
 
-        if let Some(dir) = scan.bucket(CacheBucket::Wheels) {
+        if let Some(dir) = open(CacheBucket::Wheels)? {
             scan.scan_wheels(&dir)?;
         }
-        if let Some(dir) = scan.bucket(CacheBucket::Hashes) {
+        if scope == Scope::Pointers {
+            return Ok(scan);
+        }
+        if let Some(dir) = open(CacheBucket::Hashes)? {
             scan.scan_hashes(&dir)?;
         }
         if let Some(dir) = scan.bucket(CacheBucket::Simple) {
@@ -153,7 +182,7 @@ impl Scan {
             scan.temps.extend(temps);
         }
         // Last: see the module documentation.
-        if let Some(dir) = scan.bucket(CacheBucket::Archive) {
+        if let Some(dir) = open(CacheBucket::Archive)? {
             scan.scan_archives(&dir)?;
         }
         Ok(scan)
@@ -164,93 +193,107 @@ impl Scan {
         self.buckets.get(&bucket).cloned()
     }
 
-    /// Pointers (`*.json`) and HTTP policies (`*.http`) under `wheels-v0/{path,url}/`.
-    fn scan_wheels(&mut self, bucket: &Path) -> Result<(), MaintenanceError> {
+    /// Pointers (`*.json`) and HTTP policies (`*.http`) under `wheels-v0/{path,url}/`, in path
+    /// order.
+    fn scan_wheels(&mut self, bucket: &Dir) -> Result<(), MaintenanceError> {
+        // `path` sorts before `url`, so pointers sorted by name within each directory, path
+        // pointers first, are sorted by path.
         for kind in [SourceKind::Path, SourceKind::Url] {
-            let dir = bucket.join(kind.dir_name());
-            let mut pointer_paths = Vec::new();
-            let mut policies: HashSet<String> = HashSet::new();
-            for_each_entry(&dir, |entry| {
-                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                    return Ok(());
+            let Opened::Dir(dir) = bucket.open_child(OsStr::new(kind.dir_name()))? else {
+                continue;
+            };
+            let listing = dir.list()?;
+            let mut pointer_names: Vec<(&str, &OsStr)> = Vec::new();
+            let mut policies: HashSet<&str> = HashSet::new();
+            for (name, _) in listing.iter() {
+                let Some(text) = name.to_str() else {
+                    continue;
                 };
-                if name.starts_with(TEMP_PREFIX) {
-                    self.temps.push(entry.path());
-                } else if let Some(stem) = name.strip_suffix(".json") {
-                    pointer_paths.push((stem.to_owned(), entry.path()));
-                } else if let Some(stem) = name.strip_suffix(".http") {
-                    policies.insert(stem.to_owned());
+                if text.starts_with(TEMP_PREFIX) {
+                    self.temps.push(dir.child_path(name));
+                } else if let Some(stem) = text.strip_suffix(".json") {
+                    pointer_names.push((stem, name));
+                } else if let Some(stem) = text.strip_suffix(".http") {
+                    policies.insert(stem);
                 }
-                Ok(())
-            })?;
-            let pointers: Vec<PointerFile> = pointer_paths
+            }
+            pointer_names.sort_unstable_by_key(|(_, name)| *name);
+            let pointers: Vec<PointerFile> = pointer_names
                 .par_iter()
-                .map(|(stem, path)| PointerFile {
-                    path: path.clone(),
+                .map_init(Vec::new, |buffer, &(stem, name)| PointerFile {
+                    path: dir.child_path(name),
                     kind,
-                    pointer: read_pointer(path),
+                    pointer: read_pointer(&dir, name, buffer),
                     policy: policies
                         .contains(stem)
-                        .then(|| dir.join(format!("{stem}.http"))),
+                        .then(|| dir.child_path(OsStr::new(&format!("{stem}.http")))),
                 })
                 .collect();
-            let with_pointer: HashSet<&str> = pointer_paths
-                .iter()
-                .map(|(stem, _)| stem.as_str())
-                .collect();
+            let with_pointer: HashSet<&str> = pointer_names.iter().map(|(stem, _)| *stem).collect();
             let mut orphans: Vec<PathBuf> = policies
                 .iter()
-                .filter(|stem| !with_pointer.contains(stem.as_str()))
-                .map(|stem| dir.join(format!("{stem}.http")))
+                .filter(|stem| !with_pointer.contains(*stem))
+                .map(|stem| dir.child_path(OsStr::new(&format!("{stem}.http"))))
                 .collect();
             orphans.sort();
             self.orphan_policies.extend(orphans);
             self.pointers.extend(pointers);
         }
-        self.pointers.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(())
     }
 
-    /// Index entries: `hashes-v0/<algorithm>/<ab>/<rest>`, read in parallel by shard.
-    fn scan_hashes(&mut self, bucket: &Path) -> Result<(), MaintenanceError> {
-        let mut shards = Vec::new();
-        for_each_entry(bucket, |algorithm| {
-            if algorithm
-                .file_name()
-                .to_string_lossy()
-                .starts_with(TEMP_PREFIX)
-            {
-                self.temps.push(algorithm.path());
-                return Ok(());
+    /// Index entries: `hashes-v0/<algorithm>/<ab>/<rest>`, read in parallel by shard, in path
+    /// order.
+    fn scan_hashes(&mut self, bucket: &Dir) -> Result<(), MaintenanceError> {
+        let mut algorithms = Vec::new();
+        for (name, kind) in bucket.list()?.iter() {
+            if name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                self.temps.push(bucket.child_path(name));
+            } else if kind == Kind::Dir {
+                algorithms.push(name.to_owned());
             }
-            if is_dir(algorithm) {
-                for_each_entry(&algorithm.path(), |shard| {
-                    if is_dir(shard) {
-                        shards.push(shard.path());
-                    }
-                    Ok(())
-                })?;
-            }
-            Ok(())
-        })?;
+        }
+        // Shards sorted by algorithm then name, and entries by name within each shard, give the
+        // entries in path order.
+        algorithms.sort_unstable();
+        let mut algorithm_dirs = Vec::new();
+        let mut shards: Vec<(usize, OsString)> = Vec::new();
+        for algorithm in &algorithms {
+            let Opened::Dir(dir) = bucket.open_child(algorithm)? else {
+                continue;
+            };
+            let mut names: Vec<OsString> = dir
+                .list()?
+                .iter()
+                .filter(|(_, kind)| *kind == Kind::Dir)
+                .map(|(name, _)| name.to_owned())
+                .collect();
+            names.sort_unstable();
+            shards.extend(names.into_iter().map(|name| (algorithm_dirs.len(), name)));
+            algorithm_dirs.push(dir);
+        }
         let found = shards
             .par_iter()
-            .map(|shard| {
-                let mut entries = Vec::new();
+            .map_init(Vec::new, |buffer, (algorithm, name)| {
+                let Opened::Dir(shard) = algorithm_dirs[*algorithm].open_child(name)? else {
+                    return Ok((Vec::new(), Vec::new()));
+                };
+                let listing = shard.list()?;
+                let mut names: Vec<&OsStr> = Vec::new();
                 let mut temps = Vec::new();
-                for_each_entry(shard, |entry| {
-                    if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                        temps.push(entry.path());
-                    } else if !is_dir(entry) {
-                        entries.push(entry.path());
+                for (name, kind) in listing.iter() {
+                    if name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                        temps.push(shard.child_path(name));
+                    } else if kind != Kind::Dir {
+                        names.push(name);
                     }
-                    Ok(())
-                })?;
-                let entries: Vec<IndexFile> = entries
+                }
+                names.sort_unstable();
+                let entries: Vec<IndexFile> = names
                     .into_iter()
-                    .map(|path| IndexFile {
-                        archive: read_index_entry(&path),
-                        path,
+                    .map(|name| IndexFile {
+                        archive: read_index_entry(&shard, name, buffer),
+                        path: shard.child_path(name),
                     })
                     .collect();
                 Ok::<_, FsError>((entries, temps))
@@ -260,7 +303,6 @@ impl Scan {
             self.index_entries.extend(entries);
             self.temps.extend(temps);
         }
-        self.index_entries.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(())
     }
 
@@ -291,46 +333,49 @@ impl Scan {
     }
 
     /// Archive directories and manifests in `archive-v0/<ab>/`, shards in parallel.
-    fn scan_archives(&mut self, bucket: &Path) -> Result<(), MaintenanceError> {
+    fn scan_archives(&mut self, bucket: &Dir) -> Result<(), MaintenanceError> {
         let mut shards = Vec::new();
-        for_each_entry(bucket, |shard| {
-            let name = shard.file_name().to_string_lossy().into_owned();
-            if name.starts_with(TEMP_PREFIX) {
-                self.temps.push(shard.path());
-            } else if name.len() == ContentDigest::SHARD_LEN && is_dir(shard) {
-                shards.push((name, shard.path()));
+        for (name, kind) in bucket.list()?.iter() {
+            let name_text = name.to_string_lossy();
+            if name_text.starts_with(TEMP_PREFIX) {
+                self.temps.push(bucket.child_path(name));
+            } else if name_text.len() == ContentDigest::SHARD_LEN && kind == Kind::Dir {
+                shards.push((name_text.into_owned(), name.to_owned()));
             }
-            Ok(())
-        })?;
+        }
         type Found = (Vec<(String, PathBuf)>, Vec<(String, PathBuf)>, Vec<PathBuf>);
         let found = shards
             .par_iter()
-            .map(|(prefix, shard)| {
+            .map(|(prefix, name)| {
                 let (mut archives, mut manifests, mut temps) = Found::default();
-                for_each_entry(shard, |entry| {
-                    let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                        return Ok(());
+                let Opened::Dir(shard) = bucket.open_child(name)? else {
+                    return Ok((archives, manifests, temps));
+                };
+                for (name, kind) in shard.list()?.iter() {
+                    let Some(text) = name.to_str() else {
+                        continue;
                     };
-                    if name.starts_with(TEMP_PREFIX) {
-                        temps.push(entry.path());
-                        return Ok(());
+                    if text.starts_with(TEMP_PREFIX) {
+                        temps.push(shard.child_path(name));
+                        continue;
                     }
-                    let (rest, is_manifest) = match name.rsplit_once('.') {
+                    let (rest, is_manifest) = match text.rsplit_once('.') {
                         Some((rest, MANIFEST_EXTENSION)) => (rest, true),
-                        Some(_) => return Ok(()),
-                        None => (name.as_str(), false),
+                        Some(_) => continue,
+                        None => (text, false),
                     };
-                    let digest = format!("{prefix}{rest}");
+                    let mut digest = String::with_capacity(prefix.len() + rest.len());
+                    digest.push_str(prefix);
+                    digest.push_str(rest);
                     if ContentDigest::hex(&digest).is_err() {
-                        return Ok(());
+                        continue;
                     }
-                    match (is_manifest, is_dir(entry)) {
-                        (true, false) => manifests.push((digest, entry.path())),
-                        (false, true) => archives.push((digest, entry.path())),
+                    match (is_manifest, kind == Kind::Dir) {
+                        (true, false) => manifests.push((digest, shard.child_path(name))),
+                        (false, true) => archives.push((digest, shard.child_path(name))),
                         _ => {}
                     }
-                    Ok(())
-                })?;
+                }
                 Ok::<_, FsError>((archives, manifests, temps))
             })
             .collect::<Result<Vec<Found>, _>>()?;
@@ -386,17 +431,24 @@ fn is_stale_bucket(name: &str) -> bool {
             .any(|bucket| bucket.base_name() == base && bucket.dir_name() != name)
 }
 
-/// The pointer at `path`, if it is a usable record of the current format; `None` for anything
-/// `Cache::read_pointer` would treat as a miss for its content (the archive's presence aside).
-fn read_pointer(path: &Path) -> Option<Pointer> {
-    let bytes = std::fs::read(path).ok()?;
-    let pointer: Pointer = serde_json::from_slice(&bytes).ok()?;
+/// The pointer `name` in `dir`, if it is a usable record of the current format; `None` for
+/// anything `Cache::read_pointer` would treat as a miss for its content (the archive's presence
+/// aside). `buffer` is scratch space, reused across records.
+fn read_pointer(dir: &Dir, name: &OsStr, buffer: &mut Vec<u8>) -> Option<Pointer> {
+    if !dir.read_child(name, buffer).ok()? {
+        return None;
+    }
+    let pointer: Pointer = serde_json::from_slice(buffer).ok()?;
     (pointer.format == POINTER_FORMAT && pointer.archive_digest().is_ok()).then_some(pointer)
 }
 
-/// The archive an index entry (`<archive> <size>\n`) names, if it reads as one.
-fn read_index_entry(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// The archive the index entry `name` in `dir` (`<archive> <size>\n`) names, if it reads as
+/// one. `buffer` is scratch space, reused across records.
+fn read_index_entry(dir: &Dir, name: &OsStr, buffer: &mut Vec<u8>) -> Option<String> {
+    if !dir.read_child(name, buffer).ok()? {
+        return None;
+    }
+    let text = std::str::from_utf8(buffer).ok()?;
     let (archive, size) = text.strip_suffix('\n')?.split_once(' ')?;
     size.parse::<u64>().ok()?;
     ContentDigest::hex(archive).ok()?;
