@@ -51,7 +51,8 @@ fn maintenance_benches(c: &mut Criterion) {
 
     // One checked run of each first: it warms the page cache, and the figures mean little
     // unless the commands see the cache as it was built.
-    let size = maintenance::cache_size(&cache).expect("measure the cache");
+    let size = maintenance::cache_size(&cache, maintenance::ArchiveSizes::Recorded)
+        .expect("measure the cache");
     let wheels = maintenance::list(&cache, &[]).expect("list the cache");
     assert_eq!(wheels.len(), shape.pointers, "every pointer is listed");
     let plan = maintenance::plan_prune(&cache, &PruneOptions::default()).expect("plan a prune");
@@ -82,7 +83,10 @@ fn maintenance_benches(c: &mut Criterion) {
     // Each run takes up to a second or two: ten single-run samples.
     group.sampling_mode(SamplingMode::Flat);
     group.bench_function(BenchmarkId::new("cache_size", &entries), |b| {
-        b.iter(|| maintenance::cache_size(&cache).expect("measure the cache"))
+        b.iter(|| {
+            maintenance::cache_size(&cache, maintenance::ArchiveSizes::Recorded)
+                .expect("measure the cache")
+        })
     });
     group.bench_function(BenchmarkId::new("list", &entries), |b| {
         b.iter(|| maintenance::list(&cache, &[]).expect("list the cache"))

@@ -29,6 +29,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cairn_cache::maintenance;
 use cairn_cache::{
     ArchiveManifest, CacheBucket, MANIFEST_EXTENSION, ManifestEntry, POINTER_FORMAT, Pointer,
 };
@@ -38,7 +39,7 @@ use rayon::prelude::*;
 
 /// Bumped whenever the builder writes something different, so a cache kept from an earlier
 /// run (see [`synthetic_cache`]) is rebuilt instead of reused.
-pub const SYNTHETIC_CACHE_VERSION: u32 = 1;
+pub const SYNTHETIC_CACHE_VERSION: u32 = 2;
 
 /// The extension of the file written beside a finished cache, last; a cache without it was cut
 /// short. It lives outside the cache so that the cache holds nothing a real one would not.
@@ -204,7 +205,10 @@ pub fn build_synthetic_cache(
     let mut counts = archive_counts.plus(pointer_counts);
     for index in 0..shape.orphan_manifests {
         let digest = hex_digest("orphan manifest", index);
-        fs::write(manifest_path(root, &digest), manifest_text(shape, index)?)?;
+        fs::write(
+            manifest_path(root, &digest),
+            manifest(shape, index)?.to_text(),
+        )?;
         counts.manifests += 1;
     }
     for index in 0..shape.orphan_policies {
@@ -331,7 +335,7 @@ fn pseudo_text(seed: usize, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn manifest_text(shape: &CacheShape, index: usize) -> io::Result<String> {
+fn manifest(shape: &CacheShape, index: usize) -> io::Result<ArchiveManifest> {
     let entries = archive_files(shape, index)
         .into_iter()
         .map(|(path, content)| ManifestEntry {
@@ -341,8 +345,7 @@ fn manifest_text(shape: &CacheShape, index: usize) -> io::Result<String> {
             executable: false,
         })
         .collect();
-    let manifest = ArchiveManifest::new(entries).map_err(io::Error::other)?;
-    Ok(manifest.to_text())
+    ArchiveManifest::new(entries).map_err(io::Error::other)
 }
 
 /// Writes archive `index` with its manifest and its `sha256` index entry. Archives past
@@ -363,7 +366,10 @@ fn write_archive(root: &Path, shape: &CacheShape, index: usize) -> io::Result<Ca
         }
         fs::write(&path, content)?;
     }
-    fs::write(manifest_path(root, &digest), manifest_text(shape, index)?)?;
+    // The usage recorded as the fetch code records it: measured once the tree is written.
+    let usage = maintenance::measure_tree(&dir).map_err(io::Error::other)?;
+    let manifest = manifest(shape, index)?.with_usage(usage);
+    fs::write(manifest_path(root, &digest), manifest.to_text())?;
     // Every archive was downloaded once, and the download indexed its SHA-256.
     let sha = hex_digest("sha256", index);
     let entry = root

@@ -28,7 +28,8 @@ pub use bucket::CacheBucket;
 pub use entry::{CacheEntry, CacheShard};
 pub use error::CacheError;
 pub use manifest::{
-    ArchiveManifest, MANIFEST_EXTENSION, MANIFEST_HEADER, ManifestEntry, ManifestError,
+    ArchiveManifest, MANIFEST_EXTENSION, MANIFEST_HEADER, MANIFEST_HEADER_V1,
+    MANIFEST_USAGE_PREFIX_LEN, ManifestEntry, ManifestError,
 };
 pub use pointer::{POINTER_FORMAT, Pointer};
 pub use refresh::{Freshness, Refresh};

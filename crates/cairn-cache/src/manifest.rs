@@ -12,10 +12,19 @@ use std::path::PathBuf;
 
 use cairn_fs::ContentDigest;
 
+use crate::maintenance::Usage;
 use crate::{Cache, CacheError};
 
-/// The first line of every manifest; another first line is another format.
-pub const MANIFEST_HEADER: &str = "cairn-manifest-1";
+/// The first line of a manifest that records the archive's usage on disk (the format cairn
+/// writes); another first line is another format.
+pub const MANIFEST_HEADER: &str = "cairn-manifest-2";
+
+/// The first line of the older manifest format, without a usage line. Still read.
+pub const MANIFEST_HEADER_V1: &str = "cairn-manifest-1";
+
+/// How many bytes at the start of a manifest always hold its header and usage lines: the header,
+/// `usage `, two 20-digit numbers, a space and two line breaks.
+pub const MANIFEST_USAGE_PREFIX_LEN: usize = 80;
 
 /// The extension of a manifest file beside its archive directory.
 pub const MANIFEST_EXTENSION: &str = "manifest";
@@ -37,6 +46,7 @@ pub struct ManifestEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ArchiveManifest {
     entries: Vec<ManifestEntry>,
+    usage: Option<Usage>,
 }
 
 /// Why a manifest is not usable.
@@ -78,7 +88,20 @@ impl ArchiveManifest {
                 path: pair[0].path.clone(),
             });
         }
-        Ok(Self { entries })
+        Ok(Self {
+            entries,
+            usage: None,
+        })
+    }
+
+    /// The same manifest, recording that the unpacked archive directory (itself and everything
+    /// in it) takes `usage` on disk, as measured when it was unpacked. `cairn cache size` and
+    /// `list` read this instead of walking every archive.
+    pub fn with_usage(self, usage: Usage) -> Self {
+        Self {
+            usage: Some(usage),
+            ..self
+        }
     }
 
     /// The files, sorted by path.
@@ -86,12 +109,30 @@ impl ArchiveManifest {
         &self.entries
     }
 
-    /// The text form: the header line, then `<crc32 as 8 hex digits> <size> <x|-> <path>` per
-    /// file, each line ending in `\n`.
+    /// The archive's usage on disk as recorded when it was unpacked; `None` in a manifest of
+    /// the first format, which did not record it.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// The text form: the header line, then (when the usage is known) `usage <bytes> <files>`,
+    /// then `<crc32 as 8 hex digits> <size> <x|-> <path>` per file, each line ending in `\n`.
+    /// Without a usage it is the first format, `cairn-manifest-1`.
     pub fn to_text(&self) -> String {
-        let mut text = String::with_capacity(32 + self.entries.len() * 64);
-        text.push_str(MANIFEST_HEADER);
-        text.push('\n');
+        let mut text = String::with_capacity(80 + self.entries.len() * 64);
+        match self.usage {
+            Some(usage) => {
+                let _ = writeln!(
+                    text,
+                    "{MANIFEST_HEADER}\nusage {} {}",
+                    usage.bytes, usage.files
+                );
+            }
+            None => {
+                text.push_str(MANIFEST_HEADER_V1);
+                text.push('\n');
+            }
+        }
         for entry in &self.entries {
             let mode = if entry.executable { 'x' } else { '-' };
             // Writing to a String cannot fail.
@@ -117,12 +158,20 @@ impl ArchiveManifest {
             ));
         };
         let mut lines = body.split('\n');
-        if lines.next() != Some(MANIFEST_HEADER) {
-            return Err(malformed(1, "not a cairn manifest of a known format"));
-        }
+        let (usage, first_entry_line) = match lines.next() {
+            Some(MANIFEST_HEADER_V1) => (None, 2),
+            Some(MANIFEST_HEADER) => {
+                let usage = lines
+                    .next()
+                    .and_then(parse_usage_line)
+                    .ok_or_else(|| malformed(2, "expected `usage <bytes> <files>`"))?;
+                (Some(usage), 3)
+            }
+            _ => return Err(malformed(1, "not a cairn manifest of a known format")),
+        };
         let mut entries = Vec::new();
         for (index, line) in lines.enumerate() {
-            let number = index + 2;
+            let number = index + first_entry_line;
             let mut fields = line.splitn(4, ' ');
             let (Some(crc), Some(size), Some(mode), Some(path)) =
                 (fields.next(), fields.next(), fields.next(), fields.next())
@@ -154,8 +203,34 @@ impl ArchiveManifest {
         if !sorted {
             return Err(malformed(1, "the paths are not sorted"));
         }
-        Ok(manifest)
+        Ok(Self { usage, ..manifest })
     }
+
+    /// The usage recorded at the start of a manifest, from its first bytes alone (at least
+    /// [`MANIFEST_USAGE_PREFIX_LEN`] of them, or the whole file if shorter): what `cairn cache
+    /// size` reads instead of the whole manifest. `None` for the first format, or anything
+    /// that does not start like a manifest of the current one.
+    pub fn usage_from_prefix(prefix: &[u8]) -> Option<Usage> {
+        let text = prefix.strip_prefix(MANIFEST_HEADER.as_bytes())?;
+        let text = text.strip_prefix(b"\n")?;
+        let end = text.iter().position(|&byte| byte == b'\n')?;
+        parse_usage_line(std::str::from_utf8(&text[..end]).ok()?)
+    }
+}
+
+/// `usage <bytes> <files>`, both whole numbers in plain decimal.
+fn parse_usage_line(line: &str) -> Option<Usage> {
+    let rest = line.strip_prefix("usage ")?;
+    let (bytes, files) = rest.split_once(' ')?;
+    let number = |text: &str| {
+        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<u64>().ok())
+            .flatten()
+    };
+    Some(Usage {
+        bytes: number(bytes)?,
+        files: number(files)?,
+    })
 }
 
 /// Accepts relative `/`-separated paths whose components are all ordinary names.

@@ -260,7 +260,9 @@ fn max_size_evicts_least_recently_used_first() {
     let (beta, delta) = (cost(1), cost(3));
     // Lock files are always pruned; measure what remains after them.
     prune(&fixture, &PruneOptions::default());
-    let total = maintenance::cache_size(&fixture.shared()).unwrap().bytes;
+    let total = maintenance::cache_size(&fixture.shared(), maintenance::ArchiveSizes::Recorded)
+        .unwrap()
+        .bytes;
 
     let options = |max_size| PruneOptions {
         max_size: Some(max_size),
@@ -295,7 +297,9 @@ fn max_size_evicts_least_recently_used_first() {
     assert!(!fetched[3].1.path().exists());
     assert!(fetched[0].1.path().is_dir());
     assert!(fetched[2].1.path().is_dir());
-    let after = maintenance::cache_size(&fixture.shared()).unwrap().bytes;
+    let after = maintenance::cache_size(&fixture.shared(), maintenance::ArchiveSizes::Recorded)
+        .unwrap()
+        .bytes;
     assert!(after < total - beta, "{after} >= {}", total - beta);
 }
 
@@ -318,7 +322,9 @@ fn max_size_keeps_an_archive_another_pointer_still_names() {
         prune(&fixture, &PruneOptions::default());
         let older = fixture.rel(&fixture.pointer_path(&alpha));
         let pointer_bytes = allocated(&fixture.pointer_path(&alpha));
-        let total = maintenance::cache_size(&fixture.shared()).unwrap().bytes;
+        let total = maintenance::cache_size(&fixture.shared(), maintenance::ArchiveSizes::Recorded)
+            .unwrap()
+            .bytes;
         (archive, older, pointer_bytes, total)
     };
     let max_size = |bytes| PruneOptions {

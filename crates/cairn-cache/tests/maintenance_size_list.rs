@@ -3,6 +3,8 @@
 
 mod maintenance_support;
 
+use cairn_cache::ArchiveManifest;
+use cairn_cache::maintenance::ArchiveSizes::{Recorded, Walked};
 use cairn_cache::maintenance::{self, SourceKind};
 use maintenance_support::{Fixture, allocated, du};
 
@@ -13,11 +15,73 @@ fn size_counts_what_du_counts() {
         let wheel = fixture.wheel(name, "1.0", &[(&format!("{name}/data.bin"), size)]);
         fixture.fetch(&wheel);
     }
-    let usage = maintenance::cache_size(&fixture.shared()).unwrap();
+    let usage = maintenance::cache_size(&fixture.shared(), Recorded).unwrap();
     assert_eq!(usage.bytes, du(&fixture.root));
     // Three archives of four files (the data, METADATA, WHEEL, RECORD), their manifests,
     // three pointers, the lock file, the root's tag files and the lock files of unpacking.
     assert!(usage.files >= 3 * 4 + 3 + 3 + 3, "{usage:?}");
+}
+
+#[test]
+fn size_reads_the_usage_recorded_in_manifests_and_walks_archives_without_one() {
+    let fixture = Fixture::new();
+    let alpha = fixture.wheel("alpha", "1.0", &[("alpha/data.bin", 30_000)]);
+    let beta = fixture.wheel("beta", "1.0", &[("beta/data.bin", 70_000)]);
+    let alpha = fixture.fetch(&alpha);
+    let beta = fixture.fetch(&beta);
+    let exact = maintenance::cache_size(&fixture.shared(), Walked).unwrap();
+    let manifest_of = |archive: &std::path::Path| {
+        let mut name = archive.as_os_str().to_owned();
+        name.push(".manifest");
+        std::path::PathBuf::from(name)
+    };
+
+    // The fetch recorded what the archive takes, and size reads exactly that.
+    let alpha_manifest = manifest_of(alpha.archive.path());
+    let text = std::fs::read_to_string(&alpha_manifest).unwrap();
+    let recorded = ArchiveManifest::parse(&text).unwrap().usage().unwrap();
+    assert_eq!(recorded.bytes, du(alpha.archive.path()));
+
+    // A record that says more is believed by `Recorded` (so it is read, not recomputed)...
+    let inflated = ArchiveManifest::parse(&text)
+        .unwrap()
+        .with_usage(maintenance::Usage {
+            bytes: recorded.bytes + 1_000_000,
+            files: recorded.files,
+        });
+    std::fs::write(&alpha_manifest, inflated.to_text()).unwrap();
+    let trusted = maintenance::cache_size(&fixture.shared(), Recorded).unwrap();
+    // ...within the manifest's own size, which may have grown by a few bytes.
+    assert!(
+        trusted.bytes >= exact.bytes + 1_000_000,
+        "{trusted:?} {exact:?}"
+    );
+    assert!(
+        trusted.bytes <= exact.bytes + 1_000_000 + 4096,
+        "{trusted:?} {exact:?}"
+    );
+    // ...and ignored by `Walked`.
+    assert_eq!(
+        maintenance::cache_size(&fixture.shared(), Walked).unwrap(),
+        exact
+    );
+
+    // A manifest of the first format has no usage, and a missing one none either: those
+    // archives are walked, and the total is exact again.
+    let entries = ArchiveManifest::parse(&text).unwrap().entries().to_vec();
+    let first_format = ArchiveManifest::new(entries).unwrap().to_text();
+    assert!(
+        first_format.starts_with("cairn-manifest-1\n"),
+        "{first_format}"
+    );
+    std::fs::write(&alpha_manifest, first_format).unwrap();
+    std::fs::remove_file(manifest_of(beta.archive.path())).unwrap();
+    let walked = maintenance::cache_size(&fixture.shared(), Recorded).unwrap();
+    assert_eq!(
+        walked,
+        maintenance::cache_size(&fixture.shared(), Walked).unwrap()
+    );
+    assert_eq!(walked.bytes, du(&fixture.root));
 }
 
 #[test]
@@ -26,18 +90,27 @@ fn hard_links_are_counted_once() {
     let wheel = fixture.wheel("alpha", "1.0", &[("alpha/data.bin", 100_000)]);
     let fetched = fixture.fetch(&wheel);
     let data = fetched.archive.path().join("alpha").join("data.bin");
-    let before = maintenance::cache_size(&fixture.shared()).unwrap();
+    let before = maintenance::cache_size(&fixture.shared(), Recorded).unwrap();
 
     // An installed environment outside the cache shares the inode: the cache is no bigger.
     let outside = fixture.work.path().join("installed-data.bin");
     std::fs::hard_link(&data, &outside).unwrap();
-    assert_eq!(maintenance::cache_size(&fixture.shared()).unwrap(), before);
+    assert_eq!(
+        maintenance::cache_size(&fixture.shared(), Recorded).unwrap(),
+        before
+    );
 
-    // A second name inside the cache costs only the directory that holds it.
+    assert_eq!(
+        maintenance::cache_size(&fixture.shared(), Walked).unwrap(),
+        before
+    );
+
+    // A second name inside the cache costs only the directory that holds it, when every
+    // archive is walked: a recorded usage knows no inodes to match against.
     let elsewhere = fixture.root.join("unknown-dir");
     std::fs::create_dir(&elsewhere).unwrap();
     std::fs::hard_link(&data, elsewhere.join("copy.bin")).unwrap();
-    let after = maintenance::cache_size(&fixture.shared()).unwrap();
+    let after = maintenance::cache_size(&fixture.shared(), Walked).unwrap();
     assert_eq!(after.bytes, before.bytes + allocated(&elsewhere));
     assert_eq!(after.files, before.files + 1);
     assert_eq!(after.bytes, du(&fixture.root));

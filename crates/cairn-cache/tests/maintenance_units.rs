@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use cairn_cache::maintenance::{
-    UnitError, format_size, format_timestamp, parse_duration, parse_size,
+    UnitError, Usage, format_size, format_timestamp, parse_duration, parse_size,
 };
-use cairn_cache::{ArchiveManifest, ManifestEntry, ManifestError};
+use cairn_cache::{ArchiveManifest, MANIFEST_USAGE_PREFIX_LEN, ManifestEntry, ManifestError};
 
 fn check_duration(input: &str, expected: Option<u64>) {
     let parsed = parse_duration(input);
@@ -137,6 +137,64 @@ fn manifests_round_trip_sorted_by_path() {
 }
 
 #[test]
+fn manifests_with_a_usage_are_the_second_format_and_its_prefix_alone_gives_the_usage() {
+    let usage = Usage {
+        bytes: 12_288,
+        files: 2,
+    };
+    let manifest = ArchiveManifest::new(vec![
+        entry("pkg/a.py", 7, 0x0000_00ff, false),
+        entry("bin/tool", 0, 0, true),
+    ])
+    .unwrap()
+    .with_usage(usage);
+    let text = manifest.to_text();
+    assert_eq!(
+        text,
+        "cairn-manifest-2\n\
+         usage 12288 2\n\
+         00000000 0 x bin/tool\n\
+         000000ff 7 - pkg/a.py\n"
+    );
+    let parsed = ArchiveManifest::parse(&text).unwrap();
+    assert_eq!(parsed, manifest);
+    assert_eq!(parsed.usage(), Some(usage));
+    assert_eq!(
+        ArchiveManifest::usage_from_prefix(
+            &text.as_bytes()[..MANIFEST_USAGE_PREFIX_LEN.min(text.len())]
+        ),
+        Some(usage)
+    );
+    // The largest numbers still fit in the prefix that `cairn cache size` reads.
+    let widest = ArchiveManifest::default()
+        .with_usage(Usage {
+            bytes: u64::MAX,
+            files: u64::MAX,
+        })
+        .to_text();
+    assert!(widest.len() <= MANIFEST_USAGE_PREFIX_LEN, "{widest:?}");
+    assert_eq!(
+        ArchiveManifest::usage_from_prefix(widest.as_bytes()).map(|usage| usage.bytes),
+        Some(u64::MAX)
+    );
+    // The first format records no usage; a cut line is no usage either.
+    assert_eq!(
+        ArchiveManifest::parse("cairn-manifest-1\n")
+            .unwrap()
+            .usage(),
+        None
+    );
+    assert_eq!(
+        ArchiveManifest::usage_from_prefix(b"cairn-manifest-1\n000000ff 7 - a\n"),
+        None
+    );
+    assert_eq!(
+        ArchiveManifest::usage_from_prefix(b"cairn-manifest-2\nusage 12288"),
+        None
+    );
+}
+
+#[test]
 fn manifests_refuse_paths_that_could_escape_or_break_lines() {
     for path in [
         "",
@@ -168,7 +226,16 @@ fn damaged_manifests_do_not_parse() {
     for (text, line) in [
         ("", 1),
         ("cairn-manifest-1", 1),
-        ("cairn-manifest-2\n", 1),
+        ("cairn-manifest-3\n", 1),
+        ("cairn-manifest-2\n", 2),
+        ("cairn-manifest-2\nusage 1\n", 2),
+        ("cairn-manifest-2\nusage x 1\n", 2),
+        ("cairn-manifest-2\nusage -1 1\n", 2),
+        ("cairn-manifest-2\n000000ff 7 - a.py\n", 2),
+        (
+            "cairn-manifest-2\nusage 4096 1\n000000ff 7 - a.py\nxyz\n",
+            4,
+        ),
         ("cairn-manifest-1\n000000ff 7 - a.py", 2),
         ("cairn-manifest-1\n000000ff 7 - a.py\nxyz\n", 3),
         ("cairn-manifest-1\n00000ff 7 - a.py\n", 2),

@@ -158,6 +158,10 @@ pub(crate) struct SizeArgs {
     /// Print human units (`1.2 GiB`) even when stdout is not a terminal.
     #[arg(short = 'H', long)]
     pub(crate) human: bool,
+    /// Measure every file of every archive, like `du`, instead of reading the usage each
+    /// archive's manifest recorded when it was unpacked (slower on a large cache).
+    #[arg(long)]
+    pub(crate) exact: bool,
     #[command(flatten)]
     pub(crate) lock: LockArgs,
 }

@@ -134,6 +134,11 @@ fn cache_size_prints_bytes_when_piped_and_human_units_with_h() {
         format!("{}\n", format_size(bytes))
     );
     assert!(ok(&cache, &["cache", "size", "--human"]).ends_with("KiB\n"));
+    // `--exact` walks every archive file instead of reading the recorded usage: the same here.
+    assert_eq!(
+        ok(&cache, &["cache", "size", "--exact"]),
+        format!("{bytes}\n")
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::MaintenanceError;
 use super::scan::{Scan, Scope, SourceKind};
-use super::size::{archive_usages, existing_archive_usage};
+use super::size::{ArchiveSizes, archive_usages, existing_archive_usage};
 use crate::Cache;
 
 /// A wheel the cache knows: one pointer and the archive it names.
@@ -77,7 +77,7 @@ pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, Main
     // Measured after the pointers were read: an archive is in place before any pointer names
     // it, so no pointer read above looks dangling.
     let sizes: HashMap<String, u64> = if selected.is_empty() {
-        archive_usages(cache.root())?
+        archive_usages(cache.root(), ArchiveSizes::Recorded)?
             .into_iter()
             .map(|(digest, usage)| (digest, usage.bytes))
             .collect()
@@ -86,7 +86,7 @@ pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, Main
         wanted
             .into_par_iter()
             .filter_map(|digest| {
-                existing_archive_usage(cache, digest)
+                existing_archive_usage(cache, digest, ArchiveSizes::Recorded)
                     .map(|usage| Some((digest.to_owned(), usage?.bytes)))
                     .transpose()
             })

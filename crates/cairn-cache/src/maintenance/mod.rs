@@ -31,7 +31,7 @@ pub use lock::{LockWait, open_cache};
 pub use plan::{Plan, Reason, Removal, remove};
 pub use prune::{PruneOptions, TEMP_GRACE, plan_prune};
 pub use scan::SourceKind;
-pub use size::cache_size;
+pub use size::{ArchiveSizes, cache_size, measure_tree};
 pub use units::{UnitError, format_size, format_timestamp, parse_duration, parse_size};
 pub use verify::{Problem, ProblemKind, VerifyReport, verify};
 pub use walk::Usage;

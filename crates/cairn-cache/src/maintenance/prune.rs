@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::MaintenanceError;
 use super::plan::{Plan, Reason};
 use super::scan::{PointerFile, Scan, SourceKind};
-use super::size::measure;
+use super::size::{ArchiveSizes, measure};
 use super::walk::Usage;
 use crate::{Cache, CacheBucket};
 
@@ -205,7 +205,7 @@ impl<'a> Eviction<'a> {
         mut kept: Vec<&'a PointerFile>,
         max_size: u64,
     ) -> Result<(), MaintenanceError> {
-        let measured = measure(cache.root())?;
+        let measured = measure(cache.root(), ArchiveSizes::Recorded)?;
         let mut size = measured.total.bytes.saturating_sub(plan.usage().bytes);
         kept.sort_by(|a, b| {
             let last_used = |pointer: &PointerFile| pointer.pointer.as_ref().map(|p| p.last_used);

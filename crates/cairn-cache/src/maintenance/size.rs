@@ -1,7 +1,7 @@
 //! How much space the cache takes: in total, and per archive.
 
-use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::Path;
 
@@ -9,16 +9,55 @@ use cairn_fs::{ContentDigest, FsError, TEMP_PREFIX};
 use rayon::prelude::*;
 
 use super::MaintenanceError;
-use super::walk::{Dir, Kind, Opened, Tally, Usage, tally_child_dir, tally_dir, tally_entries};
-use crate::{Cache, CacheBucket};
+use super::walk::{
+    Dir, Kind, Opened, Tally, Usage, tally_child_dir, tally_dir, tally_entries, tally_path,
+};
+use crate::{ArchiveManifest, Cache, CacheBucket, MANIFEST_EXTENSION, MANIFEST_USAGE_PREFIX_LEN};
+
+/// How archives are measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ArchiveSizes {
+    /// Take each archive's usage from its manifest, where cairn recorded it when the archive
+    /// was unpacked (archives are never written after that), and walk only archives whose
+    /// manifest is missing or of the first format. One small read per archive instead of a
+    /// `stat` per file: what makes `size` and `list` fast on a large cache.
+    #[default]
+    Recorded,
+    /// Walk every file of every archive, like `du`: exact even if something changed an
+    /// archive behind cairn's back (or hard-linked files between archives), and slower.
+    Walked,
+}
 
 /// The space the whole cache takes on disk, like `du -s` of its root: allocated blocks of every
-/// file and directory, hard-linked files counted once, symbolic links never followed.
+/// file and directory, hard-linked files counted once, symbolic links never followed; archives
+/// as `archives` says.
 ///
 /// Safe beside running fetches (it only reads); the answer then reflects some moment of the
 /// walk.
-pub fn cache_size(cache: &Cache) -> Result<Usage, MaintenanceError> {
-    Ok(measure(cache.root())?.total)
+///
+/// ```
+/// use cairn_cache::maintenance::{ArchiveSizes, cache_size};
+/// use cairn_cache::{Cache, CacheSettings};
+///
+/// let dir = tempfile::tempdir()?;
+/// let settings = CacheSettings {
+///     dir: Some(dir.path().to_owned()),
+///     ..CacheSettings::default()
+/// };
+/// let cache = Cache::open(&settings)?;
+/// let usage = cache_size(&cache, ArchiveSizes::Recorded)?;
+/// assert_eq!(usage, cache_size(&cache, ArchiveSizes::Walked)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn cache_size(cache: &Cache, archives: ArchiveSizes) -> Result<Usage, MaintenanceError> {
+    Ok(measure(cache.root(), archives)?.total)
+}
+
+/// The space `path` takes on disk, and everything under it if it is a directory (links are not
+/// followed, hard-linked files count once): what the fetch code records in an archive's
+/// manifest before it publishes the archive. A path that does not exist takes nothing.
+pub fn measure_tree(path: &Path) -> Result<Usage, MaintenanceError> {
+    Ok(tally_path(path)?.usage())
 }
 
 /// A measurement of the cache.
@@ -32,7 +71,7 @@ pub(crate) struct Measure {
 
 /// Measures the cache at `root`, and each archive on the way, in one walk: the archive bucket
 /// and the rest of the cache in parallel.
-pub(crate) fn measure(root: &Path) -> Result<Measure, MaintenanceError> {
+pub(crate) fn measure(root: &Path, sizes: ArchiveSizes) -> Result<Measure, MaintenanceError> {
     // The root itself may be a link the user chose (`--cache-dir`): measure what it points to.
     let root_dir = Dir::open(root)?
         .ok_or_else(|| FsError::new("inspect", root, io::Error::from(io::ErrorKind::NotFound)))?;
@@ -44,7 +83,7 @@ pub(crate) fn measure(root: &Path) -> Result<Measure, MaintenanceError> {
         .partition(|(name, kind)| *kind == Kind::Dir && is_archive_bucket(name));
     let (archives, rest) = rayon::join(
         || match archive_bucket.first() {
-            Some((name, _)) => measure_archive_bucket(&root_dir, name),
+            Some((name, _)) => measure_archive_bucket(&root_dir, name, sizes),
             None => Ok((Tally::default(), Vec::new())),
         },
         || tally_entries(&root_dir, &others),
@@ -64,12 +103,15 @@ pub(crate) fn measure(root: &Path) -> Result<Measure, MaintenanceError> {
 }
 
 /// The space each archive takes (by digest), from one walk of the archive bucket.
-pub(crate) fn archive_usages(root: &Path) -> Result<HashMap<String, Usage>, MaintenanceError> {
+pub(crate) fn archive_usages(
+    root: &Path,
+    sizes: ArchiveSizes,
+) -> Result<HashMap<String, Usage>, MaintenanceError> {
     let Some(root_dir) = Dir::open(root)? else {
         return Ok(HashMap::new());
     };
     let name = OsStr::new(CacheBucket::Archive.dir_name());
-    let (_, per_archive) = measure_archive_bucket(&root_dir, name)?;
+    let (_, per_archive) = measure_archive_bucket(&root_dir, name, sizes)?;
     Ok(per_archive
         .into_iter()
         .map(|(digest, archive)| (digest, archive.usage()))
@@ -85,7 +127,11 @@ type BucketTally = (Tally, Vec<(String, Tally)>);
 
 /// Measures everything under `archive-v0` (the entry `name` of `root`), keeping each archive's
 /// share apart. Shards, and archives within a shard, are measured in parallel.
-fn measure_archive_bucket(root: &Dir, name: &OsStr) -> Result<BucketTally, FsError> {
+fn measure_archive_bucket(
+    root: &Dir,
+    name: &OsStr,
+    sizes: ArchiveSizes,
+) -> Result<BucketTally, FsError> {
     let bucket = match root.open_child(name)? {
         Opened::Dir(bucket) => bucket,
         // Swapped for a file or a link since it was listed: measure it as any other entry.
@@ -102,7 +148,7 @@ fn measure_archive_bucket(root: &Dir, name: &OsStr) -> Result<BucketTally, FsErr
     tally.merge(tally_entries(&bucket, &others)?);
     let measured = shards
         .par_iter()
-        .map(|(name, _)| measure_shard(&bucket, name))
+        .map(|(name, _)| measure_shard(&bucket, name, sizes))
         .collect::<Result<Vec<BucketTally>, FsError>>()?;
     let mut archives = Vec::new();
     for (shard, per_archive) in measured {
@@ -114,7 +160,7 @@ fn measure_archive_bucket(root: &Dir, name: &OsStr) -> Result<BucketTally, FsErr
 
 /// Measures one shard (the entry `name` of `bucket`): its own entries in the first tally, each
 /// archive's tree apart.
-fn measure_shard(bucket: &Dir, name: &OsStr) -> Result<BucketTally, FsError> {
+fn measure_shard(bucket: &Dir, name: &OsStr, sizes: ArchiveSizes) -> Result<BucketTally, FsError> {
     let shard = match bucket.open_child(name)? {
         Opened::Dir(shard) => shard,
         Opened::NotDir => return Ok((tally_child_dir(bucket, name)?, Vec::new())),
@@ -141,24 +187,93 @@ fn measure_shard(bucket: &Dir, name: &OsStr) -> Result<BucketTally, FsError> {
         }
     }
     tally.merge(tally_entries(&shard, &others)?);
+    let manifests: HashSet<&OsStr> = match sizes {
+        ArchiveSizes::Recorded => others
+            .iter()
+            .filter(|(_, kind)| *kind == Kind::File)
+            .map(|(name, _)| *name)
+            .collect(),
+        ArchiveSizes::Walked => HashSet::new(),
+    };
     let archives = archive_dirs
         .into_par_iter()
-        .map(|(digest, name)| Ok((digest, tally_child_dir(&shard, name)?)))
+        .map_init(Vec::new, |buffer, (digest, name)| {
+            let manifest = manifest_name(name);
+            let recorded = if manifests.contains(manifest.as_os_str()) {
+                recorded_usage(&shard, &manifest, buffer)?
+            } else {
+                None
+            };
+            let tally = match recorded {
+                Some(usage) => Tally::recorded(usage),
+                None => tally_child_dir(&shard, name)?,
+            };
+            Ok((digest, tally))
+        })
         .collect::<Result<Vec<_>, FsError>>()?;
     Ok((tally, archives))
 }
 
+/// The name of the manifest beside the archive directory `name`: `<name>.manifest`.
+fn manifest_name(name: &OsStr) -> OsString {
+    let mut manifest = name.to_owned();
+    manifest.push(".");
+    manifest.push(MANIFEST_EXTENSION);
+    manifest
+}
+
+/// The usage the manifest `name` of `shard` recorded, read from its first bytes; `None` if it
+/// recorded none or is gone.
+fn recorded_usage(
+    shard: &Dir,
+    name: &OsStr,
+    buffer: &mut Vec<u8>,
+) -> Result<Option<Usage>, FsError> {
+    match shard.read_child_prefix(name, buffer, MANIFEST_USAGE_PREFIX_LEN) {
+        Ok(true) => Ok(ArchiveManifest::usage_from_prefix(buffer)),
+        Ok(false) => Ok(None),
+        Err(error) => Err(FsError::new("read", shard.child_path(name), error)),
+    }
+}
+
 /// The space the archive `digest` takes, or `None` if it is not in the store (or `digest` is no
-/// archive name).
+/// archive name); its recorded usage when `sizes` says so and its manifest has one.
 pub(crate) fn existing_archive_usage(
     cache: &Cache,
     digest: &str,
+    sizes: ArchiveSizes,
 ) -> Result<Option<Usage>, FsError> {
     let Ok(digest) = ContentDigest::hex(digest) else {
         return Ok(None);
     };
-    match Dir::open_nofollow(cache.archive(&digest).path())? {
-        Opened::Dir(dir) => Ok(Some(tally_dir(&dir)?.usage())),
-        Opened::NotDir | Opened::Vanished => Ok(None),
+    let dir = match Dir::open_nofollow(cache.archive(&digest).path())? {
+        Opened::Dir(dir) => dir,
+        Opened::NotDir | Opened::Vanished => return Ok(None),
+    };
+    if sizes == ArchiveSizes::Recorded {
+        let manifest = cache.manifest_path(&digest);
+        let mut buffer = Vec::new();
+        if let Some(usage) = read_manifest_prefix(&manifest, &mut buffer)?
+            .then(|| ArchiveManifest::usage_from_prefix(&buffer))
+            .flatten()
+        {
+            return Ok(Some(usage));
+        }
     }
+    Ok(Some(tally_dir(&dir)?.usage()))
+}
+
+/// Reads the first bytes of the manifest at `path`; `false` if there is none.
+fn read_manifest_prefix(path: &Path, buffer: &mut Vec<u8>) -> Result<bool, FsError> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(error) => return Err(FsError::new("read", path, error)),
+    };
+    buffer.clear();
+    file.take(MANIFEST_USAGE_PREFIX_LEN as u64)
+        .read_to_end(buffer)
+        .map_err(|error| FsError::new("read", path, error))?;
+    Ok(true)
 }

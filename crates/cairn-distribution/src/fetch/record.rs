@@ -1,5 +1,8 @@
 //! Pointers and the published-hash index: how repeat requests find an archive cheaply.
 
+use std::path::Path;
+
+use cairn_cache::maintenance::measure_tree;
 use cairn_cache::{
     ArchiveManifest, ArchivePath, Cache, CacheBucket, CacheEntry, ManifestEntry, POINTER_FORMAT,
     Pointer,
@@ -136,12 +139,15 @@ pub(super) fn digests_of(hashes: &Hashes) -> Vec<Digest> {
     hashes.iter().copied().collect()
 }
 
-/// Records what the extractor wrote as the manifest of the archive `digest`, before the
-/// archive is persisted, so that `cairn cache verify` can check the tree later.
+/// Records what the extractor wrote, and the space the unpacked tree at `unpacked` takes, as
+/// the manifest of the archive `digest`, before the archive is persisted: `cairn cache verify`
+/// checks the tree against it later, and `cairn cache size` and `list` read the usage instead of
+/// walking every file (the tree is never written again, and a rename keeps its inodes).
 pub(super) fn write_manifest(
     cache: &Cache,
     digest: &ContentDigest,
     report: &ExtractReport,
+    unpacked: &Path,
 ) -> Result<(), FetchError> {
     let entries = report
         .written
@@ -159,6 +165,10 @@ pub(super) fn write_manifest(
         source_name: digest.as_str().to_owned(),
         message: format!("cannot record the archive's manifest: {error}"),
     })?;
-    cache.write_manifest(digest, &manifest)?;
+    let usage = measure_tree(unpacked).map_err(|error| FetchError::Task {
+        source_name: digest.as_str().to_owned(),
+        message: format!("cannot measure the unpacked archive: {error}"),
+    })?;
+    cache.write_manifest(digest, &manifest.with_usage(usage))?;
     Ok(())
 }

@@ -228,7 +228,7 @@ async fn download(
     request.expected.verify(&hashes, &request.shown)?;
     let digest =
         ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
-    record::write_manifest(store.cache(), &digest, &report)?;
+    record::write_manifest(store.cache(), &digest, &report, temp.path())?;
     let (archive, _) = store.cache().persist(temp, &digest)?;
     let digests = record::digests_of(&hashes);
     publish(

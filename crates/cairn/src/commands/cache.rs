@@ -47,7 +47,12 @@ fn dir(global: &GlobalArgs) -> anyhow::Result<()> {
 
 fn size(global: &GlobalArgs, args: &SizeArgs) -> anyhow::Result<()> {
     let cache = open(global, LockMode::Shared, &args.lock)?;
-    let usage = maintenance::cache_size(&cache)?;
+    let archives = if args.exact {
+        maintenance::ArchiveSizes::Walked
+    } else {
+        maintenance::ArchiveSizes::Recorded
+    };
+    let usage = maintenance::cache_size(&cache, archives)?;
     if args.human || std::io::stdout().is_terminal() {
         output::line(format_size(usage.bytes))?;
     } else {

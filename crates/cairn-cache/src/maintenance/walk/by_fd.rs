@@ -18,7 +18,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, fstat, openat, statat}
 use rustix::io::Errno;
 use rustix::path::Arg;
 
-use super::dir::{Dir, Handle, Kind, Listing, Opened, Stat, os_str, read_to_end};
+use super::dir::{Dir, Handle, Kind, Listing, Opened, Stat, os_str, read_prefix, read_to_end};
 
 /// Room for a few hundred entries per `getdents64` call.
 const LISTING_BUFFER: usize = 64 * 1024;
@@ -166,14 +166,36 @@ pub(super) fn list(fd: &DirFd, path: &Path) -> Result<Listing, FsError> {
 
 /// Reads the whole entry `name` of `dir` into `buffer`; `false` if it is gone.
 pub(super) fn read_child(dir: &DirFd, name: &OsStr, buffer: &mut Vec<u8>) -> io::Result<bool> {
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
-    let fd = match openat(dir, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(false),
-        Err(errno) => return Err(errno.into()),
+    let Some(mut file) = open_child_file(dir, name)? else {
+        return Ok(false);
     };
-    read_to_end(&mut File::from(fd), buffer)?;
+    read_to_end(&mut file, buffer)?;
     Ok(true)
+}
+
+/// Reads at most `limit` bytes from the start of the entry `name` of `dir` into `buffer`;
+/// `false` if it is gone.
+pub(super) fn read_child_prefix(
+    dir: &DirFd,
+    name: &OsStr,
+    buffer: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<bool> {
+    let Some(mut file) = open_child_file(dir, name)? else {
+        return Ok(false);
+    };
+    read_prefix(&mut file, buffer, limit)?;
+    Ok(true)
+}
+
+/// Opens the entry `name` of `dir` for reading; `None` if it is gone.
+fn open_child_file(dir: &DirFd, name: &OsStr) -> io::Result<Option<File>> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+    match openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => Ok(Some(File::from(fd))),
+        Err(Errno::NOENT) => Ok(None),
+        Err(errno) => Err(errno.into()),
+    }
 }
 
 fn to_stat(stat: &rustix::fs::Stat) -> Stat {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use cairn_fs::FsError;
 
-use super::dir::{Dir, Handle, Kind, Listing, Opened, Stat, name_bytes, read_to_end};
+use super::dir::{Dir, Handle, Kind, Listing, Opened, Stat, name_bytes, read_prefix, read_to_end};
 use super::vanished;
 
 /// "Opens" the directory at `path`: checks that it is one, following a link in its last
@@ -94,5 +94,21 @@ pub(super) fn read_child(path: &Path, buffer: &mut Vec<u8>) -> io::Result<bool> 
         Err(error) => return Err(error),
     };
     read_to_end(&mut file, buffer)?;
+    Ok(true)
+}
+
+/// Reads at most `limit` bytes from the start of the file at `path` into `buffer`; `false` if
+/// it is gone.
+pub(super) fn read_child_prefix(
+    path: &Path,
+    buffer: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<bool> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if vanished(&error) => return Ok(false),
+        Err(error) => return Err(error),
+    };
+    read_prefix(&mut file, buffer, limit)?;
     Ok(true)
 }

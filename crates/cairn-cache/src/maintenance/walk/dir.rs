@@ -249,10 +249,46 @@ impl Dir {
         }
     }
 
+    /// Reads at most `limit` bytes from the start of the entry `name` into `buffer` (replacing
+    /// its contents); `false` if it is gone.
+    pub(crate) fn read_child_prefix(
+        &self,
+        name: &OsStr,
+        buffer: &mut Vec<u8>,
+        limit: usize,
+    ) -> io::Result<bool> {
+        match &self.handle {
+            #[cfg(target_os = "linux")]
+            Handle::Fd(fd) => by_fd::read_child_prefix(fd, name, buffer, limit),
+            Handle::Path => by_path::read_child_prefix(&self.child_path(name), buffer, limit),
+        }
+    }
+
     /// The path of the entry `name`.
     pub(crate) fn child_path(&self, name: &OsStr) -> PathBuf {
         self.path.join(name)
     }
+}
+
+/// Reads from `reader` into `buffer` until `limit` bytes or the end, whichever comes first.
+pub(super) fn read_prefix(
+    reader: &mut impl io::Read,
+    buffer: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<()> {
+    buffer.clear();
+    buffer.resize(limit, 0);
+    let mut filled = 0;
+    while filled < limit {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    buffer.truncate(filled);
+    Ok(())
 }
 
 /// Reads `reader` to its end into `buffer` with plain `read` calls: no `fstat` or `lseek` for a

@@ -69,6 +69,16 @@ impl Tally {
         }
     }
 
+    /// A tally of entries measured earlier, known only by their total (a usage recorded in an
+    /// archive's manifest): none of its inodes can be matched against others'.
+    pub(crate) fn recorded(usage: Usage) -> Tally {
+        Tally {
+            bytes: usage.bytes,
+            files: usage.files,
+            linked: Vec::new(),
+        }
+    }
+
     /// Adds another tally's entries.
     pub(crate) fn merge(&mut self, other: Tally) {
         self.bytes = self.bytes.saturating_add(other.bytes);
