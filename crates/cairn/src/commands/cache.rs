@@ -70,7 +70,8 @@ fn list(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<()> {
     print_table(&wheels)
 }
 
-/// Prints one row per wheel, columns padded to their widest cell.
+/// Prints one row per wheel, columns padded to their widest cell, through one buffer and
+/// without a `String` per cell (a cache can list 100,000 rows).
 fn print_table(wheels: &[CachedWheel]) -> anyhow::Result<()> {
     let header = [
         "NAME",
@@ -80,41 +81,40 @@ fn print_table(wheels: &[CachedWheel]) -> anyhow::Result<()> {
         "ARCHIVE",
         "SOURCE",
     ];
-    let rows: Vec<[String; 6]> = wheels
+    let computed: Vec<(String, String)> = wheels
         .iter()
         .map(|wheel| {
-            [
-                wheel.name.clone(),
-                wheel.version.clone(),
+            (
                 wheel.archive_bytes.map_or("-".to_owned(), format_size),
                 format_timestamp(wheel.last_used),
-                wheel.archive.get(..12).unwrap_or(&wheel.archive).to_owned(),
-                wheel.source.clone(),
-            ]
+            )
         })
         .collect();
+    let rows = wheels.iter().zip(&computed).map(|(wheel, (size, used))| {
+        [
+            wheel.name.as_str(),
+            wheel.version.as_str(),
+            size.as_str(),
+            used.as_str(),
+            wheel.archive.get(..12).unwrap_or(&wheel.archive),
+            wheel.source.as_str(),
+        ]
+    });
     let mut widths = header.map(str::len);
-    for row in &rows {
+    for row in rows.clone() {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let format_row = |cells: [&str; 6]| {
-        let mut line = String::new();
-        for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
-            if index + 1 == cells.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}  "));
-            }
+    let mut out = output::Buffered::stdout();
+    for row in std::iter::once(header).chain(rows) {
+        let (last, padded) = row.split_last().unwrap_or((&"", &[]));
+        for (cell, width) in padded.iter().zip(widths) {
+            out.write_fmt(format_args!("{cell:<width$}  "))?;
         }
-        line
-    };
-    output::line(format_row(header))?;
-    for row in &rows {
-        output::line(format_row(row.each_ref().map(String::as_str)))?;
+        out.write_fmt(format_args!("{last}\n"))?;
     }
-    Ok(())
+    Ok(out.finish()?)
 }
 
 fn clean(global: &GlobalArgs, args: &CleanArgs) -> anyhow::Result<()> {
@@ -214,15 +214,14 @@ fn verify_summary(report: &VerifyReport) -> String {
 
 /// Prints each planned removal: reason, size, path relative to the root.
 fn print_plan(root: &Path, plan: &Plan) -> anyhow::Result<()> {
-    for removal in plan.removals() {
-        output::line(format!(
+    Ok(output::lines(plan.removals().iter().map(|removal| {
+        format!(
             "{:<22}{:>10}  {}",
             removal.reason.label(),
             format_size(removal.usage.bytes),
             relative(root, &removal.path)
-        ))?;
-    }
-    Ok(())
+        )
+    }))?)
 }
 
 fn print_summary(verb: &str, usage: Usage) -> anyhow::Result<()> {

@@ -291,17 +291,27 @@ pub(super) fn read_prefix(
     Ok(())
 }
 
-/// Reads `reader` to its end into `buffer` with plain `read` calls: no `fstat` or `lseek` for a
-/// size hint, which std's `read_to_end` on a file makes and small records do not need.
+/// Reads the record file `reader` to its end into `buffer` with plain `read` calls: no `fstat`
+/// or `lseek` for a size hint, which std's `read_to_end` on a file makes and small records do
+/// not need, and no final `read` to see the end when one came back short: records are regular
+/// files written whole and renamed into place, never appended to, so a short read is the end.
+/// (Were one not a regular file, it would read as damaged, which is what it is.)
 pub(super) fn read_to_end(reader: &mut impl io::Read, buffer: &mut Vec<u8>) -> io::Result<()> {
+    // The whole capacity is offered to the first read: most records fit in one.
     buffer.clear();
+    buffer.resize(buffer.capacity().max(4096), 0);
     let mut filled = 0;
     loop {
         if buffer.len() == filled {
             buffer.resize((filled * 2).max(4096), 0);
         }
+        let wanted = buffer.len() - filled;
         match reader.read(&mut buffer[filled..]) {
             Ok(0) => break,
+            Ok(read) if read < wanted => {
+                filled += read;
+                break;
+            }
             Ok(read) => filled += read,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => return Err(error),
