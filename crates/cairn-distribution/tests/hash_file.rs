@@ -6,7 +6,8 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use cairn_distribution::hash::{
-    HashAlgorithm, HashError, HasherSet, Hashes, HashingReader, MMAP_THRESHOLD, hash_file,
+    HashAlgorithm, HashError, HasherSet, Hashes, HashingReader, MMAP_THRESHOLD, digest_file,
+    hash_file,
 };
 
 const ALL_EXTRAS: [HashAlgorithm; 3] = [
@@ -236,4 +237,47 @@ fn a_directory_is_a_read_error_naming_the_path() {
         message.contains(&dir.path().display().to_string()),
         "{message}"
     );
+}
+
+#[test]
+fn digest_file_computes_exactly_what_is_asked_in_that_order() {
+    let threshold = usize::try_from(MMAP_THRESHOLD).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let content = pattern(3 * threshold + 7);
+    let subsets: [&[HashAlgorithm]; 6] = [
+        &[HashAlgorithm::Sha256],
+        &[HashAlgorithm::Sha512, HashAlgorithm::Sha256],
+        &[HashAlgorithm::Sha384, HashAlgorithm::Sha384],
+        &[HashAlgorithm::Blake3],
+        &[HashAlgorithm::Sha256, HashAlgorithm::Blake3],
+        &[],
+    ];
+    for size in [0, 1, threshold - 1, threshold, 3 * threshold + 7] {
+        let bytes = &content[..size];
+        let path = write_temp(dir.path(), &format!("digest-{size}"), bytes);
+        let reference = hash_file(&path, &ALL_EXTRAS).unwrap();
+        for subset in subsets {
+            let digests = digest_file(&path, subset).unwrap();
+            let mut expected: Vec<HashAlgorithm> = Vec::new();
+            for algorithm in subset {
+                if !expected.contains(algorithm) {
+                    expected.push(*algorithm);
+                }
+            }
+            let algorithms: Vec<HashAlgorithm> = digests.iter().map(|d| d.algorithm()).collect();
+            assert_eq!(algorithms, expected, "{size} bytes, {subset:?}");
+            for digest in &digests {
+                assert_eq!(
+                    Some(digest),
+                    reference.get(digest.algorithm()),
+                    "{size} bytes, {subset:?}"
+                );
+            }
+        }
+    }
+    let missing = dir.path().join("missing");
+    assert!(matches!(
+        digest_file(&missing, &[HashAlgorithm::Sha256]),
+        Err(HashError::Open { .. })
+    ));
 }

@@ -6,9 +6,12 @@ use std::path::Path;
 
 use memmap2::{Advice, Mmap, MmapOptions};
 
+use rayon::iter::{IntoParallelRefMutIterator as _, ParallelIterator as _};
+
 use super::algorithm::HashAlgorithm;
+use super::digest::Digest;
 use super::error::HashError;
-use super::hasher_set::HasherSet;
+use super::hasher_set::{ExtraHasher, HasherSet};
 use super::hashes::Hashes;
 
 /// Files at least this large are memory-mapped and hashed on rayon's pool; smaller ones are read
@@ -38,15 +41,103 @@ const READ_BUFFER_LEN: usize = 64 * 1024;
 /// access to the lost pages fault (SIGBUS on Unix). cairn hashes files it has just written or
 /// that are in its read-only store, where no one truncates them.
 pub fn hash_file(path: &Path, extra: &[HashAlgorithm]) -> Result<Hashes, HashError> {
+    let mut hashers = HasherSet::new(extra);
+    feed_file(path, &mut hashers)?;
+    Ok(hashers.finalize())
+}
+
+/// Hashes the file at `path` with exactly `algorithms` (repeats ignored), reading it once, and
+/// returns the digests in the order asked. Unlike [`hash_file`] it computes BLAKE3 only when
+/// asked: `cairn hash -a sha256` then gets both cores' worth of time for SHA-256 alone instead
+/// of sharing them with a BLAKE3 nobody reads. Several SHA-2 algorithms run on separate threads.
+///
+/// ```
+/// use cairn_distribution::hash::{HashAlgorithm, digest_file};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("hello.txt");
+/// std::fs::write(&path, "hello\n")?;
+/// let digests = digest_file(&path, &[HashAlgorithm::Sha256])?;
+/// assert_eq!(
+///     digests[0].to_hex(),
+///     "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn digest_file(path: &Path, algorithms: &[HashAlgorithm]) -> Result<Vec<Digest>, HashError> {
+    let mut wanted: Vec<HashAlgorithm> = Vec::with_capacity(algorithms.len());
+    for algorithm in algorithms {
+        if !wanted.contains(algorithm) {
+            wanted.push(*algorithm);
+        }
+    }
+    let digests: Vec<Digest> = if wanted.contains(&HashAlgorithm::Blake3) {
+        hash_file(path, &wanted)?.iter().cloned().collect()
+    } else {
+        let mut hashers = ShaSet(wanted.iter().filter_map(|a| ExtraHasher::new(*a)).collect());
+        feed_file(path, &mut hashers)?;
+        hashers.0.into_iter().map(ExtraHasher::finalize).collect()
+    };
+    Ok(wanted
+        .iter()
+        .filter_map(|algorithm| {
+            digests
+                .iter()
+                .find(|digest| digest.algorithm() == *algorithm)
+                .cloned()
+        })
+        .collect())
+}
+
+/// Where [`feed_file`] puts the bytes.
+trait Sink {
+    /// Takes a small piece, on this thread.
+    fn update(&mut self, bytes: &[u8]);
+    /// Takes a large piece, using other threads where that helps.
+    fn update_parallel(&mut self, bytes: &[u8]);
+}
+
+impl Sink for HasherSet {
+    fn update(&mut self, bytes: &[u8]) {
+        HasherSet::update(self, bytes);
+    }
+
+    fn update_parallel(&mut self, bytes: &[u8]) {
+        HasherSet::update_parallel(self, bytes);
+    }
+}
+
+/// SHA-2 hashers without BLAKE3, each on its own thread when there are several.
+struct ShaSet(Vec<ExtraHasher>);
+
+impl Sink for ShaSet {
+    fn update(&mut self, bytes: &[u8]) {
+        for hasher in &mut self.0 {
+            hasher.update(bytes);
+        }
+    }
+
+    fn update_parallel(&mut self, bytes: &[u8]) {
+        if let [hasher] = self.0.as_mut_slice() {
+            hasher.update(bytes);
+        } else {
+            self.0
+                .par_iter_mut()
+                .for_each(|hasher| hasher.update(bytes));
+        }
+    }
+}
+
+/// Feeds every byte of the file at `path` to `sink`, once.
+fn feed_file(path: &Path, sink: &mut impl Sink) -> Result<(), HashError> {
     let open_error = |source| HashError::Open {
         path: path.to_owned(),
         source,
     };
     let file = File::open(path).map_err(open_error)?;
     let len = file.metadata().map_err(open_error)?.len();
-    let mut hashers = HasherSet::new(extra);
     if len < MMAP_THRESHOLD {
-        read_into(&file, &mut hashers).map_err(|source| HashError::Read {
+        read_into(&file, sink).map_err(|source| HashError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -63,15 +154,15 @@ pub fn hash_file(path: &Path, extra: &[HashAlgorithm]) -> Result<Hashes, HashErr
             // Only a hint for read-ahead when the file is not cached; failing to give it is
             // harmless.
             let _ = map.advise(Advice::Sequential);
-            hashers.update_parallel(&map);
+            sink.update_parallel(&map);
             offset += window_len;
         }
     }
-    Ok(hashers.finalize())
+    Ok(())
 }
 
 /// Reads `file` to its end, feeding every byte to `hashers`.
-fn read_into(mut file: &File, hashers: &mut HasherSet) -> io::Result<()> {
+fn read_into(mut file: &File, hashers: &mut impl Sink) -> io::Result<()> {
     let mut buffer = [0; READ_BUFFER_LEN];
     loop {
         match file.read(&mut buffer) {

@@ -92,7 +92,7 @@ impl std::fmt::Debug for HasherSet {
 
 /// One of the sequential SHA-2 hashers.
 #[derive(Clone)]
-enum ExtraHasher {
+pub(super) enum ExtraHasher {
     Sha256(sha2::Sha256),
     Sha384(sha2::Sha384),
     Sha512(sha2::Sha512),
@@ -100,7 +100,7 @@ enum ExtraHasher {
 
 impl ExtraHasher {
     /// A hasher for `algorithm`, or `None` for BLAKE3 (which [`HasherSet`] always has).
-    fn new(algorithm: HashAlgorithm) -> Option<Self> {
+    pub(super) fn new(algorithm: HashAlgorithm) -> Option<Self> {
         match algorithm {
             HashAlgorithm::Blake3 => None,
             HashAlgorithm::Sha256 => Some(Self::Sha256(sha2::Sha256::new())),
@@ -117,7 +117,7 @@ impl ExtraHasher {
         }
     }
 
-    fn update(&mut self, bytes: &[u8]) {
+    pub(super) fn update(&mut self, bytes: &[u8]) {
         match self {
             Self::Sha256(hasher) => hasher.update(bytes),
             Self::Sha384(hasher) => hasher.update(bytes),
@@ -125,7 +125,7 @@ impl ExtraHasher {
         }
     }
 
-    fn finalize(self) -> Digest {
+    pub(super) fn finalize(self) -> Digest {
         let algorithm = self.algorithm();
         match self {
             Self::Sha256(hasher) => Digest::from_computed(algorithm, &hasher.finalize()),

@@ -26,7 +26,7 @@ pub use algorithm::HashAlgorithm;
 pub use digest::Digest;
 pub use error::{HashError, HashMismatch, ParseAlgorithmError, ParseDigestError};
 pub use expected::ExpectedHashes;
-pub use file::{MMAP_THRESHOLD, hash_file};
+pub use file::{MMAP_THRESHOLD, digest_file, hash_file};
 pub use hasher_set::HasherSet;
 pub use hashes::Hashes;
 pub use reader::{HashingAsyncReader, HashingReader};
