@@ -13,12 +13,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Records read on rayon's threads and freed on the main one, and buffers that each extraction
-/// thread grows and drops, are where glibc's per-thread arenas are slow (arena locks, heap
-/// trimming and regrowth); mimalloc's thread-local free lists are not.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     report::init_tracing(cli.global.verbose, cli.global.quiet);
