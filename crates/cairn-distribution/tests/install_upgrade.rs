@@ -369,33 +369,35 @@ fn a_failure_before_staging_leaves_the_target_alone() {
 
 #[test]
 fn a_failure_while_staging_leaves_the_target_alone() {
-    // The staging directory adds its own name to every path: a file whose path fits in the
-    // archive and in the target, but not below the staging directory, fails to link midway
-    // through staging, once the staging directories exist and other files may be linked.
+    // The staging directory adds its own name to every path: a directory whose path fits in
+    // the archive and in the target, but not below the staging directory, cannot be created
+    // there, once the staging directory exists and other directories may have been created.
+    // (Files are linked relative to their open directories, so only a directory's own path
+    // can be too long.)
     let work = Workspace::new();
     let target = work.dir.path().join("t".repeat(200));
     install(&target, LinkMode::Copy, &[&work.unpack(&demo_v1())]).unwrap();
     let before = snapshot(&target);
 
-    // The path in the target is 4090 bytes, under PATH_MAX (4096 with its NUL); in the
-    // staging directory it is longer.
+    // The directory's path in the target is 4090 bytes, under PATH_MAX (4096 with its NUL);
+    // in the staging directory it is longer.
     let mut remaining = 4090 - target.as_os_str().len() - "/deep/".len();
     let mut components = Vec::new();
     while remaining > 250 {
         components.push("c".repeat(200));
         remaining -= 201;
     }
-    components.push("f".repeat(remaining));
-    let deep_path = format!("deep/{}", components.join("/"));
-    assert_eq!(target.join(&deep_path).as_os_str().len(), 4090);
+    components.push("d".repeat(remaining));
+    let deep_dir = format!("deep/{}", components.join("/"));
+    assert_eq!(target.join(&deep_dir).as_os_str().len(), 4090);
     let mut builder = demo_v2();
     for i in 0..200 {
         builder = builder.file(&format!("aaa/m{i}.py"), "");
     }
-    let v2 = work.unpack(&builder.file(&deep_path, ""));
+    let v2 = work.unpack(&builder.file(&format!("{deep_dir}/f"), ""));
 
     let error = install(&target, LinkMode::Copy, &[&v2]).unwrap_err();
-    assert!(matches!(error, InstallError::Link { .. }), "{error}");
+    assert!(matches!(error, InstallError::Stage { .. }), "{error}");
     assert_eq!(snapshot(&target), before);
 }
 

@@ -21,7 +21,7 @@ mod placement;
 pub use atomic::{TEMP_PREFIX, write_atomic};
 pub use digest::{ContentDigest, DigestEncoding, DigestError};
 pub use error::FsError;
-pub use link::{LinkError, LinkMode, LinkOutcome, Linker, link_file, link_tree};
+pub use link::{LinkDir, LinkError, LinkMode, LinkOutcome, Linker, link_file, link_tree};
 pub use lock::{LockError, LockMode, LockedFile};
 pub use persist::{PersistOutcome, persist_dir};
 pub use placement::mark_top_of_hierarchies;

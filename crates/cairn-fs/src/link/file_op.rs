@@ -5,11 +5,12 @@
 //! an error and never followed. A destination this module created is removed again if the
 //! operation fails halfway, so a fallback can retry the same path.
 
+use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::LinkMode;
+use super::{LinkDir, LinkMode};
 
 /// Which part of an operation failed: only a failure of the transfer itself can mean "this
 /// filesystem cannot do this mode"; failing to open the source or create the destination means
@@ -29,7 +30,7 @@ pub(crate) struct OpError {
     pub(crate) error: io::Error,
 }
 
-trait AtStep<T> {
+pub(crate) trait AtStep<T> {
     fn at(self, step: Step) -> Result<T, OpError>;
 }
 
@@ -39,9 +40,59 @@ impl<T> AtStep<T> for io::Result<T> {
     }
 }
 
+/// Where one file comes from and where it goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pair<'a> {
+    /// Two paths.
+    Paths { src: &'a Path, dst: &'a Path },
+    /// A name in each of two open directories.
+    At {
+        src_dir: &'a LinkDir,
+        src: &'a OsStr,
+        dst_dir: &'a LinkDir,
+        dst: &'a OsStr,
+    },
+}
+
+impl Pair<'_> {
+    /// The source's full path, for messages.
+    pub(crate) fn src_path(&self) -> PathBuf {
+        match self {
+            Self::Paths { src, .. } => src.to_path_buf(),
+            Self::At { src_dir, src, .. } => src_dir.path().join(src),
+        }
+    }
+
+    /// The destination's full path, for messages.
+    pub(crate) fn dst_path(&self) -> PathBuf {
+        match self {
+            Self::Paths { dst, .. } => dst.to_path_buf(),
+            Self::At { dst_dir, dst, .. } => dst_dir.path().join(dst),
+        }
+    }
+}
+
+/// Make the destination of `pair` a new file with its source's contents (or, for symlinks, a
+/// link to it) using `mode`. For [`LinkMode::Symlink`], the source's path must be absolute.
+pub(crate) fn link_pair(mode: LinkMode, pair: Pair<'_>) -> Result<(), OpError> {
+    match pair {
+        Pair::Paths { src, dst } => link_one(mode, src, dst),
+        #[cfg(target_os = "linux")]
+        Pair::At {
+            src_dir,
+            src,
+            dst_dir,
+            dst,
+        } => super::file_op_at::link_one_at(mode, src_dir, src, dst_dir, dst),
+        // Without descriptors, the names are joined to their directories' paths.
+        #[cfg(not(target_os = "linux"))]
+        Pair::At { .. } => link_one(mode, &pair.src_path(), &pair.dst_path()),
+    }
+}
+
 /// Make `dst` a new file with `src`'s contents (or, for symlinks, a link to it) using `mode`.
 /// For [`LinkMode::Symlink`], `src` must be absolute.
-pub(crate) fn link_one(mode: LinkMode, src: &Path, dst: &Path) -> Result<(), OpError> {
+fn link_one(mode: LinkMode, src: &Path, dst: &Path) -> Result<(), OpError> {
     match mode {
         LinkMode::Clone => clone_file(src, dst),
         LinkMode::Hardlink => fs::hard_link(src, dst).at(Step::Transfer),
@@ -110,7 +161,7 @@ fn copy_file(src: &Path, dst: &Path) -> Result<(), OpError> {
 /// of `std::io::copy`. Between filesystems `copy_file_range` fails with EXDEV up front and
 /// `sendfile` does the copy; where neither serves, `std::io::copy` reads and writes.
 #[cfg(target_os = "linux")]
-fn copy_bytes(reader: &File, writer: &File, len: u64) -> io::Result<()> {
+pub(crate) fn copy_bytes(reader: &File, writer: &File, len: u64) -> io::Result<()> {
     use rustix::io::Errno;
 
     let mut remaining = len;

@@ -1,13 +1,14 @@
 //! The linker: one fallback ladder shared by every file of an operation.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::failure::{Failure, classify};
-use super::file_op::link_one;
-use super::{LinkError, LinkMode, LinkOutcome, tree};
+use super::file_op::{Pair, link_pair};
+use super::{LinkDir, LinkError, LinkMode, LinkOutcome, tree};
 
 /// Links files and trees from the cache into targets, deciding the fallback ladder once.
 ///
@@ -121,6 +122,38 @@ impl Linker {
         Ok(linked.mode)
     }
 
+    /// [`link_listed_file`](Self::link_listed_file) for the file named `src` in `src_dir`, linked
+    /// to the new name `dst` in `dst_dir`: each call resolves one name in each directory rather
+    /// than two full paths, so open each directory once and link all its files through it.
+    /// Errors name the full paths (the directory's path joined with the name).
+    ///
+    /// On Linux the source is never followed if it is a symlink: copy and clone modes refuse it,
+    /// and hardlink mode links the symlink itself, as `link(2)` does. Symlink linkers resolve
+    /// the source by path, as [`link_listed_file`](Self::link_listed_file) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`link_file`](Self::link_file).
+    pub fn link_at(
+        &self,
+        src_dir: &LinkDir,
+        src: &OsStr,
+        dst_dir: &LinkDir,
+        dst: &OsStr,
+    ) -> Result<LinkMode, LinkError> {
+        if self.requested == LinkMode::Symlink {
+            // A symlink must hold an absolute, resolved path, which only the path gives.
+            return self.link_listed_file(&src_dir.path().join(src), &dst_dir.path().join(dst));
+        }
+        let pair = Pair::At {
+            src_dir,
+            src,
+            dst_dir,
+            dst,
+        };
+        Ok(self.link_pair(pair)?.mode)
+    }
+
     /// Link every file under the directory `src` into `dst`; see [`link_tree`](super::link_tree).
     ///
     /// # Errors
@@ -133,25 +166,30 @@ impl Linker {
     /// Link one file known to be regular (absolute if this is a symlink linker), walking down
     /// the ladder as the filesystem demands.
     pub(crate) fn link_regular_file(&self, src: &Path, dst: &Path) -> Result<Linked, LinkError> {
+        self.link_pair(Pair::Paths { src, dst })
+    }
+
+    /// [`link_regular_file`](Self::link_regular_file) for either kind of pair.
+    fn link_pair(&self, pair: Pair<'_>) -> Result<Linked, LinkError> {
         if !self.settled.load(Ordering::Acquire) {
             // Nothing is protected by the lock but the order of first attempts, so a poisoned
             // lock is as good as a healthy one.
             let _probing = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
             if !self.settled.load(Ordering::Acquire) {
-                let linked = self.descend_as_needed(src, dst)?;
+                let linked = self.descend_as_needed(pair)?;
                 self.settled.store(true, Ordering::Release);
                 return Ok(linked);
             }
         }
-        self.descend_as_needed(src, dst)
+        self.descend_as_needed(pair)
     }
 
     /// Try the current rung, stepping down for as long as the filesystem cannot do it.
-    fn descend_as_needed(&self, src: &Path, dst: &Path) -> Result<Linked, LinkError> {
+    fn descend_as_needed(&self, pair: Pair<'_>) -> Result<Linked, LinkError> {
         let mut fallbacks = 0;
         loop {
             let mode = self.mode();
-            let Err(failure) = link_one(mode, src, dst) else {
+            let Err(failure) = link_pair(mode, pair) else {
                 return Ok(Linked {
                     mode,
                     after_link_limit: false,
@@ -168,11 +206,11 @@ impl Linker {
                 }
                 Failure::LinkLimit => {
                     tracing::debug!(
-                        src = %src.display(),
+                        src = %pair.src_path().display(),
                         "hard-link limit reached, copying this file instead"
                     );
-                    link_one(LinkMode::Copy, src, dst).map_err(|copy_failure| {
-                        error_for(LinkMode::Copy, src, dst, copy_failure.error)
+                    link_pair(LinkMode::Copy, pair).map_err(|copy_failure| {
+                        error_for(LinkMode::Copy, pair, copy_failure.error)
                     })?;
                     return Ok(Linked {
                         mode: LinkMode::Copy,
@@ -182,7 +220,7 @@ impl Linker {
                 }
                 Failure::Exists | Failure::Other => {}
             }
-            return Err(error_for(mode, src, dst, failure.error));
+            return Err(error_for(mode, pair, failure.error));
         }
     }
 
@@ -204,8 +242,8 @@ impl Linker {
     }
 }
 
-fn error_for(mode: LinkMode, src: &Path, dst: &Path, source: std::io::Error) -> LinkError {
-    let (src, dst) = (src.to_path_buf(), dst.to_path_buf());
+fn error_for(mode: LinkMode, pair: Pair<'_>, source: std::io::Error) -> LinkError {
+    let (src, dst) = (pair.src_path(), pair.dst_path());
     if source.kind() == std::io::ErrorKind::AlreadyExists {
         LinkError::DestinationExists { src, dst, mode }
     } else {

@@ -19,17 +19,23 @@
 //!   error, never followed.
 //!
 //! Not guaranteed: protection against another process swapping a target directory for a
-//! symlink *while* a tree is being linked (the calls take paths, not directory handles).
+//! symlink *while* a tree is being linked with paths ([`link_tree`], [`Linker::link_file`]).
+//! [`Linker::link_at`] links relative to directories held open ([`LinkDir`]), which on Linux
+//! also saves the kernel a walk of two full paths per file.
 
+mod dir;
 mod error;
 mod failure;
 mod file_op;
+#[cfg(target_os = "linux")]
+mod file_op_at;
 mod linker;
 mod mode;
 mod tree;
 
 use std::path::Path;
 
+pub use dir::LinkDir;
 pub use error::LinkError;
 pub use linker::Linker;
 pub use mode::{LinkMode, ParseLinkModeError};
