@@ -252,28 +252,12 @@ pub(crate) fn existing_archive_usage(
     };
     if sizes == ArchiveSizes::Recorded {
         let manifest = cache.manifest_path(&digest);
-        let mut buffer = Vec::new();
-        if let Some(usage) = read_manifest_prefix(&manifest, &mut buffer)?
-            .then(|| ArchiveManifest::usage_from_prefix(&buffer))
-            .flatten()
+        if let (Some(shard), Some(name)) = (manifest.parent(), manifest.file_name())
+            && let Opened::Dir(shard) = Dir::open_nofollow(shard)?
+            && let Some(usage) = recorded_usage(&shard, name, &mut Vec::new())?
         {
             return Ok(Some(usage));
         }
     }
     Ok(Some(tally_dir(&dir)?.usage()))
-}
-
-/// Reads the first bytes of the manifest at `path`; `false` if there is none.
-fn read_manifest_prefix(path: &Path, buffer: &mut Vec<u8>) -> Result<bool, FsError> {
-    use std::io::Read;
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(error) => return Err(FsError::new("read", path, error)),
-    };
-    buffer.clear();
-    file.take(MANIFEST_USAGE_PREFIX_LEN as u64)
-        .read_to_end(buffer)
-        .map_err(|error| FsError::new("read", path, error))?;
-    Ok(true)
 }
