@@ -46,15 +46,7 @@ fn dir() -> Node {
 
 /// Bytes that deflate poorly, so large entries span many buffers in both directions.
 fn noise(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_f491_u32;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
+    cairn_test_support::noise::noise(len, 0x2545_f491)
 }
 
 #[test]

@@ -16,6 +16,7 @@ use std::time::Duration;
 use cairn_distribution::download::{ClientSettings, Fetched, HttpClient};
 use cairn_distribution::unzip::{self, EntryProblem, Limits, UnzipError};
 use cairn_test_support::http_server::{Response, TestServer};
+use cairn_test_support::noise::noise;
 use zipgen::{Entry, MODE_EXECUTABLE, Workspace, ZipBuilder, read_tree};
 
 /// The name the extractor gives its worker threads.
@@ -25,19 +26,6 @@ fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Bytes that do not deflate, so compressed sizes are about the uncompressed ones.
-fn noise(len: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
 }
 
 /// Small text that differs per entry.

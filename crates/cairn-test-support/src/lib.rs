@@ -3,4 +3,5 @@
 
 pub mod child;
 pub mod http_server;
+pub mod noise;
 pub mod wheel;

@@ -7,6 +7,8 @@ use base64::Engine;
 use sha2::Digest;
 use zip::write::SimpleFileOptions;
 
+use crate::noise::Noise;
+
 /// A wheel under construction: `WheelBuilder::new("demo", "1.0").file("demo/__init__.py", "…")`.
 #[derive(Debug, Clone)]
 pub struct WheelBuilder {
@@ -147,7 +149,7 @@ pub fn write_noise_wheel(dir: &Path, name: &str, version: &str, files: &[(&str, 
     let dist_info = format!("{name}-{version}.dist-info");
     let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     let mut record = String::new();
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut noise = Noise::new(0x9E37_79B9_7F4A_7C15);
     let mut chunk = vec![0u8; 1 << 20];
     let mut add =
         |writer: &mut zip::ZipWriter<std::fs::File>, name: &str, len: Option<u64>, text: &[u8]| {
@@ -166,13 +168,7 @@ pub fn write_noise_wheel(dir: &Path, name: &str, version: &str, files: &[(&str, 
                 }
                 Some(len) => {
                     while size < len {
-                        for word in chunk.chunks_exact_mut(8) {
-                            // xorshift64: fast, and nothing deflate could shrink.
-                            state ^= state << 13;
-                            state ^= state >> 7;
-                            state ^= state << 17;
-                            word.copy_from_slice(&state.to_le_bytes());
-                        }
+                        noise.fill(&mut chunk);
                         let take = (len - size).min(chunk.len() as u64) as usize;
                         writer.write_all(&chunk[..take]).unwrap();
                         digest.update(&chunk[..take]);

@@ -11,6 +11,7 @@ use cairn_cache::{Cache, CacheSettings, Pointer};
 use cairn_distribution::fetch::{FetchedWheel, StoreSettings, WheelStore};
 use cairn_distribution::hash::ExpectedHashes;
 use cairn_fs::LockMode;
+pub use cairn_test_support::noise::noise;
 use cairn_test_support::wheel::WheelBuilder;
 
 /// A work directory with a cache root and a place for wheels.
@@ -124,19 +125,6 @@ fn seed(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// Incompressible, deterministic bytes.
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[0]
-        })
-        .collect()
 }
 
 /// What is at one path of a listing.

@@ -5,22 +5,11 @@
 
 use std::io::Write;
 
+use cairn_test_support::noise::noise;
+
 use super::{Tuning, extract_tuned};
 use crate::unzip::Limits;
 use crate::unzip::stream_workers::PoolSettings;
-
-/// Bytes that do not deflate, so compressed sizes are about the uncompressed ones.
-fn noise(len: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
-}
 
 /// An archive of `count` entries of `len` noise bytes each, alternately stored and deflated.
 fn archive(count: usize, len: usize) -> Vec<u8> {
@@ -38,7 +27,7 @@ fn archive(count: usize, len: usize) -> Vec<u8> {
         writer
             .start_file(format!("pkg/d{}/f{index}.bin", index % 7), options)
             .unwrap();
-        writer.write_all(&noise(len, index as u32)).unwrap();
+        writer.write_all(&noise(len, index as u64)).unwrap();
     }
     writer.finish().unwrap().into_inner()
 }
@@ -61,7 +50,7 @@ fn extract_and_check(bytes: &[u8], count: usize, len: usize, tuning: &Tuning) ->
     for index in 0..count {
         let path = dest.path().join(format!("pkg/d{}/f{index}.bin", index % 7));
         assert!(
-            std::fs::read(&path).unwrap() == noise(len, index as u32),
+            std::fs::read(&path).unwrap() == noise(len, index as u64),
             "{path:?}"
         );
     }
