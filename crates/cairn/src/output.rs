@@ -38,6 +38,11 @@ impl Buffered {
         self.0.write_fmt(args)
     }
 
+    /// Writes `bytes` into the buffer.
+    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(bytes)
+    }
+
     /// Writes out what is buffered.
     pub(crate) fn finish(mut self) -> std::io::Result<()> {
         self.0.flush()

@@ -51,8 +51,8 @@ pub fn plan_clean(cache: &Cache, packages: &[String]) -> Result<Plan, Maintenanc
             continue;
         }
         plan.add(&pointer.path, Reason::Package)?;
-        if let Some(policy) = &pointer.policy {
-            plan.add(policy, Reason::Package)?;
+        if let Some(policy) = pointer.policy() {
+            plan.add(&policy, Reason::Package)?;
         }
         if let Some(archive) = pointer.archive() {
             let count = references.entry(archive).or_default();

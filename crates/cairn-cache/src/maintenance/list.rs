@@ -1,10 +1,11 @@
 //! `cairn cache list`: one row per pointer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use cairn_cache_key::normalize_package_name;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::MaintenanceError;
@@ -38,8 +39,8 @@ pub struct CachedWheel {
 }
 
 /// Lists the cache's pointers, optionally only those of `packages` (compared after PEP 503
-/// normalisation), sorted by normalised name, version and source. Unreadable pointers are not
-/// listed (`cairn cache verify` reports them).
+/// normalisation), sorted by normalised name, version and source (then pointer path).
+/// Unreadable pointers are not listed (`cairn cache verify` reports them).
 ///
 /// Each archive is measured once, in parallel, however many pointers name it: all of them in
 /// one walk of the archive bucket when every package is listed, only those named otherwise.
@@ -76,7 +77,7 @@ pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, Main
         .collect();
     // Measured after the pointers were read: an archive is in place before any pointer names
     // it, so no pointer read above looks dangling.
-    let sizes: HashMap<String, u64> = if selected.is_empty() {
+    let sizes: FxHashMap<String, u64> = if selected.is_empty() {
         archive_usages(cache.root(), ArchiveSizes::Recorded)?
             .into_iter()
             .map(|(digest, usage)| (digest, usage.bytes))
@@ -95,8 +96,11 @@ pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, Main
     for (_, row) in &mut rows {
         row.archive_bytes = sizes.get(&row.archive).copied();
     }
-    rows.sort_by(|(a_package, a), (b_package, b)| {
-        (a_package, &a.version, &a.source).cmp(&(b_package, &b.version, &b.source))
+    // In parallel: sorting 100,000 rows by strings is a tenth of a second on one core. The path
+    // breaks ties, so the order never depends on the sort.
+    rows.par_sort_unstable_by(|(a_package, a), (b_package, b)| {
+        (a_package, &a.version, &a.source, &a.pointer)
+            .cmp(&(b_package, &b.version, &b.source, &b.pointer))
     });
-    Ok(rows.into_iter().map(|(_, row)| row).collect())
+    Ok(rows.into_par_iter().map(|(_, row)| row).collect())
 }

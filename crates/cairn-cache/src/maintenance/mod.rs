@@ -18,6 +18,7 @@ mod list;
 mod lock;
 mod plan;
 mod prune;
+mod record;
 mod scan;
 mod size;
 mod units;
@@ -32,6 +33,9 @@ pub use plan::{Plan, Reason, Removal, remove};
 pub use prune::{PruneOptions, TEMP_GRACE, plan_prune};
 pub use scan::SourceKind;
 pub use size::{ArchiveSizes, cache_size, measure_tree};
-pub use units::{UnitError, format_size, format_timestamp, parse_duration, parse_size};
+pub use units::{
+    UnitError, format_size, format_timestamp, parse_duration, parse_size, write_size,
+    write_timestamp,
+};
 pub use verify::{Problem, ProblemKind, VerifyReport, verify};
 pub use walk::Usage;

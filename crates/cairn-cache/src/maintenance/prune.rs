@@ -1,9 +1,10 @@
 //! `cairn cache prune`: remove what nothing uses, and optionally what was not used lately,
 //! what is cheap to download again, or the least recently used until the cache fits a size.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustc_hash::FxHashMap;
 
 use super::MaintenanceError;
 use super::plan::{Plan, Reason};
@@ -111,27 +112,34 @@ pub fn plan_prune(cache: &Cache, options: &PruneOptions) -> Result<Plan, Mainten
         }
     }
 
-    let mut references: HashMap<&str, usize> = HashMap::new();
+    let mut references: FxHashMap<&str, usize> = FxHashMap::default();
     for archive in kept.iter().filter_map(|pointer| pointer.archive()) {
         *references.entry(archive).or_default() += 1;
     }
-    let mut archives: Vec<(&String, &std::path::PathBuf)> = scan.archives.iter().collect();
-    archives.sort();
-    for (digest, dir) in archives {
-        if !references.contains_key(digest.as_str()) {
-            plan.add(dir, Reason::UnreferencedArchive)?;
-            if let Some(manifest) = scan.manifests.get(digest) {
-                plan.add(manifest, Reason::UnreferencedArchive)?;
-            }
+    let mut unreferenced: Vec<(&String, &std::path::PathBuf)> = scan
+        .archives
+        .iter()
+        .filter(|(digest, _)| !references.contains_key(digest.as_str()))
+        .collect();
+    unreferenced.sort_unstable();
+    for (digest, dir) in unreferenced {
+        plan.add(dir, Reason::UnreferencedArchive)?;
+        if let Some(manifest) = scan.manifests.get(digest) {
+            plan.add(manifest, Reason::UnreferencedArchive)?;
         }
     }
-    let mut index_by_archive: HashMap<&str, Vec<&Path>> = HashMap::new();
+    // Which entries belong to which archive matters only to eviction.
+    let mut index_by_archive: FxHashMap<&str, Vec<&Path>> = FxHashMap::default();
     for entry in &scan.index_entries {
         match entry.archive.as_deref() {
-            Some(archive) if references.contains_key(archive) => index_by_archive
-                .entry(archive)
-                .or_default()
-                .push(&entry.path),
+            Some(archive) if references.contains_key(archive) => {
+                if options.max_size.is_some() {
+                    index_by_archive
+                        .entry(archive)
+                        .or_default()
+                        .push(&entry.path);
+                }
+            }
             _ => {
                 plan.add(&entry.path, Reason::OrphanIndexEntry)?;
             }
@@ -140,12 +148,14 @@ pub fn plan_prune(cache: &Cache, options: &PruneOptions) -> Result<Plan, Mainten
     for policy in &scan.orphan_policies {
         plan.add(policy, Reason::OrphanPolicy)?;
     }
-    let mut manifests: Vec<(&String, &std::path::PathBuf)> = scan.manifests.iter().collect();
-    manifests.sort();
-    for (digest, manifest) in manifests {
-        if !scan.archives.contains_key(digest) {
-            plan.add(manifest, Reason::OrphanManifest)?;
-        }
+    let mut orphan_manifests: Vec<(&String, &std::path::PathBuf)> = scan
+        .manifests
+        .iter()
+        .filter(|(digest, _)| !scan.archives.contains_key(*digest))
+        .collect();
+    orphan_manifests.sort_unstable();
+    for (_, manifest) in orphan_manifests {
+        plan.add(manifest, Reason::OrphanManifest)?;
     }
     // Whole directories first, so that nothing inside them is planned (and counted) twice.
     if options.ci
@@ -173,6 +183,7 @@ pub fn plan_prune(cache: &Cache, options: &PruneOptions) -> Result<Plan, Mainten
         };
         lru.evict(cache, &mut plan, kept, max_size)?;
     }
+    scan.discard();
     Ok(plan)
 }
 
@@ -183,8 +194,8 @@ fn remove_pointer(
     reason: Reason,
 ) -> Result<Usage, MaintenanceError> {
     let mut usage = plan.add(&pointer.path, reason)?;
-    if let Some(policy) = &pointer.policy {
-        usage = usage.plus(plan.add(policy, reason)?);
+    if let Some(policy) = pointer.policy() {
+        usage = usage.plus(plan.add(&policy, reason)?);
     }
     Ok(usage)
 }
@@ -193,8 +204,8 @@ fn remove_pointer(
 struct Eviction<'a> {
     scan: &'a Scan,
     /// Remaining pointers per archive.
-    references: HashMap<&'a str, usize>,
-    index_by_archive: HashMap<&'a str, Vec<&'a Path>>,
+    references: FxHashMap<&'a str, usize>,
+    index_by_archive: FxHashMap<&'a str, Vec<&'a Path>>,
 }
 
 impl<'a> Eviction<'a> {

@@ -11,18 +11,20 @@
 //! record seen here therefore names an archive the later archive scan sees, and no record is
 //! mistaken for dangling.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use cairn_cache_key::normalize_package_name;
 use cairn_fs::{ContentDigest, FsError, TEMP_PREFIX};
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use super::MaintenanceError;
+use super::record::PointerSummary;
 use super::walk::{Dir, Kind, Opened, for_each_entry};
-use crate::{CacheBucket, MANIFEST_EXTENSION, POINTER_FORMAT, Pointer};
+use crate::{CacheBucket, MANIFEST_EXTENSION};
 
 /// Where a pointer's source is: its directory under `wheels-v0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -49,9 +51,9 @@ pub(crate) struct PointerFile {
     pub(crate) path: PathBuf,
     pub(crate) kind: SourceKind,
     /// The record, when it is a usable pointer of the current format with a valid archive name.
-    pub(crate) pointer: Option<Pointer>,
-    /// The HTTP policy beside it, if there is one.
-    pub(crate) policy: Option<PathBuf>,
+    pub(crate) pointer: Option<PointerSummary>,
+    /// Whether an HTTP policy lies beside it (never looked for in a [`Scope::Pointers`] scan).
+    pub(crate) has_policy: bool,
 }
 
 impl PointerFile {
@@ -67,6 +69,11 @@ impl PointerFile {
         self.pointer
             .as_ref()
             .map(|pointer| pointer.archive.as_str())
+    }
+
+    /// The HTTP policy beside it (`<stem>.http` beside `<stem>.json`), if there is one.
+    pub(crate) fn policy(&self) -> Option<PathBuf> {
+        self.has_policy.then(|| self.path.with_extension("http"))
     }
 }
 
@@ -104,9 +111,9 @@ pub(crate) struct Scan {
     pub(crate) orphan_policies: Vec<PathBuf>,
     pub(crate) index_entries: Vec<IndexFile>,
     /// Archive digest → archive directory.
-    pub(crate) archives: HashMap<String, PathBuf>,
+    pub(crate) archives: FxHashMap<String, PathBuf>,
     /// Archive digest → manifest file.
-    pub(crate) manifests: HashMap<String, PathBuf>,
+    pub(crate) manifests: FxHashMap<String, PathBuf>,
     /// `.tmp-*` entries wherever cairn creates them (never inside archives).
     pub(crate) temps: Vec<PathBuf>,
     /// `<bucket>-vN` directories of known buckets at another version.
@@ -164,15 +171,22 @@ impl Scan {
             }
         };
 
-        if let Some(dir) = open(CacheBucket::Wheels)? {
-            scan.scan_wheels(&dir)?;
-        }
+        let wheels = open(CacheBucket::Wheels)?;
         if scope == Scope::Pointers {
+            if let Some(dir) = wheels {
+                scan.scan_wheels(&dir, scope)?;
+            }
             return Ok(scan);
         }
-        if let Some(dir) = open(CacheBucket::Hashes)? {
-            scan.scan_hashes(&dir)?;
-        }
+        // Both hold records, so they are read side by side: the listing and sorting of one
+        // large directory, which runs on one thread, overlaps the other's reads.
+        let hashes = open(CacheBucket::Hashes)?;
+        let (wheel_records, index_records) = rayon::join(
+            || Scan::records(wheels.as_ref(), |part, dir| part.scan_wheels(dir, scope)),
+            || Scan::records(hashes.as_ref(), Scan::scan_hashes),
+        );
+        scan.absorb_records(wheel_records?);
+        scan.absorb_records(index_records?);
         if let Some(dir) = scan.bucket(CacheBucket::Simple) {
             scan.scan_simple(&dir)?;
         }
@@ -188,14 +202,40 @@ impl Scan {
         Ok(scan)
     }
 
+    /// The records `scan_bucket` finds in `dir` (none if there is no such bucket), apart.
+    fn records(
+        dir: Option<&Dir>,
+        scan_bucket: impl FnOnce(&mut Scan, &Dir) -> Result<(), MaintenanceError>,
+    ) -> Result<Scan, MaintenanceError> {
+        let mut part = Scan::default();
+        if let Some(dir) = dir {
+            scan_bucket(&mut part, dir)?;
+        }
+        Ok(part)
+    }
+
+    /// Appends the records (and leftovers) of `part`, from [`Scan::records`].
+    fn absorb_records(&mut self, part: Scan) {
+        self.pointers.extend(part.pointers);
+        self.orphan_policies.extend(part.orphan_policies);
+        self.index_entries.extend(part.index_entries);
+        self.temps.extend(part.temps);
+    }
+
+    /// Frees the scan on a pool thread. A scan of a large cache holds hundreds of thousands of
+    /// strings: freeing them one by one takes a tenth of a second nobody needs to wait for.
+    pub(crate) fn discard(self) {
+        rayon::spawn(move || drop(self));
+    }
+
     /// The directory of `bucket`, if it exists.
     pub(crate) fn bucket(&self, bucket: CacheBucket) -> Option<PathBuf> {
         self.buckets.get(&bucket).cloned()
     }
 
-    /// Pointers (`*.json`) and HTTP policies (`*.http`) under `wheels-v0/{path,url}/`, in path
-    /// order.
-    fn scan_wheels(&mut self, bucket: &Dir) -> Result<(), MaintenanceError> {
+    /// Pointers (`*.json`) and, unless `scope` is only the pointers, HTTP policies (`*.http`)
+    /// under `wheels-v0/{path,url}/`, in path order.
+    fn scan_wheels(&mut self, bucket: &Dir, scope: Scope) -> Result<(), MaintenanceError> {
         // `path` sorts before `url`, so pointers sorted by name within each directory, path
         // pointers first, are sorted by path.
         for kind in [SourceKind::Path, SourceKind::Url] {
@@ -204,7 +244,7 @@ impl Scan {
             };
             let listing = dir.list()?;
             let mut pointer_names: Vec<(&str, &OsStr)> = Vec::new();
-            let mut policies: HashSet<&str> = HashSet::new();
+            let mut policies: FxHashSet<&str> = FxHashSet::default();
             for (name, _) in listing.iter() {
                 let Some(text) = name.to_str() else {
                     continue;
@@ -213,7 +253,9 @@ impl Scan {
                     self.temps.push(dir.child_path(name));
                 } else if let Some(stem) = text.strip_suffix(".json") {
                     pointer_names.push((stem, name));
-                } else if let Some(stem) = text.strip_suffix(".http") {
+                } else if let Some(stem) = text.strip_suffix(".http")
+                    && scope == Scope::Everything
+                {
                     policies.insert(stem);
                 }
             }
@@ -224,12 +266,11 @@ impl Scan {
                     path: dir.child_path(name),
                     kind,
                     pointer: read_pointer(&dir, name, buffer),
-                    policy: policies
-                        .contains(stem)
-                        .then(|| dir.child_path(OsStr::new(&format!("{stem}.http")))),
+                    has_policy: policies.contains(stem),
                 })
                 .collect();
-            let with_pointer: HashSet<&str> = pointer_names.iter().map(|(stem, _)| *stem).collect();
+            let with_pointer: FxHashSet<&str> =
+                pointer_names.iter().map(|(stem, _)| *stem).collect();
             let mut orphans: Vec<PathBuf> = policies
                 .iter()
                 .filter(|stem| !with_pointer.contains(*stem))
@@ -388,8 +429,8 @@ impl Scan {
     }
 
     /// How many readable pointers name each archive.
-    pub(crate) fn references(&self) -> HashMap<&str, usize> {
-        let mut references: HashMap<&str, usize> = HashMap::new();
+    pub(crate) fn references(&self) -> FxHashMap<&str, usize> {
+        let mut references: FxHashMap<&str, usize> = FxHashMap::default();
         for archive in self.pointers.iter().filter_map(PointerFile::archive) {
             *references.entry(archive).or_default() += 1;
         }
@@ -434,12 +475,11 @@ fn is_stale_bucket(name: &str) -> bool {
 /// The pointer `name` in `dir`, if it is a usable record of the current format; `None` for
 /// anything `Cache::read_pointer` would treat as a miss for its content (the archive's presence
 /// aside). `buffer` is scratch space, reused across records.
-fn read_pointer(dir: &Dir, name: &OsStr, buffer: &mut Vec<u8>) -> Option<Pointer> {
+fn read_pointer(dir: &Dir, name: &OsStr, buffer: &mut Vec<u8>) -> Option<PointerSummary> {
     if !dir.read_child(name, buffer).ok()? {
         return None;
     }
-    let pointer: Pointer = serde_json::from_slice(buffer).ok()?;
-    (pointer.format == POINTER_FORMAT && pointer.archive_digest().is_ok()).then_some(pointer)
+    PointerSummary::parse(buffer)
 }
 
 /// The archive the index entry `name` in `dir` (`<archive> <size>\n`) names, if it reads as

@@ -83,7 +83,7 @@ pub(crate) fn measure(root: &Path, sizes: ArchiveSizes) -> Result<Measure, Maint
         .partition(|(name, kind)| *kind == Kind::Dir && is_archive_bucket(name));
     let (archives, rest) = rayon::join(
         || match archive_bucket.first() {
-            Some((name, _)) => measure_archive_bucket(&root_dir, name, sizes),
+            Some((name, _)) => measure_archive_bucket(&root_dir, name, sizes, Shares::AndBucket),
             None => Ok((Tally::default(), Vec::new())),
         },
         || tally_entries(&root_dir, &others),
@@ -111,7 +111,7 @@ pub(crate) fn archive_usages(
         return Ok(HashMap::new());
     };
     let name = OsStr::new(CacheBucket::Archive.dir_name());
-    let (_, per_archive) = measure_archive_bucket(&root_dir, name, sizes)?;
+    let (_, per_archive) = measure_archive_bucket(&root_dir, name, sizes, Shares::ArchivesOnly)?;
     Ok(per_archive
         .into_iter()
         .map(|(digest, archive)| (digest, archive.usage()))
@@ -125,12 +125,24 @@ fn is_archive_bucket(name: &OsStr) -> bool {
 /// The bucket's own entries, and each archive's tree apart.
 type BucketTally = (Tally, Vec<(String, Tally)>);
 
+/// What a measurement of the archive bucket covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shares {
+    /// Each archive, and the bucket's and shards' own entries (manifests, leftovers).
+    AndBucket,
+    /// Each archive only: the bucket's tally stays empty, and manifests are read, not
+    /// inspected (a `stat` each, which listing has no use for).
+    ArchivesOnly,
+}
+
 /// Measures everything under `archive-v0` (the entry `name` of `root`), keeping each archive's
-/// share apart. Shards, and archives within a shard, are measured in parallel.
+/// share apart, or only each archive's as `shares` says. Shards, and archives within a shard,
+/// are measured in parallel.
 fn measure_archive_bucket(
     root: &Dir,
     name: &OsStr,
     sizes: ArchiveSizes,
+    shares: Shares,
 ) -> Result<BucketTally, FsError> {
     let bucket = match root.open_child(name)? {
         Opened::Dir(bucket) => bucket,
@@ -145,10 +157,12 @@ fn measure_archive_bucket(
     let (shards, others): (Vec<_>, Vec<_>) = listing
         .iter()
         .partition(|(name, kind)| *kind == Kind::Dir && name.len() == ContentDigest::SHARD_LEN);
-    tally.merge(tally_entries(&bucket, &others)?);
+    if shares == Shares::AndBucket {
+        tally.merge(tally_entries(&bucket, &others)?);
+    }
     let measured = shards
         .par_iter()
-        .map(|(name, _)| measure_shard(&bucket, name, sizes))
+        .map(|(name, _)| measure_shard(&bucket, name, sizes, shares))
         .collect::<Result<Vec<BucketTally>, FsError>>()?;
     let mut archives = Vec::new();
     for (shard, per_archive) in measured {
@@ -158,9 +172,14 @@ fn measure_archive_bucket(
     Ok((tally, archives))
 }
 
-/// Measures one shard (the entry `name` of `bucket`): its own entries in the first tally, each
-/// archive's tree apart.
-fn measure_shard(bucket: &Dir, name: &OsStr, sizes: ArchiveSizes) -> Result<BucketTally, FsError> {
+/// Measures one shard (the entry `name` of `bucket`): its own entries in the first tally (if
+/// `shares` says so), each archive's tree apart.
+fn measure_shard(
+    bucket: &Dir,
+    name: &OsStr,
+    sizes: ArchiveSizes,
+    shares: Shares,
+) -> Result<BucketTally, FsError> {
     let shard = match bucket.open_child(name)? {
         Opened::Dir(shard) => shard,
         Opened::NotDir => return Ok((tally_child_dir(bucket, name)?, Vec::new())),
@@ -186,7 +205,9 @@ fn measure_shard(bucket: &Dir, name: &OsStr, sizes: ArchiveSizes) -> Result<Buck
             others.push((name, kind));
         }
     }
-    tally.merge(tally_entries(&shard, &others)?);
+    if shares == Shares::AndBucket {
+        tally.merge(tally_entries(&shard, &others)?);
+    }
     let manifests: HashSet<&OsStr> = match sizes {
         ArchiveSizes::Recorded => others
             .iter()

@@ -1,6 +1,7 @@
 //! Durations and sizes as users write them (`30d`, `1.5GiB`), and sizes and times as cairn
 //! prints them.
 
+use std::fmt;
 use std::time::Duration;
 
 /// A duration or size argument that cairn cannot read.
@@ -138,9 +139,17 @@ pub fn parse_size(input: &str) -> Result<u64, UnitError> {
 /// assert_eq!(format_size(1288490189), "1.2 GiB");
 /// ```
 pub fn format_size(bytes: u64) -> String {
+    let mut text = String::new();
+    // Writing into a `String` cannot fail.
+    let _ = write_size(&mut text, bytes);
+    text
+}
+
+/// Writes `bytes` as [`format_size`] formats it, without allocating: for tables of many rows.
+pub fn write_size(out: &mut impl fmt::Write, bytes: u64) -> fmt::Result {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if bytes < 1024 {
-        return format!("{bytes} B");
+        return write!(out, "{bytes} B");
     }
     // Lossy for sizes beyond 2^53 bytes, far below the one decimal shown.
     #[allow(clippy::cast_precision_loss)]
@@ -150,7 +159,7 @@ pub fn format_size(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    format!("{value:.1} {}", UNITS[unit])
+    write!(out, "{value:.1} {}", UNITS[unit])
 }
 
 /// Formats seconds since the Unix epoch as a UTC date and time to the minute:
@@ -163,10 +172,19 @@ pub fn format_size(bytes: u64) -> String {
 /// assert_eq!(format_timestamp(951_827_696), "2000-02-29 12:34");
 /// ```
 pub fn format_timestamp(unix_seconds: u64) -> String {
+    let mut text = String::new();
+    // Writing into a `String` cannot fail.
+    let _ = write_timestamp(&mut text, unix_seconds);
+    text
+}
+
+/// Writes `unix_seconds` as [`format_timestamp`] formats it, without allocating.
+pub fn write_timestamp(out: &mut impl fmt::Write, unix_seconds: u64) -> fmt::Result {
     let days = unix_seconds / 86_400;
     let seconds_of_day = unix_seconds % 86_400;
     let (year, month, day) = civil_date(days);
-    format!(
+    write!(
+        out,
         "{year:04}-{month:02}-{day:02} {:02}:{:02}",
         seconds_of_day / 3600,
         seconds_of_day % 3600 / 60

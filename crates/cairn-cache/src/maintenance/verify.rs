@@ -177,14 +177,14 @@ pub fn verify(cache: &Cache) -> Result<VerifyReport, MaintenanceError> {
         });
     }
 
-    let mut damaged_records: Vec<(&Path, Reason, Option<&Path>)> = Vec::new();
+    let mut damaged_records: Vec<(&Path, Reason, Option<PathBuf>)> = Vec::new();
     for pointer in &scan.pointers {
         if let Some((kind, detail)) = check_pointer(pointer, &scan) {
             let reason = match kind {
                 ProblemKind::Missing => Reason::Dangling,
                 _ => Reason::Corrupt,
             };
-            damaged_records.push((&pointer.path, reason, pointer.policy.as_deref()));
+            damaged_records.push((&pointer.path, reason, pointer.policy()));
             report.problems.push(Problem {
                 kind,
                 path: pointer.path.clone(),
@@ -225,7 +225,7 @@ pub fn verify(cache: &Cache) -> Result<VerifyReport, MaintenanceError> {
 fn repair_plan(
     scan: &Scan,
     corrupt_archives: &HashSet<&str>,
-    damaged_records: &[(&Path, Reason, Option<&Path>)],
+    damaged_records: &[(&Path, Reason, Option<PathBuf>)],
 ) -> Result<Plan, FsError> {
     let mut plan = Plan::default();
     for (path, reason, policy) in damaged_records {
@@ -251,8 +251,8 @@ fn repair_plan(
             .is_some_and(|archive| corrupt_archives.contains(archive))
         {
             plan.add(&pointer.path, Reason::Corrupt)?;
-            if let Some(policy) = &pointer.policy {
-                plan.add(policy, Reason::Corrupt)?;
+            if let Some(policy) = pointer.policy() {
+                plan.add(&policy, Reason::Corrupt)?;
             }
         }
     }
@@ -276,9 +276,7 @@ fn check_pointer(pointer: &PointerFile, scan: &Scan) -> Option<(ProblemKind, Str
             "not a readable pointer record of format 1".to_owned(),
         ));
     };
-    if let Some(blake3) = record.hash("blake3")
-        && blake3 != record.archive
-    {
+    if let Some(blake3) = record.mismatched_blake3() {
         return Some((
             ProblemKind::Corrupt,
             format!(
