@@ -43,14 +43,25 @@ pub struct CachedWheel {
 /// Unreadable pointers are not listed (`cairn cache verify` reports them).
 ///
 /// Each archive is measured once, in parallel, however many pointers name it: all of them in
-/// one walk of the archive bucket when every package is listed, only those named otherwise.
+/// one walk of the archive bucket (beside the reading of the pointers) when every package is
+/// listed, only those named otherwise.
 pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, MaintenanceError> {
     let selected: HashSet<String> = packages
         .iter()
         .map(|name| normalize_package_name(name))
         .collect();
-    let scan = Scan::covering(cache.root(), Scope::Pointers)?;
-    let mut rows: Vec<(String, CachedWheel)> = scan
+    // Listing everything, the archive bucket is measured while the pointers are read: both
+    // are mostly system calls on many small files, and each has stretches on one thread that
+    // the other fills.
+    let (scan, all_sizes) = if selected.is_empty() {
+        rayon::join(
+            || Scan::covering(cache.root(), Scope::Pointers),
+            || archive_usages(cache.root(), ArchiveSizes::Recorded).map(Some),
+        )
+    } else {
+        (Scan::covering(cache.root(), Scope::Pointers), Ok(None))
+    };
+    let mut rows: Vec<(String, CachedWheel)> = scan?
         .pointers
         .into_iter()
         .filter_map(|file| {
@@ -75,24 +86,29 @@ pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, Main
             ))
         })
         .collect();
-    // Measured after the pointers were read: an archive is in place before any pointer names
-    // it, so no pointer read above looks dangling.
-    let sizes: FxHashMap<String, u64> = if selected.is_empty() {
-        archive_usages(cache.root(), ArchiveSizes::Recorded)?
-            .into_iter()
-            .map(|(digest, usage)| (digest, usage.bytes))
-            .collect()
-    } else {
-        let wanted: HashSet<&str> = rows.iter().map(|(_, row)| row.archive.as_str()).collect();
-        wanted
-            .into_par_iter()
-            .filter_map(|digest| {
-                existing_archive_usage(cache, digest, ArchiveSizes::Recorded)
-                    .map(|usage| Some((digest.to_owned(), usage?.bytes)))
-                    .transpose()
-            })
-            .collect::<Result<_, _>>()?
-    };
+    let mut sizes: FxHashMap<String, u64> = all_sizes?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(digest, usage)| (digest, usage.bytes))
+        .collect();
+    // Archives measured one by one: those of the selected packages, and any a fetch published
+    // while the bucket was being walked, which a pointer read since names. An archive is in
+    // place before a pointer names it, so each is found here and no live pointer looks
+    // dangling.
+    let wanted: HashSet<&str> = rows
+        .iter()
+        .map(|(_, row)| row.archive.as_str())
+        .filter(|archive| !sizes.contains_key(*archive))
+        .collect();
+    let measured: Vec<(String, u64)> = wanted
+        .into_par_iter()
+        .filter_map(|digest| {
+            existing_archive_usage(cache, digest, ArchiveSizes::Recorded)
+                .map(|usage| Some((digest.to_owned(), usage?.bytes)))
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    sizes.extend(measured);
     for (_, row) in &mut rows {
         row.archive_bytes = sizes.get(&row.archive).copied();
     }
@@ -102,5 +118,7 @@ pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, Main
         (a_package, &a.version, &a.source, &a.pointer)
             .cmp(&(b_package, &b.version, &b.source, &b.pointer))
     });
-    Ok(rows.into_par_iter().map(|(_, row)| row).collect())
+    // Sequential, so that the rows are moved within their own allocation (tens of megabytes
+    // on a large cache) rather than into a new one.
+    Ok(rows.into_iter().map(|(_, row)| row).collect())
 }
