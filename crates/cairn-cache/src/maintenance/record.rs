@@ -80,22 +80,23 @@ struct AnyString;
 
 impl<'de> Deserialize<'de> for AnyString {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(AnyStringVisitor)
+        deserializer.deserialize_str(StrVisitor("a string", |_| AnyString))
     }
 }
 
-struct AnyStringVisitor;
+/// Visits one JSON string, handing it to the function as `&str`: escaped strings arrive through
+/// the parser's scratch buffer, so there is no allocation either way.
+struct StrVisitor<T>(&'static str, fn(&str) -> T);
 
-impl Visitor<'_> for AnyStringVisitor {
-    type Value = AnyString;
+impl<T> Visitor<'_> for StrVisitor<T> {
+    type Value = T;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("a string")
+        formatter.write_str(self.0)
     }
 
-    // Escaped strings arrive here through the parser's scratch buffer: no allocation either way.
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<AnyString, E> {
-        Ok(AnyString)
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        Ok((self.1)(text))
     }
 }
 
@@ -134,26 +135,14 @@ struct HashEntry(Option<String>);
 
 impl<'de> Deserialize<'de> for HashEntry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(HashEntryVisitor)
-    }
-}
-
-struct HashEntryVisitor;
-
-impl Visitor<'_> for HashEntryVisitor {
-    type Value = HashEntry;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("an `algorithm:hex` string")
-    }
-
-    fn visit_str<E: de::Error>(self, entry: &str) -> Result<HashEntry, E> {
-        Ok(HashEntry(
-            entry
-                .split_once(':')
-                .filter(|(algorithm, _)| *algorithm == "blake3")
-                .map(|(_, hex)| hex.to_owned()),
-        ))
+        deserializer.deserialize_str(StrVisitor("an `algorithm:hex` string", |entry| {
+            HashEntry(
+                entry
+                    .split_once(':')
+                    .filter(|(algorithm, _)| *algorithm == "blake3")
+                    .map(|(_, hex)| hex.to_owned()),
+            )
+        }))
     }
 }
 
