@@ -94,7 +94,7 @@ pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, Main
     // Archives measured one by one: those of the selected packages, and any a fetch published
     // while the bucket was being walked, which a pointer read since names. An archive is in
     // place before a pointer names it, so each is found here and no live pointer looks
-    // dangling.
+    // dangling. (A dangling pointer's archive is looked for once more here, and not found.)
     let wanted: HashSet<&str> = rows
         .iter()
         .map(|(_, row)| row.archive.as_str())

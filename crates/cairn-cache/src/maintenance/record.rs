@@ -28,7 +28,6 @@ pub(crate) struct PointerSummary {
     #[serde(rename = "tags")]
     _tags: AnyString,
     pub(crate) archive: String,
-    #[serde(rename = "hashes")]
     hashes: Blake3Hash,
     #[serde(rename = "size")]
     _size: u64,
@@ -102,7 +101,7 @@ impl<T> Visitor<'_> for StrVisitor<T> {
 
 /// The hex of the first `blake3:<hex>` entry in a list of `algorithm:hex` strings.
 #[derive(Debug, Default)]
-pub(crate) struct Blake3Hash(Option<String>);
+struct Blake3Hash(Option<String>);
 
 impl<'de> Deserialize<'de> for Blake3Hash {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

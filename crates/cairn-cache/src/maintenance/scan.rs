@@ -98,8 +98,8 @@ pub(crate) struct SimpleFile {
 pub(crate) enum Scope {
     /// Everything: records, archive names, the simple bucket, leftovers.
     Everything,
-    /// The pointers and their policies, which is all listing needs: the index, the simple
-    /// bucket and the archives are not scanned, and their fields stay empty.
+    /// The pointers, which is all listing needs: their HTTP policies, the index, the simple
+    /// bucket and the archives are not scanned, and their fields stay empty (`has_policy` false).
     Pointers,
 }
 
