@@ -6,10 +6,11 @@
 //! of them is read; only generated files (launchers, `INSTALLER`, rewritten scripts) are hashed.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::entry_points::{self, ScriptEntryPoint};
 use super::error::InstallError;
@@ -44,10 +45,14 @@ pub(crate) struct PlannedFile {
     /// Target-relative path.
     pub(crate) dest: String,
     pub(crate) content: Content,
-    /// The `RECORD` hash field.
-    hash: String,
-    /// The `RECORD` size field.
-    size: String,
+}
+
+/// A planned file with the fields of its row in the new `RECORD`, borrowed from the wheel's
+/// `RECORD` text where they come from there.
+struct RecordedFile<'t> {
+    file: PlannedFile,
+    hash: Cow<'t, str>,
+    size: Cow<'t, str>,
 }
 
 /// Where a planned file's bytes come from.
@@ -108,16 +113,14 @@ pub(crate) fn plan_wheel(
 
     let mut files = Vec::with_capacity(listed.len() + 4);
     for entry in listed {
-        let fields = recorded
-            .remove(entry.as_str())
-            .map(|(hash, size)| (hash.into_owned(), size.into_owned()));
+        let fields = recorded.remove(entry.as_str());
         if entry == record_entry || entry == installer_entry {
             // Both are cairn's to write.
             continue;
         }
         let file = match entry.strip_prefix(&data_prefix) {
             Some(inner) => reader.plan_data_file(&entry, inner, name, shebang, fields)?,
-            None => reader.planned(entry.clone(), &entry, false, fields)?,
+            None => reader.planned(entry.clone(), entry, false, fields)?,
         };
         files.push(file);
     }
@@ -142,21 +145,20 @@ pub(crate) fn plan_wheel(
         INSTALLER_CONTENT.to_vec(),
         false,
     ));
-    files.sort_unstable_by(|a, b| a.dest.cmp(&b.dest));
+    files.sort_unstable_by(|a, b| a.file.dest.cmp(&b.file.dest));
 
-    let mut record_text = String::with_capacity(files.len() * 100);
+    let mut new_record = String::with_capacity(files.len() * 100);
     for file in &files {
-        record::write_row(&mut record_text, &file.dest, &file.hash, &file.size);
+        record::write_row(&mut new_record, &file.file.dest, &file.hash, &file.size);
     }
-    record::write_row(&mut record_text, &record_entry, "", "");
+    record::write_row(&mut new_record, &record_entry, "", "");
+    let mut files: Vec<PlannedFile> = files.into_iter().map(|file| file.file).collect();
     files.push(PlannedFile {
         dest: record_entry,
         content: Content::Write {
-            bytes: record_text.into_bytes(),
+            bytes: new_record.into_bytes(),
             executable: false,
         },
-        hash: String::new(),
-        size: String::new(),
     });
 
     Ok(WheelPlan {
@@ -169,17 +171,22 @@ pub(crate) fn plan_wheel(
     })
 }
 
-fn generated(dest: String, bytes: Vec<u8>, executable: bool) -> PlannedFile {
-    PlannedFile {
-        dest,
-        hash: record::sha256_field(&bytes),
-        size: bytes.len().to_string(),
-        content: Content::Write { bytes, executable },
+fn generated<'t>(dest: String, bytes: Vec<u8>, executable: bool) -> RecordedFile<'t> {
+    RecordedFile {
+        hash: Cow::Owned(record::sha256_field(&bytes)),
+        size: Cow::Owned(bytes.len().to_string()),
+        file: PlannedFile {
+            dest,
+            content: Content::Write { bytes, executable },
+        },
     }
 }
 
+/// The `RECORD` fields of one file: hash and size.
+type RecordFields<'t> = (Cow<'t, str>, Cow<'t, str>);
+
 /// A wheel's `RECORD`: checked relative path → (hash, size), borrowing from its text.
-type RecordMap<'t> = HashMap<Cow<'t, str>, (Cow<'t, str>, Cow<'t, str>)>;
+type RecordMap<'t> = FxHashMap<Cow<'t, str>, RecordFields<'t>>;
 
 /// Reads one archive, turning failures into errors that name the wheel.
 struct ArchiveReader<'a> {
@@ -260,7 +267,7 @@ impl ArchiveReader<'_> {
                 ),
             )
         })?;
-        let mut recorded = HashMap::with_capacity(rows.len());
+        let mut recorded = FxHashMap::with_capacity_and_hasher(rows.len(), FxBuildHasher);
         for row in rows {
             let checked = match row.path {
                 Cow::Borrowed(path) => relpath::normalize(path),
@@ -281,13 +288,13 @@ impl ArchiveReader<'_> {
 
     /// A file linked (or, for scripts, copied) from `entry`, with its `RECORD` fields
     /// (computed if the wheel's `RECORD` forgot the file).
-    fn planned(
+    fn planned<'t>(
         &self,
         dest: String,
-        entry: &str,
+        entry: String,
         executable_copy: bool,
-        fields: Option<(String, String)>,
-    ) -> Result<PlannedFile, InstallError> {
+        fields: Option<RecordFields<'t>>,
+    ) -> Result<RecordedFile<'t>, InstallError> {
         let (hash, size) = match fields {
             Some(fields) => fields,
             None => {
@@ -296,38 +303,42 @@ impl ArchiveReader<'_> {
                     entry,
                     "file missing from RECORD; hashing it"
                 );
-                let path = self.archive.join(entry);
+                let path = self.archive.join(&entry);
                 let bytes = fs::read(&path).map_err(self.read_error(&path))?;
-                (record::sha256_field(&bytes), bytes.len().to_string())
+                (
+                    Cow::Owned(record::sha256_field(&bytes)),
+                    Cow::Owned(bytes.len().to_string()),
+                )
             }
         };
         let content = if executable_copy {
-            Content::CopyExecutable(entry.to_owned())
+            Content::CopyExecutable(entry)
         } else {
-            Content::Link(entry.to_owned())
+            Content::Link(entry)
         };
-        Ok(PlannedFile {
-            dest,
-            content,
+        Ok(RecordedFile {
+            file: PlannedFile { dest, content },
             hash,
             size,
         })
     }
 
     /// A file of the `.data` directory: `inner` is its path inside it.
-    fn plan_data_file(
+    fn plan_data_file<'t>(
         &self,
         entry: &str,
         inner: &str,
         project_name: &str,
         shebang: &[u8],
-        fields: Option<(String, String)>,
-    ) -> Result<PlannedFile, InstallError> {
+        fields: Option<RecordFields<'t>>,
+    ) -> Result<RecordedFile<'t>, InstallError> {
         let path = self.archive.join(entry);
         let (scheme, dest) = layout::data_destination(inner, project_name)
             .map_err(|problem| self.invalid(&path, problem))?;
         match scheme {
-            DataScheme::Lib | DataScheme::Data => self.planned(dest, entry, false, fields),
+            DataScheme::Lib | DataScheme::Data => {
+                self.planned(dest, entry.to_owned(), false, fields)
+            }
             DataScheme::Headers => {
                 if !layout::is_safe_component(project_name) {
                     return Err(self.invalid(
@@ -335,7 +346,7 @@ impl ArchiveReader<'_> {
                         "its project name cannot name a directory for its headers",
                     ));
                 }
-                self.planned(dest, entry, false, fields)
+                self.planned(dest, entry.to_owned(), false, fields)
             }
             DataScheme::Scripts => {
                 if starts_with_python_marker(&path).map_err(self.read_error(&path))? {
@@ -344,7 +355,7 @@ impl ArchiveReader<'_> {
                         return Ok(generated(dest, script, true));
                     }
                 }
-                self.planned(dest, entry, true, fields)
+                self.planned(dest, entry.to_owned(), true, fields)
             }
         }
     }

@@ -31,53 +31,73 @@ pub(crate) struct RecordSyntaxError {
 
 /// Parses a whole `RECORD`. Blank lines are skipped.
 pub(crate) fn parse(text: &str) -> Result<Vec<RecordRow<'_>>, RecordSyntaxError> {
+    // Rows of real wheels are 60–150 bytes long.
     let mut rows = Vec::with_capacity(text.len() / 64);
     let mut rest = text;
     let mut line = 1;
     while !rest.is_empty() {
         let start_line = line;
-        let (fields, consumed, lines) = parse_row(rest).map_err(|problem| RecordSyntaxError {
+        let line_end = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
+        let first_line = &rest[..line_end];
+        // Almost every row is unquoted: its fields are borrowed, with no allocation.
+        let row = if memchr::memchr(b'"', first_line.as_bytes()).is_none() {
+            rest = &rest[(line_end + 1).min(rest.len())..];
+            line += 1;
+            let first_line = first_line.strip_suffix('\r').unwrap_or(first_line);
+            if first_line.is_empty() {
+                continue;
+            }
+            row_of(first_line.splitn(4, ',').map(Cow::Borrowed))
+        } else {
+            let quoted = parse_quoted_row(rest).map_err(|problem| RecordSyntaxError {
+                line: start_line,
+                problem,
+            })?;
+            rest = &rest[quoted.consumed..];
+            line += quoted.lines;
+            if let [only] = quoted.fields.as_slice()
+                && only.is_empty()
+            {
+                continue;
+            }
+            row_of(quoted.fields.into_iter().map(Cow::Owned))
+        };
+        rows.push(row.map_err(|problem| RecordSyntaxError {
             line: start_line,
             problem,
-        })?;
-        rest = &rest[consumed..];
-        line += lines;
-        if fields.len() == 1 && fields[0].is_empty() {
-            continue;
-        }
-        let mut fields = fields.into_iter();
-        let path = fields.next().unwrap_or_default();
-        let hash = fields.next().unwrap_or_default();
-        let size = fields.next().unwrap_or_default();
-        if fields.next().is_some() {
-            return Err(RecordSyntaxError {
-                line: start_line,
-                problem: "it has more than three fields",
-            });
-        }
-        if path.is_empty() {
-            return Err(RecordSyntaxError {
-                line: start_line,
-                problem: "its path is empty",
-            });
-        }
-        rows.push(RecordRow { path, hash, size });
+        })?);
     }
     Ok(rows)
 }
 
-/// One CSV row from the start of `text`: its fields, the bytes consumed (including the line
-/// end) and the number of line ends consumed.
-fn parse_row(text: &str) -> Result<(Vec<Cow<'_, str>>, usize, usize), &'static str> {
-    let bytes = text.as_bytes();
-    let line_end = memchr_newline(bytes);
-    let line = &text[..line_end];
-    // Almost every row is unquoted: split it directly, borrowing every field.
-    if !line.contains('"') {
-        let consumed = (line_end + 1).min(bytes.len());
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        return Ok((line.split(',').map(Cow::Borrowed).collect(), consumed, 1));
+/// The row made of `fields`: a path, then an optional hash and size.
+fn row_of<'a>(
+    mut fields: impl Iterator<Item = Cow<'a, str>>,
+) -> Result<RecordRow<'a>, &'static str> {
+    let path = fields.next().unwrap_or_default();
+    let hash = fields.next().unwrap_or_default();
+    let size = fields.next().unwrap_or_default();
+    if fields.next().is_some() {
+        return Err("it has more than three fields");
     }
+    if path.is_empty() {
+        return Err("its path is empty");
+    }
+    Ok(RecordRow { path, hash, size })
+}
+
+/// A row with quoted fields, read from the start of the text.
+struct QuotedRow {
+    fields: Vec<String>,
+    /// Bytes consumed, the line end included.
+    consumed: usize,
+    /// Line ends consumed (a quoted field may hold some).
+    lines: usize,
+}
+
+/// One CSV row with at least one `"` from the start of `text`, unquoting its fields.
+fn parse_quoted_row(text: &str) -> Result<QuotedRow, &'static str> {
+    let bytes = text.as_bytes();
     let mut fields = Vec::with_capacity(3);
     let mut field = String::new();
     let mut position = 0;
@@ -110,33 +130,24 @@ fn parse_row(text: &str) -> Result<(Vec<Cow<'_, str>>, usize, usize), &'static s
             field.push_str(&text[position..end]);
             position = end;
         }
-        match bytes.get(position) {
+        let consumed = match bytes.get(position) {
             Some(b',') => {
-                fields.push(Cow::Owned(std::mem::take(&mut field)));
+                fields.push(std::mem::take(&mut field));
                 position += 1;
+                continue;
             }
-            Some(b'\n') => {
-                fields.push(Cow::Owned(field));
-                return Ok((fields, position + 1, lines + 1));
-            }
-            Some(b'\r') if bytes.get(position + 1) == Some(&b'\n') => {
-                fields.push(Cow::Owned(field));
-                return Ok((fields, position + 2, lines + 1));
-            }
-            None => {
-                fields.push(Cow::Owned(field));
-                return Ok((fields, position, lines + 1));
-            }
+            Some(b'\n') => position + 1,
+            Some(b'\r') if bytes.get(position + 1) == Some(&b'\n') => position + 2,
+            None => position,
             Some(_) => return Err("a quoted field is followed by text"),
-        }
+        };
+        fields.push(field);
+        return Ok(QuotedRow {
+            fields,
+            consumed,
+            lines: lines + 1,
+        });
     }
-}
-
-fn memchr_newline(bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .position(|&byte| byte == b'\n')
-        .unwrap_or(bytes.len())
 }
 
 /// Appends one row to `out`, quoting fields that need it.
@@ -150,7 +161,10 @@ pub(crate) fn write_row(out: &mut String, path: &str, hash: &str, size: &str) {
 }
 
 fn write_field(out: &mut String, field: &str) {
-    if field.contains([',', '"', '\n', '\r']) {
+    if field
+        .bytes()
+        .any(|byte| matches!(byte, b',' | b'"' | b'\n' | b'\r'))
+    {
         out.push('"');
         out.push_str(&field.replace('"', "\"\""));
         out.push('"');

@@ -39,32 +39,33 @@ pub(crate) fn normalize(path: &str) -> Result<Cow<'_, str>, PathProblem> {
     if path.chars().any(char::is_control) {
         return Err(PathProblem::ControlCharacter);
     }
-    let mut out = String::with_capacity(path.len());
+    // Checked without allocating: nearly every path is already plain.
     let mut plain = true;
+    let mut seen_component = false;
     for component in path.split('/') {
         match component {
             "" | "." => plain = false,
             ".." => return Err(PathProblem::ParentComponent),
             _ => {
-                if out.is_empty() && component.len() >= 2 && component.ends_with(':') {
+                if !seen_component && component.len() >= 2 && component.ends_with(':') {
                     // A Windows drive (`C:`) is absolute wherever the file is read back.
                     return Err(PathProblem::Absolute);
                 }
-                if !out.is_empty() {
-                    out.push('/');
-                }
-                out.push_str(component);
+                seen_component = true;
             }
         }
     }
-    if out.is_empty() || path.ends_with('/') {
+    if !seen_component || path.ends_with('/') {
         return Err(PathProblem::Empty);
     }
-    Ok(if plain {
-        Cow::Borrowed(path)
-    } else {
-        Cow::Owned(out)
-    })
+    if plain {
+        return Ok(Cow::Borrowed(path));
+    }
+    let components: Vec<&str> = path
+        .split('/')
+        .filter(|component| !matches!(*component, "" | "."))
+        .collect();
+    Ok(Cow::Owned(components.join("/")))
 }
 
 /// `parent/name`, or `name` at the root.
@@ -101,6 +102,13 @@ mod tests {
         assert_eq!(normalize("./a//b.py").unwrap(), "a/b.py");
         assert!(matches!(normalize("./a//b.py"), Ok(Cow::Owned(_))));
         assert_eq!(normalize("a.py").unwrap(), "a.py");
+        assert_eq!(
+            normalize("a/./b/").map_err(|e| e.describe()),
+            Err("it is empty or names a directory")
+        );
+        assert_eq!(normalize("a/./b").unwrap(), "a/b");
+        assert_eq!(normalize("./C:").unwrap_err(), PathProblem::Absolute);
+        assert_eq!(normalize("x/C:").unwrap(), "x/C:");
     }
 
     #[test]
