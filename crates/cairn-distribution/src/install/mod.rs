@@ -12,15 +12,17 @@
 //!    the target are refused), map `.data` files to their destinations, and generate the
 //!    entry-point launchers, `INSTALLER` and the new `RECORD` in memory. Linked files keep the
 //!    hash and size from the wheel's `RECORD`: no byte of them is read.
-//! 2. **Check** (read only). The destinations of all wheels form one tree; two wheels writing
-//!    one path, or one project twice, is an error. The target's `.dist-info` directories name
-//!    the installed projects; the `RECORD`s of the versions being replaced list the files they
-//!    own. The tree is laid over the target (`merge`): an existing file that no replaced
-//!    version owns is a conflict, reported with its owner if another project records it.
-//!    Every conflict is found here, before anything is written.
-//! 3. **Stage**. A `.cairn-install-*` directory is made inside the target (same filesystem),
-//!    and every file is linked (one [`Linker`], so the clone → hardlink → copy ladder is
-//!    decided once for the whole call) or written into it, in parallel.
+//! 2. **Check** (reads the target). The destinations of all wheels form one tree; two wheels
+//!    writing one path, or one project twice, is an error. The target's `.dist-info`
+//!    directories name the installed projects; the `RECORD`s of the versions being replaced
+//!    list the files they own. The tree is laid over the target (`merge`): an existing file
+//!    that no replaced version owns is a conflict, reported with its owner if another project
+//!    records it. Every conflict is found here, before anything in the target changes.
+//! 3. **Stage**, beside the check. A `.cairn-install-*` directory is made inside the target
+//!    (same filesystem), and every file is linked (one [`Linker`], so the clone → hardlink →
+//!    copy ladder is decided once for the whole call) or written into it, in parallel. If the
+//!    check fails, the staging directory is removed and the check's error reported; staging
+//!    first would only delay linking by the time the check takes (about 10 ms for torch).
 //! 4. **Move**. Old entries are renamed into the staging directory's `backup/`, then new ones
 //!    renamed into place: a top-level entry the target lacks moves with one rename, whatever
 //!    its size; a directory holding only the replaced version's files is swapped whole; only
@@ -48,10 +50,12 @@
 //! directory's lock makes them take turns anyway).
 //!
 //! Measured with `tests/install_corpus.rs` (release build, 2 shared cores, ext4, warm page
-//! cache): torch in hardlink mode installs in 150–250 ms, of which listing the archive and
-//! parsing its `RECORD` take about 30 ms and the checks about 10 ms, the rest being the links
-//! themselves (bare `link_tree` of the same archive: 65–250 ms on the same runs); numpy in
-//! 16 ms. Copy mode is bound by copying the bytes (torch: 0.8–1.5 s). Reinstalling torch over
+//! cache): torch in hardlink mode installs in 110–150 ms (the whole `cairn install`
+//! process), of which listing the archive and parsing its `RECORD` take about 30 ms, the rest
+//! being the links themselves; numpy in 16 ms. Of torch's
+//! links, the 7,083 into `torch/include/ATen/ops` take 75–85 ms on one thread: they start as
+//! soon as the plan is made and their directories exist (see `stage`), while the other thread
+//! checks the target, makes the other directories and links the other files. Copy mode is bound by copying the bytes (torch: 0.8–1.5 s). Reinstalling torch over
 //! itself adds the deletion of the old tree (about 150 ms with hardlinks).
 //!
 //! # Guarantees and limits
@@ -98,7 +102,7 @@ use rayon::prelude::*;
 pub use error::InstallError;
 
 use self::installed::Installed;
-use self::merge::{Clash, MergeError, NewTree};
+use self::merge::{Clash, MergeError, MergePlan, NewTree};
 use self::plan::WheelPlan;
 use self::stage::StageCounts;
 use self::transaction::Transaction;
@@ -229,39 +233,27 @@ impl Installer {
             .collect::<Result<Vec<_>, _>>()?;
         tracing::debug!(elapsed = ?started.elapsed(), wheels = plans.len(), "install: planned");
         let by_project = index_projects(&plans)?;
-        let tree = NewTree::build(&plans).map_err(|clash| clash_error(&plans, clash))?;
 
-        let installed = installed::scan(&self.target)?;
-        let mut replaced: Vec<Vec<&Installed>> = vec![Vec::new(); plans.len()];
-        let mut old_owned = HashSet::new();
-        for old in &installed {
-            if let Some(&wheel) = by_project.get(old.project.as_str()) {
-                old_owned.extend(installed::recorded_paths(&self.target, old)?);
-                replaced[wheel].push(old);
-            }
-        }
-        let merge_plan = merge::plan_merge(&self.target, &tree, &old_owned)
-            .map_err(|error| self.merge_error(error, &plans, &installed, &by_project))?;
-
+        // Staging writes only inside the staging directory, so it runs beside the checks
+        // against the target; if a check fails, what was staged is thrown away.
+        let mut transaction = Transaction::begin(&self.target)?;
+        let counts: Vec<StageCounts> = plans.iter().map(|_| StageCounts::default()).collect();
+        let new_root = transaction.new_root();
+        let (checked, staged) = rayon::join(
+            || self.check(&plans, &by_project),
+            || stage::stage(&new_root, &plans, &self.linker, &counts),
+        );
+        let (merge_plan, replaced) = match (checked, staged) {
+            (Ok(checked), Ok(())) => checked,
+            // A clash between new files also fails staging (`EEXIST`); the check names it.
+            (Err(error), _) | (Ok(_), Err(error)) => return Err(transaction.undo(error)),
+        };
         tracing::debug!(
             elapsed = ?started.elapsed(),
             backups = merge_plan.backups.len(),
             move_ins = merge_plan.move_ins.len(),
-            "install: checked against the target"
+            "install: checked against the target and staged"
         );
-        let mut transaction = Transaction::begin(&self.target)?;
-        let counts: Vec<StageCounts> = plans.iter().map(|_| StageCounts::default()).collect();
-        let staged = stage::stage(
-            &transaction.new_root(),
-            &tree,
-            &plans,
-            &self.linker,
-            &counts,
-        );
-        if let Err(error) = staged {
-            return Err(transaction.undo(error));
-        }
-        tracing::debug!(elapsed = ?started.elapsed(), "install: staged");
         transaction.apply(&merge_plan)?;
         transaction.commit(&merge_plan.prune);
         tracing::debug!(elapsed = ?started.elapsed(), "install: committed");
@@ -287,6 +279,32 @@ impl Installer {
             })
             .collect();
         Ok(InstallReport { wheels })
+    }
+
+    /// Checks the plans against each other and against the target: what the install moves,
+    /// and for each plan, the installed versions it replaces.
+    fn check(
+        &self,
+        plans: &[WheelPlan],
+        by_project: &HashMap<&str, usize>,
+    ) -> Result<(MergePlan, Vec<Vec<Installed>>), InstallError> {
+        let tree = NewTree::build(plans).map_err(|clash| clash_error(plans, clash))?;
+        let installed = installed::scan(&self.target)?;
+        let mut old_owned = HashSet::new();
+        for old in &installed {
+            if by_project.contains_key(old.project.as_str()) {
+                old_owned.extend(installed::recorded_paths(&self.target, old)?);
+            }
+        }
+        let merge_plan = merge::plan_merge(&self.target, &tree, &old_owned)
+            .map_err(|error| self.merge_error(error, plans, &installed, by_project))?;
+        let mut replaced: Vec<Vec<Installed>> = plans.iter().map(|_| Vec::new()).collect();
+        for old in installed {
+            if let Some(&wheel) = by_project.get(old.project.as_str()) {
+                replaced[wheel].push(old);
+            }
+        }
+        Ok((merge_plan, replaced))
     }
 
     /// An exclusive lock on the target directory itself, so no file is added to the target.
