@@ -109,6 +109,11 @@ impl ArchiveManifest {
         &self.entries
     }
 
+    /// The files, sorted by path, owned.
+    pub fn into_entries(self) -> Vec<ManifestEntry> {
+        self.entries
+    }
+
     /// The archive's usage on disk as recorded when it was unpacked; `None` in a manifest of
     /// the first format, which did not record it.
     pub fn usage(&self) -> Option<Usage> {

@@ -33,6 +33,7 @@ fn child_entry() {
         .install(&[InstallRequest {
             archive,
             filename: &filename,
+            manifest: None,
         }])
         .unwrap();
     println!("installed");

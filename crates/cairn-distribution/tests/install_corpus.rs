@@ -40,7 +40,11 @@ fn millis(duration: Duration) -> String {
 
 /// Times `runs` installs of `archive` into fresh targets, then one reinstall over the last.
 fn time_installs(work: &Path, archive: &Path, filename: &WheelFilename, mode: LinkMode) -> PathBuf {
-    let request = InstallRequest { archive, filename };
+    let request = InstallRequest {
+        archive,
+        filename,
+        manifest: None,
+    };
     let mut fresh = Vec::new();
     let mut target = PathBuf::new();
     for run in 0..3 {

@@ -96,16 +96,16 @@ pub enum InstallError {
         problem: &'static str,
     },
 
-    /// The wheel's `RECORD` lists a file its unpacked archive lacks.
+    /// The wheel's `RECORD` or the archive's manifest lists a file the unpacked archive lacks.
     #[error(
-        "{wheel}: RECORD lists `{entry}` but the unpacked archive {} has no such file; the \
+        "{wheel}: the wheel lists `{entry}` but the unpacked archive {} has no such file; the \
          cache entry is damaged or incomplete: remove it so cairn unpacks the wheel again",
         archive.display()
     )]
     MissingFile {
         /// The wheel's file name.
         wheel: String,
-        /// The path listed in `RECORD`.
+        /// The missing file, relative to the archive.
         entry: String,
         /// The archive directory.
         archive: PathBuf,

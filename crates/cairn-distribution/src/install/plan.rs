@@ -1,6 +1,7 @@
 //! Reading one unpacked wheel into the list of files it puts in the target.
 //!
-//! Nothing is written here. The archive is listed once (in parallel), its `RECORD` is checked
+//! Nothing is written here. The archive's files are read from its manifest (or, without one,
+//! listed in parallel), its `RECORD` is checked
 //! against the listing, and every file gets a target-relative destination and its `RECORD`
 //! hash and size. Linked files reuse the hash and size from the wheel's `RECORD`, so no byte
 //! of them is read; only generated files (launchers, `INSTALLER`, rewritten scripts) are hashed.
@@ -10,6 +11,7 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use cairn_cache::ArchiveManifest;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::entry_points::{self, ScriptEntryPoint};
@@ -95,14 +97,14 @@ pub(crate) fn plan_wheel(
     let version = version.unwrap_or(&request.filename.version);
 
     let record_path = dist_info_path.join("RECORD");
-    // Listing the archive is the slow part; RECORD (12,000 rows for torch) is parsed beside it.
+    // RECORD (12,000 rows for torch) is parsed beside the listing of the archive.
     let record_text = reader.read_text(&record_path)?;
     let (recorded, listed) = rayon::join(
         || reader.parse_record(&record_path, &record_text),
-        || walk::list_files(archive),
+        || reader.list_files(request.manifest),
     );
     let mut recorded = recorded?;
-    let listed = listed.map_err(|error| reader.walk_error(error))?;
+    let listed = listed?;
 
     let stem = dist_info
         .strip_suffix(DIST_INFO_SUFFIX)
@@ -145,7 +147,8 @@ pub(crate) fn plan_wheel(
         INSTALLER_CONTENT.to_vec(),
         false,
     ));
-    files.sort_unstable_by(|a, b| a.file.dest.cmp(&b.file.dest));
+    // Stable sort: a manifest's files come sorted, so this is mostly merging a few runs.
+    files.sort_by(|a, b| a.file.dest.cmp(&b.file.dest));
 
     let mut new_record = String::with_capacity(files.len() * 100);
     for file in &files {
@@ -210,6 +213,39 @@ impl ArchiveReader<'_> {
             path,
             source,
         }
+    }
+
+    /// The archive's files, relative to it: from its manifest if it has a readable one (the
+    /// extractor wrote it from the very entries it unpacked, and checked its paths), else by
+    /// listing its directories.
+    fn list_files(&self, manifest: Option<&Path>) -> Result<Vec<String>, InstallError> {
+        if let Some(path) = manifest {
+            match fs::read_to_string(path) {
+                Ok(text) => match ArchiveManifest::parse(&text) {
+                    Ok(manifest) => {
+                        let entries = manifest.into_entries().into_iter();
+                        return Ok(entries.map(|entry| entry.path).collect());
+                    }
+                    Err(error) => tracing::warn!(
+                        wheel = self.wheel,
+                        manifest = %path.display(),
+                        %error,
+                        "unreadable archive manifest; listing the archive instead"
+                    ),
+                },
+                Err(error) if error.kind() == io::ErrorKind::NotFound => tracing::debug!(
+                    wheel = self.wheel,
+                    "the archive has no manifest; listing it instead"
+                ),
+                Err(error) => tracing::warn!(
+                    wheel = self.wheel,
+                    manifest = %path.display(),
+                    %error,
+                    "cannot read the archive manifest; listing the archive instead"
+                ),
+            }
+        }
+        walk::list_files(self.archive).map_err(|error| self.walk_error(error))
     }
 
     fn walk_error(&self, error: WalkError) -> InstallError {

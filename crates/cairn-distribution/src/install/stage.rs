@@ -19,7 +19,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use cairn_fs::{LinkDir, LinkMode, Linker};
+use cairn_fs::{LinkDir, LinkError, LinkMode, Linker};
 use rayon::prelude::*;
 
 use super::error::InstallError;
@@ -355,13 +355,25 @@ fn link_dir(
     let count = &counts[links.wheel];
     let link_names = |names: &[(&str, &str)]| {
         names.iter().try_for_each(|&(src, dst)| {
-            // The plan listed every entry from the archive's directories, which said it is a
-            // regular file.
+            // The plan took every entry from the archive's manifest or directories, which
+            // said it is a regular file.
             let mode = linker
                 .link_at(&src_dir, OsStr::new(src), &dst_dir, OsStr::new(dst))
-                .map_err(|source| InstallError::Link {
-                    wheel: plan.wheel.clone(),
-                    source,
+                .map_err(|source| match source {
+                    // The staging directory is held open: the archive lacks the file.
+                    LinkError::Link { ref source, .. }
+                        if source.kind() == io::ErrorKind::NotFound =>
+                    {
+                        InstallError::MissingFile {
+                            wheel: plan.wheel.clone(),
+                            entry: relpath::join(links.src_dir, src),
+                            archive: plan.archive.clone(),
+                        }
+                    }
+                    source => InstallError::Link {
+                        wheel: plan.wheel.clone(),
+                        source,
+                    },
                 })?;
             count.linked.fetch_add(1, Ordering::Relaxed);
             count.weakest.fetch_max(mode_rank(mode), Ordering::Relaxed);

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use cairn_cache::{ArchiveManifest, ManifestEntry};
 use cairn_distribution::WheelFilename;
 use cairn_distribution::install::{
     InstallError, InstallReport, InstallRequest, InstallSettings, Installer,
@@ -28,6 +29,9 @@ pub struct Workspace {
 /// A wheel unpacked as the cache would hold it.
 pub struct Unpacked {
     pub archive: PathBuf,
+    /// The manifest beside the archive, as the cache writes it, listing what the extractor
+    /// wrote. [`Unpacked::request`] leaves it out; [`Unpacked::request_with_manifest`] passes it.
+    pub manifest: PathBuf,
     pub filename: WheelFilename,
     pub builder: WheelBuilder,
 }
@@ -37,6 +41,14 @@ impl Unpacked {
         InstallRequest {
             archive: &self.archive,
             filename: &self.filename,
+            manifest: None,
+        }
+    }
+
+    pub fn request_with_manifest(&self) -> InstallRequest<'_> {
+        InstallRequest {
+            manifest: Some(&self.manifest),
+            ..self.request()
         }
     }
 
@@ -65,9 +77,23 @@ impl Workspace {
             .tempdir_in(&archives)
             .unwrap()
             .keep();
-        unzip::extract_file(&wheel, &archive, &Limits::default()).unwrap();
+        let report = unzip::extract_file(&wheel, &archive, &Limits::default()).unwrap();
+        let entries = report
+            .written
+            .into_iter()
+            .map(|file| ManifestEntry {
+                path: file.path,
+                size: file.size,
+                crc32: file.crc32,
+                executable: file.executable,
+            })
+            .collect();
+        let manifest = archive.with_extension("manifest");
+        let text = ArchiveManifest::new(entries).unwrap().to_text();
+        std::fs::write(&manifest, text).unwrap();
         Unpacked {
             archive,
+            manifest,
             filename: builder.filename().parse().unwrap(),
             builder: builder.clone(),
         }

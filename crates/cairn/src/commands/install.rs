@@ -83,11 +83,17 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         .with_context(|| format!("cannot resolve `{}`", args.target.display()))?;
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let installer = Installer::new(&target, settings)?;
+        let manifests: Vec<_> = wheels
+            .iter()
+            .map(|(wheel, _)| cache.manifest_path(wheel.archive.digest()))
+            .collect();
         let requests: Vec<InstallRequest<'_>> = wheels
             .iter()
-            .map(|(wheel, filename)| InstallRequest {
+            .zip(&manifests)
+            .map(|((wheel, filename), manifest)| InstallRequest {
                 archive: wheel.archive.path(),
                 filename,
+                manifest: Some(manifest),
             })
             .collect();
         Ok(installer.install(&requests)?)
