@@ -91,6 +91,36 @@ fn sizes_print_in_binary_units_with_one_decimal() {
     }
 }
 
+/// The formula sizes were first printed with: `{:.1}` of a float. Exact below 2^53 bytes.
+fn size_through_float(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1023.95 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[test]
+fn sizes_print_as_the_float_formula_did() {
+    let mut samples: Vec<u64> = (0..300_000).collect();
+    for scale in [1u64 << 10, 1 << 20, 1 << 30, 1 << 40] {
+        // Around each unit's switch (1023.95 of the unit below) and its ties (x.x5 exactly).
+        let switch = scale * 1024 / 20 * 20479 / 1024;
+        samples.extend(switch.saturating_sub(5000)..switch + 5000);
+        samples.extend((1..2000).filter_map(|odd| (scale * (2 * odd + 1)).checked_div(20)));
+        samples.extend((0..5000).map(|step| scale * 7 + step * (scale / 4096).max(1)));
+    }
+    for bytes in samples {
+        assert_eq!(format_size(bytes), size_through_float(bytes), "{bytes}");
+    }
+}
+
 #[test]
 fn timestamps_print_as_utc_dates() {
     for (seconds, text) in [

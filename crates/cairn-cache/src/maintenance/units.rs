@@ -151,15 +151,29 @@ pub fn write_size(out: &mut impl fmt::Write, bytes: u64) -> fmt::Result {
     if bytes < 1024 {
         return write!(out, "{bytes} B");
     }
-    // Lossy for sizes beyond 2^53 bytes, far below the one decimal shown.
-    #[allow(clippy::cast_precision_loss)]
-    let mut value = bytes as f64 / 1024.0;
+    // Integer tenths rather than `{:.1}` of a float, whose exact formatting is a slow path
+    // (`cache list` prints 100,000 sizes); rounded half to even, as `{:.1}` rounds.
     let mut unit = 0;
-    while value >= 1023.95 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
+    let mut divisor: u128 = 1024;
+    let tenths = loop {
+        let tenths = divide_half_even(u128::from(bytes) * 10, divisor);
+        if tenths < 10_240 || unit + 1 == UNITS.len() {
+            break tenths;
+        }
         unit += 1;
+        divisor *= 1024;
+    };
+    write!(out, "{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
+}
+
+/// `numerator / denominator`, rounded to the nearest whole number, ties to the even one.
+fn divide_half_even(numerator: u128, denominator: u128) -> u128 {
+    let (quotient, remainder) = (numerator / denominator, numerator % denominator);
+    match (remainder * 2).cmp(&denominator) {
+        std::cmp::Ordering::Less => quotient,
+        std::cmp::Ordering::Greater => quotient + 1,
+        std::cmp::Ordering::Equal => quotient + quotient % 2,
     }
-    write!(out, "{value:.1} {}", UNITS[unit])
 }
 
 /// Formats seconds since the Unix epoch as a UTC date and time to the minute:
