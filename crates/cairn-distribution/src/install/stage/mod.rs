@@ -12,9 +12,11 @@
 //! them one after the other (the directory's lock serialises them) is the critical path of a
 //! warm install.
 
-use std::collections::{BTreeMap, HashMap};
+mod dirs;
+
+use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -147,7 +149,7 @@ pub(crate) fn stage(
     let Some((first, rest)) = jobs.split_first() else {
         return Ok(());
     };
-    let mut dirs = NewDirs::of(&jobs);
+    let mut dirs = dirs::NewDirs::of(&jobs);
     dirs.create_ancestry(root, first.dst_dir(), plans)?;
     let run = |job: &Job<'_>| run_job(root, job, plans, linker, counts);
     let (first_done, rest_done) = rayon::join(
@@ -196,85 +198,6 @@ fn run_job(
             |writer| writer.write_all(bytes),
         ),
     }
-}
-
-/// The staging directories still to create (relative, never `""`), each with a wheel that
-/// needs it, for messages.
-struct NewDirs<'a> {
-    dirs: BTreeMap<&'a str, usize>,
-}
-
-impl<'a> NewDirs<'a> {
-    /// Every directory the jobs write into, and their ancestors.
-    fn of(jobs: &[Job<'a>]) -> Self {
-        let mut dirs = BTreeMap::new();
-        for job in jobs {
-            let mut dir = job.dst_dir();
-            // A directory already there brought its ancestors with it.
-            while !dir.is_empty() && dirs.insert(dir, job.wheel()).is_none() {
-                dir = relpath::parent(dir);
-            }
-        }
-        Self { dirs }
-    }
-
-    /// Creates `dir` and its ancestors, top down.
-    fn create_ancestry(
-        &mut self,
-        root: &Path,
-        dir: &str,
-        plans: &[WheelPlan],
-    ) -> Result<(), InstallError> {
-        let mut ancestry = Vec::new();
-        let mut next = dir;
-        while !next.is_empty() {
-            ancestry.push(next);
-            next = relpath::parent(next);
-        }
-        for dir in ancestry.into_iter().rev() {
-            if let Some(wheel) = self.dirs.remove(dir) {
-                create_dir(root, dir, wheel, plans)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Creates every directory left, parents before children, each level in parallel.
-    fn create_all(&self, root: &Path, plans: &[WheelPlan]) -> Result<(), InstallError> {
-        let mut levels: Vec<Vec<(&str, usize)>> = Vec::new();
-        for (&dir, &wheel) in &self.dirs {
-            let depth = dir.bytes().filter(|&byte| byte == b'/').count();
-            if levels.len() <= depth {
-                levels.resize_with(depth + 1, Vec::new);
-            }
-            levels[depth].push((dir, wheel));
-        }
-        levels.iter().try_for_each(|level| {
-            level
-                .par_iter()
-                .try_for_each(|&(dir, wheel)| create_dir(root, dir, wheel, plans))
-        })
-    }
-}
-
-/// Creates the staging directory `dir` (relative to `root`), whose parent exists.
-fn create_dir(
-    root: &Path,
-    dir: &str,
-    wheel: usize,
-    plans: &[WheelPlan],
-) -> Result<(), InstallError> {
-    let path = root.join(dir);
-    let created = if dir.contains('/') {
-        fs::create_dir(&path)
-    } else {
-        create_spread_dir(root, dir, &path)
-    };
-    created.map_err(|source| InstallError::Stage {
-        wheel: plans[wheel].wheel.clone(),
-        path,
-        source,
-    })
 }
 
 /// A wheel, its archive directory and the staging directory its files there go to.
@@ -418,23 +341,6 @@ fn write_new(
         })?;
     count.written.fetch_add(1, Ordering::Relaxed);
     Ok(())
-}
-
-/// Creates the top-level directory `path` (named `name`, in the staging root `dir`) under a
-/// name used once, then renames it. The staging root is marked as the top of unrelated
-/// hierarchies, so ext4 chooses each new top-level directory's block group from a hash of its
-/// name; under its own name, `torch/` would land every time in the group the last `torch/`
-/// left, among inodes freed seconds ago that ext4 scans past one by one for every directory of
-/// the new tree (see `cairn_fs::mark_top_of_hierarchies`).
-fn create_spread_dir(dir: &Path, name: &str, path: &Path) -> io::Result<()> {
-    static CREATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    let count = CREATED.fetch_add(1, Ordering::Relaxed);
-    let fresh = dir.join(format!(".{name}.{}.{count}.{nanos}", std::process::id()));
-    fs::create_dir(&fresh)?;
-    fs::rename(&fresh, path)
 }
 
 /// A new file with its final mode, never replacing anything (nor following a symlink).
