@@ -1,10 +1,10 @@
 //! Reading one unpacked wheel into the list of files it puts in the target.
 //!
 //! Nothing is written here. The archive's files are read from its manifest (or, without one,
-//! listed in parallel), its `RECORD` is checked
-//! against the listing, and every file gets a target-relative destination and its `RECORD`
-//! hash and size. Linked files reuse the hash and size from the wheel's `RECORD`, so no byte
-//! of them is read; only generated files (launchers, `INSTALLER`, rewritten scripts) are hashed.
+//! listed in parallel), its `RECORD` is checked against that list, and every file gets a
+//! target-relative destination and its `RECORD` hash and size. Linked files reuse the hash
+//! and size from the wheel's `RECORD`, so no byte of them is read; only generated files
+//! (launchers, `INSTALLER`, rewritten scripts) are hashed.
 
 use std::borrow::Cow;
 use std::fs::{self, File};
