@@ -9,9 +9,10 @@
 //!
 //! 1. **Plan** (read only, each wheel in parallel). List the unpacked archive (from its
 //!    manifest when there is one), check it against the wheel's `RECORD` (a listed file that
-//!    is missing is an error; paths that would leave the target are refused), map `.data` files to their destinations, and generate the
-//!    entry-point launchers, `INSTALLER` and the new `RECORD` in memory. Linked files keep the
-//!    hash and size from the wheel's `RECORD`: no byte of them is read.
+//!    is missing is an error; paths that would leave the target are refused), map `.data`
+//!    files to their destinations, and generate the entry-point launchers, `INSTALLER` and the
+//!    new `RECORD` in memory. Linked files keep the hash and size from the wheel's `RECORD`:
+//!    no byte of them is read.
 //! 2. **Check** (reads the target). The destinations of all wheels form one tree; two wheels
 //!    writing one path, or one project twice, is an error. The target's `.dist-info`
 //!    directories name the installed projects; the `RECORD`s of the versions being replaced
@@ -21,8 +22,9 @@
 //! 3. **Stage**, beside the check. A `.cairn-install-*` directory is made inside the target
 //!    (same filesystem), and every file is linked (one [`Linker`], so the clone → hardlink →
 //!    copy ladder is decided once for the whole call) or written into it, in parallel. If the
-//!    check fails, the staging directory is removed and the check's error reported; staging
-//!    first would only delay linking by the time the check takes (about 10 ms for torch).
+//!    check fails, the staging directory is removed and the check's error reported. Checking
+//!    first would delay the links by the time the check takes (about 10 ms for torch), and a
+//!    failed check is rare.
 //! 4. **Move**. Old entries are renamed into the staging directory's `backup/`, then new ones
 //!    renamed into place: a top-level entry the target lacks moves with one rename, whatever
 //!    its size; a directory holding only the replaced version's files is swapped whole; only
@@ -49,14 +51,15 @@
 //! about a quarter; hard links into one directory are not split between threads, since the
 //! directory's lock makes them take turns anyway).
 //!
-//! Measured with `tests/install_corpus.rs` (release build, 2 shared cores, ext4, warm page
-//! cache): torch in hardlink mode installs in 110–150 ms (the whole `cairn install`
-//! process), of which listing the archive and parsing its `RECORD` take about 30 ms, the rest
-//! being the links themselves; numpy in 16 ms. Of torch's
-//! links, the 7,083 into `torch/include/ATen/ops` take 75–85 ms on one thread: they start as
-//! soon as the plan is made and their directories exist (see `stage`), while the other thread
-//! checks the target, makes the other directories and links the other files. Copy mode is bound by copying the bytes (torch: 0.8–1.5 s). Reinstalling torch over
-//! itself adds the deletion of the old tree (about 150 ms with hardlinks).
+//! Measured on 2 shared cores, ext4, warm page cache, release build: `cairn install` of torch
+//! in hardlink mode from a warm cache takes 100–130 ms as a whole process (`-vv` phase times):
+//! planning (the manifest read beside the 12,000-row `RECORD` parsed) 20–30 ms, the rest
+//! staging. Of torch's links, the 7,083 into `torch/include/ATen/ops` take 75–85 ms on one
+//! thread: they start as soon as the plan is made and their directories exist (see `stage`),
+//! while the other thread checks the target, makes the other directories and links the other
+//! files. With `tests/install_corpus.rs`: numpy installs in 16 ms; copy mode is bound by
+//! copying the bytes (torch: 0.8–1.5 s); reinstalling torch over itself adds the deletion of
+//! the old tree (about 150 ms with hardlinks).
 //!
 //! # Guarantees and limits
 //!
