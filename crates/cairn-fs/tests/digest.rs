@@ -122,3 +122,19 @@ fn rejects_paths_that_are_not_sharded() {
         DigestError::Character { .. } | DigestError::NotShardedPath { .. }
     ));
 }
+
+#[test]
+fn names_the_first_refused_character_even_when_not_ascii() {
+    for (text, expected) in [
+        ("abcdef0123456789é0", 'é'),
+        ("abcdef0123456789Z€", 'Z'),
+        ("€bcdef0123456789ab", '€'),
+    ] {
+        match ContentDigest::parse(text, DigestEncoding::Hex) {
+            Err(DigestError::Character { character, .. }) => {
+                assert_eq!(character, expected, "{text:?}")
+            }
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+}

@@ -14,7 +14,6 @@
 
 mod dirs;
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -23,6 +22,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use cairn_fs::{LinkDir, LinkError, LinkMode, Linker};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use super::error::InstallError;
 use super::plan::{Content, WheelPlan};
@@ -205,7 +205,7 @@ type DirPairKey<'a> = (usize, &'a str, &'a str);
 
 /// Every planned file as a job, linked files grouped by their pair of directories.
 fn jobs(plans: &[WheelPlan]) -> Vec<Job<'_>> {
-    let mut by_dirs: HashMap<DirPairKey<'_>, Vec<(&str, &str)>> = HashMap::new();
+    let mut by_dirs: FxHashMap<DirPairKey<'_>, Vec<(&str, &str)>> = FxHashMap::default();
     let mut jobs = Vec::new();
     for (wheel, plan) in plans.iter().enumerate() {
         for file in &plan.files {
