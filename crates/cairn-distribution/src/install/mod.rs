@@ -52,7 +52,7 @@
 //! directory's lock makes them take turns anyway).
 //!
 //! Measured on 2 shared cores, ext4, warm page cache, release build: `cairn install` of torch
-//! in hardlink mode from a warm cache takes 100–130 ms as a whole process (`-vv` phase times):
+//! in hardlink mode from a warm cache takes 80–140 ms as a whole process (`-vv` phase times):
 //! planning (the manifest read beside the 12,000-row `RECORD` parsed) 20–30 ms, the rest
 //! staging. Of torch's links, the 7,083 into `torch/include/ATen/ops` take 75–85 ms on one
 //! thread: they start as soon as the plan is made and their directories exist (see `stage`),
@@ -140,7 +140,7 @@ pub struct InstallRequest<'a> {
     pub filename: &'a WheelFilename,
     /// The archive's manifest ([`cairn_cache::Cache::manifest_path`]), if the archive is in a
     /// cache. The installer then takes the list of the archive's files from it instead of
-    /// listing every directory of the archive (torch: one read instead of 778 directory
+    /// listing every directory of the archive (torch: one read instead of 773 directory
     /// listings). A manifest that is missing (an archive unpacked by an older cairn may have
     /// none) or unreadable is passed over, and the archive listed.
     pub manifest: Option<&'a Path>,

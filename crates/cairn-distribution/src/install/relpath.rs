@@ -77,14 +77,20 @@ pub(crate) fn join(parent: &str, name: &str) -> String {
     }
 }
 
+/// A plain relative path's directory part (`""` at the root) and last component:
+/// `a/b/c` → (`a/b`, `c`); `c` → (``, `c`).
+pub(crate) fn split(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
+}
+
 /// The directory part of a plain relative path (`""` at the root).
 pub(crate) fn parent(path: &str) -> &str {
-    path.rfind('/').map_or("", |slash| &path[..slash])
+    split(path).0
 }
 
 /// The last component of a plain relative path.
 pub(crate) fn file_name(path: &str) -> &str {
-    path.rfind('/').map_or(path, |slash| &path[slash + 1..])
+    split(path).1
 }
 
 /// The first component of a plain relative path.
@@ -133,6 +139,9 @@ mod tests {
         assert_eq!(parent("a/b/c"), "a/b");
         assert_eq!(parent("c"), "");
         assert_eq!(file_name("a/b/c"), "c");
+        assert_eq!(file_name("c"), "c");
+        assert_eq!(split("a/b/c"), ("a/b", "c"));
+        assert_eq!(split("c"), ("", "c"));
         assert_eq!(top_level("a/b/c"), "a");
         assert_eq!(top_level("c"), "c");
         assert_eq!(join("", "x"), "x");

@@ -151,52 +151,133 @@ pub(crate) fn stage(
     };
     let mut dirs = dirs::NewDirs::of(&jobs);
     dirs.create_ancestry(root, first.dst_dir(), plans)?;
-    let run = |job: &Job<'_>| run_job(root, job, plans, linker, counts);
+    let stager = Stager {
+        root,
+        plans,
+        linker,
+        counts,
+    };
     let (first_done, rest_done) = rayon::join(
-        || run(first),
+        || stager.run(first),
         || {
             dirs.create_all(root, plans)?;
-            rest.par_iter().with_max_len(1).try_for_each(run)
+            rest.par_iter()
+                .with_max_len(1)
+                .try_for_each(|job| stager.run(job))
         },
     );
     first_done.and(rest_done)
 }
 
-/// Puts the files of one job in place.
-fn run_job(
-    root: &Path,
-    job: &Job<'_>,
-    plans: &[WheelPlan],
-    linker: &Linker,
-    counts: &[StageCounts],
-) -> Result<(), InstallError> {
-    match job {
-        Job::Links(links) => link_dir(root, links, plans, linker, counts),
-        Job::CopyExecutable { wheel, entry, dest } => {
-            let plan = &plans[*wheel];
-            let src = plan.archive.join(entry);
-            let mut reader = File::open(&src).map_err(|source| InstallError::ReadArchive {
-                wheel: plan.wheel.clone(),
-                path: src.clone(),
+/// What every staging job works with.
+struct Stager<'a> {
+    /// The staging root, laid out as the target.
+    root: &'a Path,
+    plans: &'a [WheelPlan],
+    linker: &'a Linker,
+    /// One per plan.
+    counts: &'a [StageCounts],
+}
+
+impl Stager<'_> {
+    /// Puts the files of one job in place.
+    fn run(&self, job: &Job<'_>) -> Result<(), InstallError> {
+        match job {
+            Job::Links(links) => self.link_dir(links),
+            Job::CopyExecutable { wheel, entry, dest } => {
+                let plan = &self.plans[*wheel];
+                let src = plan.archive.join(entry);
+                let mut reader = File::open(&src).map_err(|source| InstallError::ReadArchive {
+                    wheel: plan.wheel.clone(),
+                    path: src.clone(),
+                    source,
+                })?;
+                self.write_new(*wheel, dest, true, |writer| {
+                    io::copy(&mut reader, writer).map(drop)
+                })
+            }
+            Job::Write {
+                wheel,
+                bytes,
+                executable,
+                dest,
+            } => self.write_new(*wheel, dest, *executable, |writer| writer.write_all(bytes)),
+        }
+    }
+
+    /// Links the files of one pair of directories, opening each directory once.
+    fn link_dir(&self, links: &DirLinks<'_>) -> Result<(), InstallError> {
+        let plan = &self.plans[links.wheel];
+        let src_path = join_relative(&plan.archive, links.src_dir);
+        let src_dir = LinkDir::open(&src_path).map_err(|source| InstallError::ReadArchive {
+            wheel: plan.wheel.clone(),
+            path: src_path.clone(),
+            source,
+        })?;
+        let dst_path = join_relative(self.root, links.dst_dir);
+        let dst_dir = LinkDir::open(&dst_path).map_err(|source| InstallError::Stage {
+            wheel: plan.wheel.clone(),
+            path: dst_path.clone(),
+            source,
+        })?;
+        let count = &self.counts[links.wheel];
+        let link_names = |names: &[(&str, &str)]| {
+            names.iter().try_for_each(|&(src, dst)| {
+                // The plan took every entry from the archive's manifest or directories, which
+                // said it is a regular file.
+                let mode = self
+                    .linker
+                    .link_at(&src_dir, OsStr::new(src), &dst_dir, OsStr::new(dst))
+                    .map_err(|source| match source {
+                        // The staging directory is held open: the archive lacks the file.
+                        LinkError::Link { ref source, .. }
+                            if source.kind() == io::ErrorKind::NotFound =>
+                        {
+                            InstallError::MissingFile {
+                                wheel: plan.wheel.clone(),
+                                entry: relpath::join(links.src_dir, src),
+                                archive: plan.archive.clone(),
+                            }
+                        }
+                        source => InstallError::Link {
+                            wheel: plan.wheel.clone(),
+                            source,
+                        },
+                    })?;
+                count.linked.fetch_add(1, Ordering::Relaxed);
+                count.weakest.fetch_max(mode_rank(mode), Ordering::Relaxed);
+                Ok(())
+            })
+        };
+        if links.names.len() <= FILES_PER_TASK || !splits_directories(self.linker.mode()) {
+            link_names(&links.names)
+        } else {
+            links
+                .names
+                .par_chunks(FILES_PER_TASK)
+                .try_for_each(link_names)
+        }
+    }
+
+    /// Creates the new file `dest` (target-relative) of the wheel at index `wheel` and fills it
+    /// with `fill`.
+    fn write_new(
+        &self,
+        wheel: usize,
+        dest: &str,
+        executable: bool,
+        fill: impl FnOnce(&mut File) -> io::Result<()>,
+    ) -> Result<(), InstallError> {
+        let dst = self.root.join(dest);
+        create_new(&dst, executable)
+            .and_then(|mut writer| fill(&mut writer))
+            .map_err(|source| InstallError::Stage {
+                wheel: self.plans[wheel].wheel.clone(),
+                path: dst,
                 source,
             })?;
-            write_new(root, plan, dest, true, &counts[*wheel], |writer| {
-                io::copy(&mut reader, writer).map(drop)
-            })
-        }
-        Job::Write {
-            wheel,
-            bytes,
-            executable,
-            dest,
-        } => write_new(
-            root,
-            &plans[*wheel],
-            dest,
-            *executable,
-            &counts[*wheel],
-            |writer| writer.write_all(bytes),
-        ),
+        self.counts[wheel].written.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -226,8 +307,8 @@ fn jobs(plans: &[WheelPlan]) -> Vec<Job<'_>> {
                     continue;
                 }
             };
-            let (src_dir, src_name) = split_parent(entry);
-            let (dst_dir, dst_name) = split_parent(&file.dest);
+            let (src_dir, src_name) = relpath::split(entry);
+            let (dst_dir, dst_name) = relpath::split(dest);
             by_dirs
                 .entry((wheel, src_dir, dst_dir))
                 .or_default()
@@ -249,70 +330,6 @@ fn jobs(plans: &[WheelPlan]) -> Vec<Job<'_>> {
     jobs
 }
 
-/// `a/b/c` → (`a/b`, `c`); `c` → (``, `c`).
-fn split_parent(relative: &str) -> (&str, &str) {
-    relative.rsplit_once('/').unwrap_or(("", relative))
-}
-
-/// Links the files of one pair of directories, opening each directory once.
-fn link_dir(
-    root: &Path,
-    links: &DirLinks<'_>,
-    plans: &[WheelPlan],
-    linker: &Linker,
-    counts: &[StageCounts],
-) -> Result<(), InstallError> {
-    let plan = &plans[links.wheel];
-    let src_path = join_relative(&plan.archive, links.src_dir);
-    let src_dir = LinkDir::open(&src_path).map_err(|source| InstallError::ReadArchive {
-        wheel: plan.wheel.clone(),
-        path: src_path.clone(),
-        source,
-    })?;
-    let dst_path = join_relative(root, links.dst_dir);
-    let dst_dir = LinkDir::open(&dst_path).map_err(|source| InstallError::Stage {
-        wheel: plan.wheel.clone(),
-        path: dst_path.clone(),
-        source,
-    })?;
-    let count = &counts[links.wheel];
-    let link_names = |names: &[(&str, &str)]| {
-        names.iter().try_for_each(|&(src, dst)| {
-            // The plan took every entry from the archive's manifest or directories, which
-            // said it is a regular file.
-            let mode = linker
-                .link_at(&src_dir, OsStr::new(src), &dst_dir, OsStr::new(dst))
-                .map_err(|source| match source {
-                    // The staging directory is held open: the archive lacks the file.
-                    LinkError::Link { ref source, .. }
-                        if source.kind() == io::ErrorKind::NotFound =>
-                    {
-                        InstallError::MissingFile {
-                            wheel: plan.wheel.clone(),
-                            entry: relpath::join(links.src_dir, src),
-                            archive: plan.archive.clone(),
-                        }
-                    }
-                    source => InstallError::Link {
-                        wheel: plan.wheel.clone(),
-                        source,
-                    },
-                })?;
-            count.linked.fetch_add(1, Ordering::Relaxed);
-            count.weakest.fetch_max(mode_rank(mode), Ordering::Relaxed);
-            Ok(())
-        })
-    };
-    if links.names.len() <= FILES_PER_TASK || !splits_directories(linker.mode()) {
-        link_names(&links.names)
-    } else {
-        links
-            .names
-            .par_chunks(FILES_PER_TASK)
-            .try_for_each(link_names)
-    }
-}
-
 /// `base/relative`, or `base` itself for the root.
 fn join_relative(base: &Path, relative: &str) -> PathBuf {
     if relative.is_empty() {
@@ -320,27 +337,6 @@ fn join_relative(base: &Path, relative: &str) -> PathBuf {
     } else {
         base.join(relative)
     }
-}
-
-/// Creates the new file `dest` (target-relative) under `root` and fills it with `fill`.
-fn write_new(
-    root: &Path,
-    plan: &WheelPlan,
-    dest: &str,
-    executable: bool,
-    count: &StageCounts,
-    fill: impl FnOnce(&mut File) -> io::Result<()>,
-) -> Result<(), InstallError> {
-    let dst = root.join(dest);
-    create_new(&dst, executable)
-        .and_then(|mut writer| fill(&mut writer))
-        .map_err(|source| InstallError::Stage {
-            wheel: plan.wheel.clone(),
-            path: dst,
-            source,
-        })?;
-    count.written.fetch_add(1, Ordering::Relaxed);
-    Ok(())
 }
 
 /// A new file with its final mode, never replacing anything (nor following a symlink).
