@@ -78,7 +78,7 @@ pub struct LockedFile {
 impl LockedFile {
     /// Takes the lock, waiting at most `timeout` (forever with `None`).
     ///
-    /// The lock file is created if missing. Waiting polls with a backoff capped at 50 ms, so a
+    /// The lock file is created if missing. Waiting polls with a backoff capped at 10 ms, so a
     /// released lock is picked up quickly without spinning.
     pub fn acquire(
         path: &Path,
@@ -113,7 +113,7 @@ impl LockedFile {
                 });
             }
             std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(50));
+            pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
 

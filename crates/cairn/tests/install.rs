@@ -305,3 +305,61 @@ fn real_corpus_wheels_import() {
     );
     assert_eq!(out, "2.4.6 6 1\n");
 }
+
+/// Installs started together on a cold cache start the interpreter once: the others wait for
+/// its record instead of each running their own query. The wrapper sleeps so that they overlap.
+#[test]
+fn processes_started_together_query_the_interpreter_once() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let work = tempfile::tempdir().unwrap();
+    let links = work.path().join("wheels");
+    std::fs::create_dir(&links).unwrap();
+    demo_wheel().build(&links);
+    let real = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap();
+    let runs = work.path().join("python.runs");
+    let python = work.path().join("python");
+    std::fs::write(
+        &python,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nsleep 0.5\nexec '{}' \"$@\"\n",
+            runs.display(),
+            real.trim()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let cache = work.path().join("cache");
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let target = work.path().join(format!("target-{i}"));
+            support::command(
+                &cache,
+                &[
+                    "--offline",
+                    "install",
+                    "demo-app==1.0",
+                    "--find-links",
+                    links.to_str().unwrap(),
+                    "--python",
+                    python.to_str().unwrap(),
+                    "--target",
+                    target.to_str().unwrap(),
+                ],
+            )
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for child in children {
+        success(&child.wait_with_output().unwrap());
+    }
+    let count = std::fs::read_to_string(&runs).unwrap().lines().count();
+    assert_eq!(count, 1, "the interpreter ran {count} times for 4 installs");
+}

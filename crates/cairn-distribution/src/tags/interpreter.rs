@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_cache::{Cache, CacheBucket, CacheEntry};
 use cairn_cache_key::cache_digest;
@@ -17,6 +17,10 @@ const QUERY_SCRIPT: &str = include_str!("query.py");
 
 /// The version of the interpreter cache record; a record of another version is a miss.
 const RECORD_FORMAT: u32 = 1;
+
+/// How long a process waits for another one's query of the same interpreter before running
+/// its own; an interpreter answers in well under a second.
+const QUERY_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much of the interpreter's stderr an error quotes.
 const STDERR_TAIL: usize = 2000;
@@ -77,7 +81,25 @@ impl Interpreter {
             format!("{}.json", cache_digest(&canonical)),
         );
 
-        let facts = match read_record(&entry, &canonical, size, modified) {
+        let cached = || read_record(&entry, &canonical, size, modified);
+        // Processes started together (a CI matrix, a race on one wheel) would each start the
+        // interpreter: one does while the others wait for its record. The lock only saves
+        // work, so failing to take it means querying anyway.
+        let _lock;
+        let facts = match cached() {
+            Some(facts) => Some(facts),
+            None => {
+                _lock = cache
+                    .lock(
+                        &("interpreter", canonical.as_path()),
+                        Some(QUERY_LOCK_TIMEOUT),
+                    )
+                    .inspect_err(|error| tracing::debug!(%error, "querying without the lock"))
+                    .ok();
+                cached()
+            }
+        };
+        let facts = match facts {
             Some(facts) => {
                 tracing::debug!(python = %canonical.display(), "interpreter facts from the cache");
                 facts
