@@ -26,7 +26,8 @@
 #        - all wheels in one command, cold and warm (hardlink);
 #        - --procs processes installing the largest wheel (torch) at once into one empty cache,
 #          each into its own target: wall time of the whole race, and the number of unpacked
-#          copies of the wheel left in the cache's archive bucket;
+#          copies of the wheel left in the cache's archive bucket (uv old, which leaves one copy
+#          per process, races after the others: see bench_race);
 #      Wall time comes from `date +%s.%N` around each process, peak RSS from `/usr/bin/time`.
 #   5. prints a table of medians and writes the report (date, machine, load, versions, command,
 #      table, SVG chart) to --out.
@@ -344,52 +345,67 @@ bench_case() {
 }
 
 # PROCS processes install one wheel at once into one empty cache, each into its own target.
+# uv 0.8.24 leaves PROCS unpacked copies (some 100,000 inodes for torch). Deleting them right
+# before another tool's run would charge that run for ext4 stepping over the freshly freed
+# inodes one by one (`recently_deleted`, for a minute after a delete on a file system without a
+# journal, like this one), seconds of system time. So the tools that keep one copy alternate,
+# and uv 0.8.24 runs after them.
 bench_race() {
     local case_id="$1" label="$2" index="$3"
+    local run tool
+    for ((run = 1; run <= runs; run++)); do
+        while IFS= read -r tool; do
+            [[ "$tool" == "uv-$uv_old" ]] || race_once "$case_id" "$label" "$index" "$tool" "$run"
+        done < <(rotation "$run")
+    done
+    for ((run = 1; run <= runs; run++)); do
+        race_once "$case_id" "$label" "$index" "uv-$uv_old" "$run"
+    done
+    prepare "$scratch/cache" "$scratch/race"
+}
+
+# One timed race of TOOL: CASE LABEL INDEX TOOL RUN.
+race_once() {
+    local case_id="$1" label="$2" index="$3" tool="$4" run="$5"
     local spec="${names[$index]}==${versions[$index]}"
     local dist_info
     dist_info="$(dist_info_of "${filenames[$index]}")"
-    local run tool cache="$scratch/cache" p
-    for ((run = 1; run <= runs; run++)); do
-        while IFS= read -r tool; do
-            prepare "$cache" "$scratch/race"
-            mkdir -p "$scratch/race"
-            local start end pids=()
-            start="$(now)"
-            for ((p = 1; p <= procs; p++)); do
-                tool_command "$tool" "$cache" "$scratch/race/target-$p" hardlink "$spec"
-                /usr/bin/time -f '%M' -o "$scratch/race/$p.rss" "${cmd[@]}" \
-                    </dev/null >"$scratch/race/$p.log" 2>&1 &
-                pids+=($!)
-            done
-            local failed=0
-            for p in "${!pids[@]}"; do
-                wait "${pids[$p]}" || failed=$((p + 1))
-            done
-            end="$(now)"
-            if ((failed)); then
-                cp -- "$scratch/race/$failed.log" "$logs/$case_id.$tool.$run.$failed.log"
-                fail_with_log "$logs/$case_id.$tool.$run.$failed.log" "$tool: racer $failed of $procs failed"
-            fi
-            local rss=0 value
-            for ((p = 1; p <= procs; p++)); do
-                [[ -d "$scratch/race/target-$p/$dist_info" ]] ||
-                    fail_with_log "$scratch/race/$p.log" "$tool: racer $p left no $dist_info"
-                value="$(tail -n 1 -- "$scratch/race/$p.rss")"
-                if ((value > rss)); then
-                    rss="$value"
-                fi
-            done
-            # Unpacked copies: directories of the archive bucket that hold the wheel's dist-info.
-            local copies
-            copies="$(find "$cache/archive-v0" -mindepth 2 -maxdepth 4 -type d -name "$dist_info" | wc -l)"
-            local seconds
-            seconds="$(elapsed "$start" "$end")"
-            record "$case_id" "$label" "$tool" "$run" "$seconds" "$rss" "$copies" "$(load1)"
-            note "$label  $tool  run $run/$runs: $seconds s, max $rss KiB, $copies unpacked copies"
-        done < <(rotation "$run")
-    done
+    local cache="$scratch/cache" p
     prepare "$cache" "$scratch/race"
+    mkdir -p "$scratch/race"
+    local start end pids=()
+    start="$(now)"
+    for ((p = 1; p <= procs; p++)); do
+        tool_command "$tool" "$cache" "$scratch/race/target-$p" hardlink "$spec"
+        /usr/bin/time -f '%M' -o "$scratch/race/$p.rss" "${cmd[@]}" \
+            </dev/null >"$scratch/race/$p.log" 2>&1 &
+        pids+=($!)
+    done
+    local failed=0
+    for p in "${!pids[@]}"; do
+        wait "${pids[$p]}" || failed=$((p + 1))
+    done
+    end="$(now)"
+    if ((failed)); then
+        cp -- "$scratch/race/$failed.log" "$logs/$case_id.$tool.$run.$failed.log"
+        fail_with_log "$logs/$case_id.$tool.$run.$failed.log" "$tool: racer $failed of $procs failed"
+    fi
+    local rss=0 value
+    for ((p = 1; p <= procs; p++)); do
+        [[ -d "$scratch/race/target-$p/$dist_info" ]] ||
+            fail_with_log "$scratch/race/$p.log" "$tool: racer $p left no $dist_info"
+        value="$(tail -n 1 -- "$scratch/race/$p.rss")"
+        if ((value > rss)); then
+            rss="$value"
+        fi
+    done
+    # Unpacked copies: directories of the archive bucket that hold the wheel's dist-info.
+    local copies
+    copies="$(find "$cache/archive-v0" -mindepth 2 -maxdepth 4 -type d -name "$dist_info" | wc -l)"
+    local seconds
+    seconds="$(elapsed "$start" "$end")"
+    record "$case_id" "$label" "$tool" "$run" "$seconds" "$rss" "$copies" "$(load1)"
+    note "$label  $tool  run $run/$runs: $seconds s, max $rss KiB, $copies unpacked copies"
 }
 
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -441,6 +457,7 @@ meta="$scratch/meta.tsv"
     printf 'runs\t%s\n' "$runs"
     printf 'warmup\t%s\n' "$warmup"
     printf 'procs\t%s\n' "$procs"
+    printf 'race_wheel\t%s\n' "${names[$largest]}"
     printf 'nproc\t%s\n' "$(nproc)"
     printf 'cpu\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
     printf 'memory\t%s\n' "$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"

@@ -130,6 +130,18 @@ def copies_table(rows, tools, meta):
             counts = row.case.copies.get(tool, [])
             cells.append(", ".join(str(count) for count in counts))
         lines.append("| " + " | ".join(cells) + " |")
+    # The race against the tool's own single cold install of the same wheel, median by median.
+    wheel = meta.get("race_wheel")
+    cold = next((row.case for row in rows if row.case.case_id == "cold-%s" % wheel), None)
+    if cold is not None:
+        for row in raced:
+            cells = ["%s ÷ one cold %s" % (row.case.label, wheel)]
+            for tool in tools:
+                if tool in row.case.seconds and tool in cold.seconds:
+                    cells.append("%.2f×" % (row.case.median(tool) / cold.median(tool)))
+                else:
+                    cells.append("")
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -266,7 +278,8 @@ def markdown_report(rows, tools, meta, loads, svg_name):
     if copies:
         lines += [
             "Unpacked copies of the raced wheel left in each cache's archive bucket "
-            "(`archive-v0`), one number per run:",
+            "(`archive-v0`), one number per run, and the race's median wall time over the same "
+            "tool's median cold install of that wheel alone (the target is at most 1.2×):",
             "",
             copies,
             "",
@@ -316,7 +329,11 @@ def markdown_report(rows, tools, meta, loads, svg_name):
         "- **race**: %s processes start at once, installing the largest wheel into one empty cache, "
         "each into its own target; the time is the wall time until the last one exits. Afterwards "
         "the script counts the directories under the cache's `archive-v0` that hold the wheel's "
-        "`.dist-info`: a cache that unpacks each wheel once should hold one." % meta.get("procs", "?"),
+        "`.dist-info`: a cache that unpacks each wheel once should hold one. The older uv leaves "
+        "one copy per process (some 100,000 inodes for torch); deleting them makes the next run "
+        "on this journal-less ext4 step over the freed inodes one by one for a minute "
+        "(`recently_deleted`), seconds of system time. So its races run after the interleaved "
+        "races of the other two." % meta.get("procs", "?"),
         "- Runs are interleaved: run 1 of every tool, then run 2 of every tool, with the order "
         "rotated each run so that no tool always goes first. This VM returns freed memory to its "
         "host, so write-heavy commands slow down and speed up between blocks of runs; only "
