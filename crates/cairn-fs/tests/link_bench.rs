@@ -16,6 +16,7 @@
 //! writeback. Targets are kept until the end: on an ext4 without a journal (as on the project's
 //! machines) the inode allocator steps over every inode deleted in the last minutes
 //! (`recently_deleted`), so deleting one run's target would slow the next run's file creation.
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use std::fs;

@@ -3,6 +3,7 @@
 //!
 //! This machine's temp dir is on ext4 (no reflink) and /dev/shm is tmpfs, another filesystem:
 //! a tree under /dev/shm linked into the temp dir meets a real EXDEV.
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
