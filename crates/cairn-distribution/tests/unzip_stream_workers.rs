@@ -52,7 +52,7 @@ fn open_files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// An archive like a large binary wheel: thousands of small modules in many directories, two
-/// libraries above what is held in memory (a deflated one, spooled for a worker, and a stored
+/// libraries above what is held in memory (a deflated one, piped to a worker, and a stored
 /// one, copied by the reading thread), executables, and entries whose sizes only a data
 /// descriptor gives.
 fn wheel_like_archive() -> Vec<u8> {
@@ -183,7 +183,7 @@ fn bad_crc_in_a_small_entry_among_many_is_reported_by_name() {
 }
 
 #[test]
-fn bad_crc_in_a_spooled_entry_is_reported_by_name() {
+fn bad_crc_in_a_piped_entry_is_reported_by_name() {
     let _serial = serial();
     let mut builder = ZipBuilder::new();
     for index in 0..200 {

@@ -80,7 +80,7 @@ impl BufRead for FileRange<'_> {
 }
 
 /// One positioned read, retried when interrupted.
-fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
+pub(super) fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
     loop {
         #[cfg(unix)]
         let result = file.read_at(buffer, offset);

@@ -20,6 +20,7 @@ mod output;
 mod parallel;
 mod records;
 mod stream_jobs;
+mod stream_pipe;
 mod stream_source;
 mod stream_workers;
 mod streaming;

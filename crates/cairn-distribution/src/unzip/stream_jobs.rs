@@ -3,7 +3,7 @@
 //! and checked against its local header.
 
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,10 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::decode::{CompressedLen, DecodeError, EntryDecoder};
 use super::error::{EntryProblem, UnzipError};
 use super::output;
-
-/// Read buffer for a spooled entry: as large as the decoder's output buffer, so reading costs
-/// about one syscall per write.
-const SPOOL_READ_LEN: usize = 256 << 10;
+use super::stream_pipe::PipeReader;
 
 /// A regular file to write, as its (validated) local header describes it.
 #[derive(Debug)]
@@ -36,9 +33,14 @@ pub(crate) enum Job {
         data: Vec<u8>,
         entries: Vec<(FileEntry, Range<usize>)>,
     },
-    /// One entry too large to hold in memory, whose compressed bytes were copied to an unnamed
-    /// temporary file (page cache, not process memory) positioned at its start.
-    Spooled { spool: File, entry: FileEntry },
+    /// One entry too large to hold in memory, whose compressed bytes the reading thread feeds
+    /// through a pipe as they arrive; `memory` is what the pipe may hold, reserved from the
+    /// budget.
+    Piped {
+        input: PipeReader,
+        entry: FileEntry,
+        memory: u64,
+    },
 }
 
 /// What every job needs besides itself.
@@ -71,8 +73,13 @@ impl Job {
     pub(crate) fn memory(&self) -> u64 {
         match self {
             Self::Buffered { data, .. } => data.len() as u64,
-            Self::Spooled { .. } => 0,
+            Self::Piped { memory, .. } => *memory,
         }
+    }
+
+    /// Whether the job is a large entry fed through a pipe.
+    pub(crate) fn is_piped(&self) -> bool {
+        matches!(self, Self::Piped { .. })
     }
 
     /// Writes the job's files, stopping at the first error or when the pool stops; gives back
@@ -109,13 +116,14 @@ impl Job {
                 data.clear();
                 (result, Some(data))
             }
-            Self::Spooled { spool, entry } => {
-                let mut input = BufReader::with_capacity(SPOOL_READ_LEN, spool);
+            Self::Piped {
+                mut input, entry, ..
+            } => {
                 let result = if context.stopped() {
                     Ok(())
                 } else {
-                    // The spool holds exactly the entry's bytes, so only a failing disk ends it
-                    // early.
+                    // The pipe ends after exactly the entry's bytes, or early with an error if
+                    // the input did.
                     write_entry(context, decoder, &entry, &mut input, |source| {
                         UnzipError::Read {
                             archive: context.archive.to_string(),

@@ -154,7 +154,8 @@ impl WorkerPool {
         self.shared.lock().spare.pop().unwrap_or_default()
     }
 
-    /// Queues a job (whose memory was reserved), starting a thread if none is free.
+    /// Queues a job (whose memory was reserved), starting a thread if none is free. Piped jobs
+    /// go before the batches of small files.
     pub(crate) fn submit(&mut self, job: Job) -> Result<(), UnzipError> {
         let mut state = self.shared.lock();
         if self.stopped() {
@@ -162,7 +163,19 @@ impl WorkerPool {
             state.reserved = state.reserved.saturating_sub(job.memory());
             return Ok(());
         }
-        state.queue.push_back(job);
+        if job.is_piped() {
+            // A large entry's inflate is usually the longest task of the archive: it goes ahead
+            // of the small files queued before it (behind other large entries), so that it
+            // overlaps the download and does not start after everything else.
+            let position = state
+                .queue
+                .iter()
+                .take_while(|queued| queued.is_piped())
+                .count();
+            state.queue.insert(position, job);
+        } else {
+            state.queue.push_back(job);
+        }
         self.stats.jobs += 1;
         let start_thread =
             state.queue.len() > state.idle && self.threads.len() < self.settings.threads;

@@ -2,15 +2,17 @@
 //!
 //! One thread reads the archive, parses and validates each local header in order, creates the
 //! directories, and hands each file to the worker threads of [`stream_workers`]: small entries
-//! are read into memory in batches, entries too large for that are copied to an unnamed
-//! temporary file first, so the reading thread can move on to the next entry while a worker
-//! inflates them. Only entries whose size is unknown (a data descriptor follows their data), and
-//! large stored entries (nothing to inflate: a spool would only copy them twice more), are
+//! are read into memory in batches, entries too large for that go to a worker at once, their
+//! bytes following through a [`stream_pipe`] that spills to an unnamed temporary file when the
+//! worker falls behind, so the reading thread never waits for inflating. Only entries whose size
+//! is unknown (a data descriptor follows their data), and large stored entries (nothing to
+//! inflate: a pipe would only copy them once more), are
 //! written by the reading thread itself. The central directory that follows is then checked
 //! against what the local headers said; only it knows which files are executable, so their mode
 //! is set at the very end, once every worker has finished.
 //!
 //! [`stream_workers`]: super::stream_workers
+//! [`stream_pipe`]: super::stream_pipe
 //!
 //! Why our own parser rather than `async_zip`'s stream reader: that reader skips data
 //! descriptors without checking them (and always as 4-byte sizes, so Zip64 descriptors

@@ -1,6 +1,6 @@
 //! The streaming extractor's division of work, checked with tuning small enough to matter:
 //! the memory budget holds however fast the input arrives, entries larger than the budget or
-//! spooled to disk still come out right.
+//! piped to a worker (through memory or a spill file) still come out right.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -36,6 +36,7 @@ fn tuning(budget: u64, buffered_entry_max: u64) -> Tuning {
     Tuning {
         pool: PoolSettings { threads: 2, budget },
         buffered_entry_max,
+        pipe_memory: 1 << 20,
         batch_bytes: 128 << 10,
         batch_entries: 8,
     }
@@ -81,14 +82,30 @@ fn an_entry_larger_than_the_budget_still_goes_through_alone() {
 }
 
 #[test]
-fn entries_above_the_buffered_size_are_spooled_or_copied_not_held_in_memory() {
+fn entries_above_the_buffered_size_are_piped_or_copied_not_held_in_memory() {
     let (count, len) = (5, 1 << 20);
     let bytes = archive(count, len);
-    let stats = extract_and_check(&bytes, count, len, &tuning(32 << 20, 64 << 10));
-    assert_eq!(stats.peak_reserved, 0, "{stats:?}");
-    // The deflated entries (odd indices) are spooled for the workers; the stored ones are
-    // copied to their files by the reading thread.
+    let tuning = tuning(32 << 20, 64 << 10);
+    let stats = extract_and_check(&bytes, count, len, &tuning);
+    // The deflated entries (odd indices) are piped to the workers, each reserving only what
+    // its pipe may hold; the stored ones are copied to their files by the reading thread.
     assert_eq!(stats.jobs, 2, "{stats:?}");
+    assert!(
+        stats.peak_reserved <= 2 * tuning.pipe_memory as u64,
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn piped_entries_come_out_right_when_every_byte_goes_through_the_spill_file() {
+    let (count, len) = (6, 3 << 20);
+    let bytes = archive(count, len);
+    let mut tuning = tuning(32 << 20, 64 << 10);
+    // Less than one chunk: nothing fits in memory, so every piece is spilled and read back.
+    tuning.pipe_memory = 16 << 10;
+    tuning.pool.threads = 1;
+    let stats = extract_and_check(&bytes, count, len, &tuning);
+    assert_eq!(stats.jobs, 3, "{stats:?}");
 }
 
 #[test]
