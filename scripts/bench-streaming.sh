@@ -4,11 +4,12 @@
 # empty cache, interleaved run by run. Issue #6's target: the fetch over HTTP costs at most 1.2x
 # the one from disk, and no fetch peaks above 100 MiB of memory.
 #
-# Usage: scripts/bench-streaming.sh [--runs N] [--only NAME]... [--out FILE]
+# Usage: scripts/bench-streaming.sh [--runs N] [--only NAME]... [--pace MB_PER_S] [--out FILE]
 #
-#   --runs N     timed runs per source and wheel (default 5)
-#   --only NAME  a corpus wheel to time (repeatable; default numpy, scipy and torch)
-#   --out FILE   the report (default docs/streaming.md)
+#   --runs N          timed runs per source and wheel (default 5)
+#   --only NAME       a corpus wheel to time (repeatable; default numpy, scipy and torch)
+#   --pace MB_PER_S   pace the server like a real index (default: as fast as loopback goes)
+#   --out FILE        the report (default docs/streaming.md)
 #
 # Builds cairn in release mode (honouring CARGO_TARGET_DIR), fetches the corpus with
 # scripts/fetch-corpus.sh, and serves it with scripts/bench/serve.py, which sends files with
@@ -22,10 +23,12 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs=5
 out="$repo_root/docs/streaming.md"
 only=()
+pace=""
 while (($#)); do
     case "$1" in
         --runs) runs="$2"; shift 2 ;;
         --only) only+=("$2"); shift 2 ;;
+        --pace) pace="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "bench-streaming: unknown argument $1" >&2; exit 2 ;;
@@ -57,11 +60,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-coproc SERVER { exec python3 "$repo_root/scripts/bench/serve.py" "$corpus" 0; }
+coproc SERVER { exec python3 "$repo_root/scripts/bench/serve.py" "$corpus" 0 $pace; }
 server_pid="$SERVER_PID"
 read -r ready port <&"${SERVER[0]}"
 [[ "$ready" == ready ]] || { echo "bench-streaming: the server did not start" >&2; exit 1; }
-note "serving $corpus on 127.0.0.1:$port"
+note "serving $corpus on 127.0.0.1:$port${pace:+, paced to $pace MB/s}"
 
 results="$scratch/results.tsv"
 : >"$results"
@@ -96,10 +99,10 @@ for name in "${only[@]}"; do
 done
 
 python3 - "$results" "$out" "$runs" "$("$cairn" --version)" \
-    "$(git -C "$repo_root" rev-parse --short HEAD)" <<'PY'
+    "$(git -C "$repo_root" rev-parse --short HEAD)" "$pace" <<'PY'
 import datetime, os, platform, statistics, sys
 
-results, out, runs, version, commit = sys.argv[1:]
+results, out, runs, version, commit, pace = sys.argv[1:]
 rows = {}
 for line in open(results):
     name, kind, run, wall, cpu = line.rstrip("\n").split("\t")
@@ -150,7 +153,8 @@ worker inflates them (in torch, 508 of the 537 MB are in five such entries).
 | date | {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} |
 | machine | {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()} |
 | cairn | {version}, commit {commit} |
-| command | `scripts/bench-streaming.sh --runs {runs}` |
+| server | `scripts/bench/serve.py` (sendfile), {f"paced to {pace} MB/s" if pace else "unpaced"} |
+| command | `scripts/bench-streaming.sh --runs {runs}{f" --pace {pace}" if pace else ""}` |
 """
 with open(out, "w", encoding="utf-8") as file:
     file.write(report)
