@@ -245,3 +245,23 @@ fn failed_extraction_then_a_good_one_into_fresh_destinations() {
     let report = stream_and_check_nothing_left(&Workspace::new(&good)).unwrap();
     assert_eq!(report.files, 100);
 }
+
+#[test]
+fn input_ending_inside_a_piped_entry_fails_without_leaving_a_worker_waiting() {
+    let _serial = serial();
+    let bytes = ZipBuilder::new()
+        .file("pkg/__init__.py", "x = 1\n")
+        .entry(Entry::file("pkg/lib/big.so", noise(12 << 20, 6)))
+        .file("pkg/last.py", "y = 2\n")
+        .build();
+    // Half way through the large entry: its worker has started and waits for the rest.
+    let workspace = Workspace::new(&bytes[..bytes.len() / 2]);
+    let error = stream_and_check_nothing_left(&workspace).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("in the middle of the entry's data"),
+        "the error should say where the archive ends: {error}"
+    );
+    assert!(!workspace.dest().join("pkg/last.py").exists());
+}
