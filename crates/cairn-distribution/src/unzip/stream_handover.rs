@@ -118,15 +118,17 @@ impl<R: BufRead> Extraction<'_, R> {
     }
 
     /// Hands a large entry to the workers at once, then feeds it its compressed bytes as they
-    /// come off the input, so that a worker inflates while the rest arrives. The pipe spills to
-    /// an unnamed temporary file in `dest` (nothing outside it is touched, nothing is left
-    /// behind) when the worker falls behind, so reading never waits for inflating.
+    /// come off the input, so that a worker inflates while the rest arrives. When the worker
+    /// falls behind, the pipe spills to an unnamed temporary file in `dest` (nothing outside it
+    /// is touched, nothing is left behind) if another worker is free to take what comes next,
+    /// and waits for the worker if not.
     pub(super) fn pipe_entry(&mut self, entry: FileEntry) -> Result<(), Failure> {
         let memory = self.tuning.pipe_memory;
         if !self.workers.reserve(memory as u64) {
             return Err(Failure::Complete(self.stopped()));
         }
-        let (mut writer, input) = stream_pipe::pipe(memory, self.dest);
+        let (mut writer, input) =
+            stream_pipe::pipe(memory, self.dest, self.workers.free_worker_probe());
         let compressed = entry.compressed;
         self.workers
             .submit(Job::Piped {

@@ -1,34 +1,48 @@
 //! A pipe carrying one large entry's compressed bytes from the reading thread to the worker
 //! inflating it, so that inflating starts with the first bytes instead of after the last.
 //!
-//! The reading thread never waits for the worker: while the bytes in memory stay under a bound
-//! they queue there, and past it they go to an unnamed temporary file (page cache, not process
-//! memory) and queue as a range of it. The worker takes the pieces in order. A worker that keeps
-//! up (a download no faster than inflating) costs no copy to the file; one that does not costs
-//! what a whole-entry spool did, for the part it could not keep up with.
+//! While the bytes in memory stay under a bound they queue there. Past it, the reading thread
+//! waits for the worker if reading on would gain nothing (every worker is busy), and otherwise
+//! writes them to an unnamed temporary file (page cache, not process memory) and queues them as
+//! a range of it, so that it can move on to entries an idle worker could take. The worker takes
+//! the pieces in order. A worker that keeps up (a download no faster than inflating) costs no
+//! copy to the file.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use super::file_range::read_at;
 
 /// Bytes collected before they are queued as one piece.
 const CHUNK_LEN: usize = 256 << 10;
 
+/// How long a full pipe's writer waits before asking `read_ahead` again: a worker may have
+/// become free meanwhile without this pipe hearing of it.
+const RECHECK: Duration = Duration::from_millis(5);
+
 /// Creates a pipe holding at most about `memory` bytes in memory (plus the chunk being filled
-/// and the one being read), spilling to a temporary file in `spill_dir` past that.
-pub(crate) fn pipe(memory: usize, spill_dir: &Path) -> (PipeWriter, PipeReader) {
+/// and the one being read). Past that the writer spills to a temporary file in `spill_dir` when
+/// `read_ahead` says reading on is worth it, and waits for the reader when not. `read_ahead` is
+/// called without the pipe's lock held.
+pub(crate) fn pipe(
+    memory: usize,
+    spill_dir: &Path,
+    read_ahead: impl Fn() -> bool + Send + 'static,
+) -> (PipeWriter, PipeReader) {
     let shared = Arc::new(Shared {
         state: Mutex::default(),
         ready: Condvar::new(),
+        space: Condvar::new(),
     });
     let writer = PipeWriter {
         shared: Arc::clone(&shared),
         chunk: Vec::new(),
         memory,
+        read_ahead: Box::new(read_ahead),
         spill_dir: spill_dir.to_owned(),
         spill: None,
         spilled: 0,
@@ -47,6 +61,8 @@ struct Shared {
     state: Mutex<State>,
     /// Signalled when a piece is queued or the writer is done.
     ready: Condvar,
+    /// Signalled when the reader takes a piece from memory or goes away.
+    space: Condvar,
 }
 
 impl Shared {
@@ -90,6 +106,7 @@ pub(crate) struct PipeWriter {
     shared: Arc<Shared>,
     chunk: Vec<u8>,
     memory: usize,
+    read_ahead: Box<dyn Fn() -> bool + Send>,
     spill_dir: PathBuf,
     spill: Option<Arc<File>>,
     /// Bytes written to the spill file so far.
@@ -107,27 +124,49 @@ impl PipeWriter {
         Ok(())
     }
 
-    /// Queues the chunk being filled: in memory if the bound allows, else appended to the spill
-    /// file (written outside the lock, so the reader is not held up by the disk).
+    /// Queues the chunk being filled: in memory if the bound allows; else, if reading on is
+    /// worth it, appended to the spill file (written outside the lock, so the reader is not held
+    /// up by the disk); else once the reader has made room.
     fn push_chunk(&mut self) -> io::Result<()> {
         if self.chunk.is_empty() {
             return Ok(());
         }
-        let mut state = self.shared.lock();
-        if state.reader_gone {
-            self.chunk.clear();
-            return Ok(());
-        }
-        if state.queued + self.chunk.len() <= self.memory {
-            let spare = state.spare.pop().unwrap_or_default();
-            let chunk = std::mem::replace(&mut self.chunk, spare);
-            state.queued += chunk.len();
-            state.pieces.push_back(Piece::Memory(chunk, 0));
+        loop {
+            let mut state = self.shared.lock();
+            if state.reader_gone {
+                self.chunk.clear();
+                return Ok(());
+            }
+            // With nothing queued the chunk always goes in, even past a bound smaller than a
+            // chunk, so that a writer waiting for room cannot wait for ever.
+            if state.queued == 0 || state.queued + self.chunk.len() <= self.memory {
+                let spare = state.spare.pop().unwrap_or_default();
+                let chunk = std::mem::replace(&mut self.chunk, spare);
+                state.queued += chunk.len();
+                state.pieces.push_back(Piece::Memory(chunk, 0));
+                drop(state);
+                self.shared.ready.notify_one();
+                return Ok(());
+            }
             drop(state);
-            self.shared.ready.notify_one();
-            return Ok(());
+            // Asked without the pipe's lock: the pool takes its own lock, and drops queued
+            // readers (which take this one) while holding it.
+            if (self.read_ahead)() {
+                break;
+            }
+            let state = self.shared.lock();
+            if !state.reader_gone
+                && state.queued > 0
+                && state.queued + self.chunk.len() > self.memory
+            {
+                drop(
+                    self.shared
+                        .space
+                        .wait_timeout(state, RECHECK)
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
+            }
         }
-        drop(state);
         let spill = match &self.spill {
             Some(spill) => Arc::clone(spill),
             None => {
@@ -210,6 +249,7 @@ impl PipeReader {
             if let Some(piece) = state.pieces.pop_front() {
                 if let Piece::Memory(chunk, _) = &piece {
                     state.queued -= chunk.len();
+                    self.shared.space.notify_one();
                 }
                 return Ok(Some(piece));
             }
@@ -317,6 +357,8 @@ impl Drop for PipeReader {
         state.reader_gone = true;
         state.pieces.clear();
         state.queued = 0;
+        drop(state);
+        self.shared.space.notify_all();
     }
 }
 

@@ -66,6 +66,8 @@ struct State {
     reserved: u64,
     /// Threads waiting for work.
     idle: usize,
+    /// Threads started.
+    started: usize,
     /// No more jobs will come: threads exit once the queue is empty.
     closed: bool,
     /// The first error a job reported.
@@ -203,6 +205,17 @@ impl WorkerPool {
         result
     }
 
+    /// A test for a pipe's writer to make later: whether a worker is free (waiting for work, or
+    /// not started yet) to take what the reading thread would reach by reading on.
+    pub(crate) fn free_worker_probe(&self) -> impl Fn() -> bool + Send + 'static {
+        let shared = Arc::clone(&self.shared);
+        let most = self.settings.threads;
+        move || {
+            let state = shared.lock();
+            state.idle > 0 || state.started < most
+        }
+    }
+
     /// Whether a thread was started.
     pub(crate) fn has_threads(&self) -> bool {
         !self.threads.is_empty()
@@ -215,6 +228,7 @@ impl WorkerPool {
             .spawn(move || shared.work());
         match started {
             Ok(handle) => {
+                self.shared.lock().started += 1;
                 self.threads.push(handle);
                 self.stats.threads += 1;
                 Ok(())

@@ -97,15 +97,18 @@ fn entries_above_the_buffered_size_are_piped_or_copied_not_held_in_memory() {
 }
 
 #[test]
-fn piped_entries_come_out_right_when_every_byte_goes_through_the_spill_file() {
+fn piped_entries_come_out_right_through_pipes_smaller_than_a_chunk() {
     let (count, len) = (6, 3 << 20);
     let bytes = archive(count, len);
-    let mut tuning = tuning(32 << 20, 64 << 10);
-    // Less than one chunk: nothing fits in memory, so every piece is spilled and read back.
-    tuning.pipe_memory = 16 << 10;
-    tuning.pool.threads = 1;
-    let stats = extract_and_check(&bytes, count, len, &tuning);
-    assert_eq!(stats.jobs, 3, "{stats:?}");
+    for threads in [1, 2] {
+        let mut tuning = tuning(32 << 20, 64 << 10);
+        // Less than one chunk: a pipe holds one chunk at a time, then spills (when the other
+        // worker is free) or waits for its reader (when it is not, and always with one thread).
+        tuning.pipe_memory = 16 << 10;
+        tuning.pool.threads = threads;
+        let stats = extract_and_check(&bytes, count, len, &tuning);
+        assert_eq!(stats.jobs, 3, "{stats:?}");
+    }
 }
 
 #[test]
