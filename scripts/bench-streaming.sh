@@ -144,9 +144,10 @@ of the runs. Issue #6's target: HTTP at most 1.2× disk, peak memory at most 100
 The disk fetch hashes the file with BLAKE3 on every core, then unpacks it in parallel, largest
 files first. The HTTP fetch reads the body once: it hashes BLAKE3 and SHA-256 as the bytes arrive
 (SHA-256 for the published-hash index, so that a later request pinning it finds the archive),
-parses each entry on one thread, and hands files to two workers; entries compressed to more
-than 4 MiB are copied to an unnamed temporary file first, so that reading can go on while a
-worker inflates them (in torch, 508 of the 537 MB are in five such entries).
+parses each entry on one thread, and hands files to two workers; an entry compressed to more
+than 4 MiB goes to a worker at once and its bytes follow through a pipe, so that it is inflated
+while it arrives (in torch, 508 of the 537 MB are in five such entries). Why this is slower than
+the disk fetch on this 2-core VM is in docs/architecture.md (the fetch pipeline, a URL).
 
 | | |
 |---|---|
