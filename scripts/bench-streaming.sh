@@ -15,8 +15,8 @@
 # scripts/fetch-corpus.sh, and serves it with scripts/bench/serve.py, which sends files with
 # sendfile(2) so that the server takes almost no CPU from the client on this 2-core machine.
 # Before each run the previous cache is deleted and `sync` runs, untimed. The disk fetch hashes
-# the file (BLAKE3) then unpacks it in parallel; the HTTP fetch hashes BLAKE3 and SHA-256 (for
-# the published-hash index) as bytes arrive and unpacks on the way.
+# the file (BLAKE3) then unpacks it in parallel; the HTTP fetch hashes BLAKE3 as bytes arrive
+# and unpacks on the way.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -142,8 +142,7 @@ of the runs. Issue #6's target: HTTP at most 1.2× disk, peak memory at most 100
 {table}
 
 The disk fetch hashes the file with BLAKE3 on every core, then unpacks it in parallel, largest
-files first. The HTTP fetch reads the body once: it hashes BLAKE3 and SHA-256 as the bytes arrive
-(SHA-256 for the published-hash index, so that a later request pinning it finds the archive),
+files first. The HTTP fetch reads the body once: it hashes BLAKE3 as the bytes arrive,
 parses each entry on one thread, and hands files to two workers; an entry compressed to more
 than 4 MiB goes to a worker at once and its bytes follow through a pipe, so that it is inflated
 while it arrives (in torch, 508 of the 537 MB are in five such entries). Why this is slower than

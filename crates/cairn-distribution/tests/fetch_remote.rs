@@ -118,8 +118,8 @@ async fn streams_then_answers_from_the_pointer_while_fresh() {
         first
             .hashes
             .iter()
-            .any(|d| d.algorithm() == HashAlgorithm::Sha256),
-        "SHA-256 is always recorded for downloads"
+            .all(|d| d.algorithm() != HashAlgorithm::Sha256),
+        "a download with no pin computes BLAKE3 only, like a local file"
     );
 
     let second = fetch(&store, &url, &ExpectedHashes::default())
@@ -185,6 +185,35 @@ async fn a_pinned_hash_finds_content_from_any_url_without_network() {
         .await
         .unwrap();
     assert_eq!(third.archive, first.archive);
+}
+
+/// A URL first fetched without a pin has no SHA-256 on record: pinning it later costs one more
+/// download to check the pin (not another unpack), after which the pointer answers the pin.
+#[tokio::test]
+async fn pinning_a_url_fetched_without_a_pin_downloads_it_once_more() {
+    let server = TestServer::start().await;
+    let bytes = wheel_bytes();
+    let path = format!("/files/{WHEEL}");
+    server.route(&path, Response::ok(bytes.clone()));
+    let root = tempfile::tempdir().unwrap();
+    let store = store(root.path(), false);
+    let url = server.url(&path);
+    let first = fetch(&store, &url, &ExpectedHashes::default())
+        .await
+        .unwrap();
+    let expected = pinned(sha256(&bytes));
+    let pinned_fetch = fetch(&store, &url, &expected).await.unwrap();
+    assert_eq!(
+        server.hits(&path),
+        2,
+        "the pin is checked against the bytes"
+    );
+    assert_eq!(pinned_fetch.archive, first.archive);
+    assert_eq!(archive_count(root.path()), 1);
+    // The published-hash index, checked before the pointer, now answers the pin.
+    let again = fetch(&store, &url, &expected).await.unwrap();
+    assert_eq!(again.outcome, FetchOutcome::ContentHit);
+    assert_eq!(server.hits(&path), 2);
 }
 
 fn store_offline(root: &Path) -> WheelStore {

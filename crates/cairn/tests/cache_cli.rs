@@ -379,7 +379,7 @@ fn downloads_are_verified_and_prune_ci_drops_them() {
 
     // The streaming extractor recorded a manifest: nothing is unverifiable.
     assert!(ok(&cache, &["cache", "verify"]).starts_with(
-        "Checked 2 archives (8 files), 2 pointers, 1 index entry: 0 corrupt, 0 missing, \
+        "Checked 2 archives (8 files), 2 pointers, 0 index entries: 0 corrupt, 0 missing, \
              0 orphaned, 0 unverifiable"
     ));
     let rows: serde_json::Value =

@@ -320,14 +320,12 @@ async fn save(reader: &mut (impl AsyncRead + Unpin), path: &Path) -> std::io::Re
     file.flush().await
 }
 
-/// BLAKE3 (the content address), the expected algorithms, and SHA-256 for the published-hash
-/// index: the CPU is mostly idle while bytes arrive, so this costs no wall time.
+/// BLAKE3 (the content address) and the expected algorithms, as for a local file. Indexes
+/// publish SHA-256 with their links, so a wheel found through one is indexed under it anyway;
+/// computing it for a hash-less URL too cost torch 0.45 s of CPU on a fast link, where the
+/// inflating workers need every core.
 fn hasher_for(expected: &ExpectedHashes) -> HasherSet {
-    let mut algorithms = expected.algorithms();
-    if !algorithms.contains(&HashAlgorithm::Sha256) {
-        algorithms.push(HashAlgorithm::Sha256);
-    }
-    HasherSet::new(&algorithms)
+    HasherSet::new(&expected.algorithms())
 }
 
 fn write_policy(entry: &CacheEntry, policy: &CachePolicy) -> Result<(), FetchError> {
