@@ -145,6 +145,27 @@ impl WheelBuilder {
 /// content. The bytes are streamed to disk: building a wheel of gigabytes holds only one chunk
 /// in memory (tests of peak memory need the test process itself to stay small).
 pub fn write_noise_wheel(dir: &Path, name: &str, version: &str, files: &[(&str, u64)]) -> PathBuf {
+    write_noise_wheel_as(dir, name, version, files, zip::CompressionMethod::Stored)
+}
+
+/// [`write_noise_wheel`] with the noise files deflated (at the fastest level: noise does not
+/// shrink, but a reader must inflate it, as it would a shared library).
+pub fn write_deflated_noise_wheel(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    files: &[(&str, u64)],
+) -> PathBuf {
+    write_noise_wheel_as(dir, name, version, files, zip::CompressionMethod::Deflated)
+}
+
+fn write_noise_wheel_as(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    files: &[(&str, u64)],
+    method: zip::CompressionMethod,
+) -> PathBuf {
     let path = dir.join(format!("{name}-{version}-py3-none-any.whl"));
     let dist_info = format!("{name}-{version}.dist-info");
     let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
@@ -153,8 +174,14 @@ pub fn write_noise_wheel(dir: &Path, name: &str, version: &str, files: &[(&str, 
     let mut chunk = vec![0u8; 1 << 20];
     let mut add =
         |writer: &mut zip::ZipWriter<std::fs::File>, name: &str, len: Option<u64>, text: &[u8]| {
+            let method = if len.is_some() {
+                method
+            } else {
+                zip::CompressionMethod::Stored
+            };
             let options = SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored)
+                .compression_method(method)
+                .compression_level(Some(1).filter(|_| method == zip::CompressionMethod::Deflated))
                 .large_file(len.unwrap_or(0) >= u64::from(u32::MAX))
                 .unix_permissions(0o644);
             writer.start_file(name, options).unwrap();

@@ -1,4 +1,5 @@
-//! Peak memory of a fetch and an install does not grow with the wheel's size.
+//! Peak memory of a fetch (from disk and over HTTP) and an install does not grow with the
+//! wheel's size.
 //!
 //! One test per file on purpose: `getrusage(RUSAGE_CHILDREN)` reports the largest peak of every
 //! child this process has waited for, so no other test may run children beside it.
@@ -6,7 +7,10 @@
 
 mod support;
 
-use cairn_test_support::wheel::write_noise_wheel;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+
+use cairn_test_support::wheel::{write_deflated_noise_wheel, write_noise_wheel};
 
 /// What issue #6 allows any fetch or install: 100 MiB.
 const PEAK_LIMIT_KIB: i64 = 100 * 1024;
@@ -56,4 +60,68 @@ fn fetching_and_installing_a_large_wheel_keeps_peak_memory_bounded() {
             .len(),
         200 << 20
     );
+
+    // Over HTTP, a large deflated entry goes to a worker through a pipe as it arrives: held
+    // whole, this one alone would pass the limit.
+    let served = temp.path().join("served");
+    std::fs::create_dir(&served).unwrap();
+    let wheel = write_deflated_noise_wheel(
+        &served,
+        "streamed",
+        "1.0",
+        &[
+            ("streamed/lib.so", 150 << 20),
+            ("streamed/small.py", 10 << 10),
+        ],
+    );
+    let server = Server::start(&served);
+    let url = format!(
+        "http://127.0.0.1:{}/{}",
+        server.port,
+        wheel.file_name().unwrap().to_str().unwrap()
+    );
+    support::ok(&temp.path().join("http-cache"), &["fetch", &url]);
+    drop(server);
+    let after_http = children_peak_rss_kib();
+    assert!(
+        after_http < PEAK_LIMIT_KIB,
+        "a fetch of a 150 MiB deflated entry over HTTP peaked at {after_http} KiB"
+    );
+}
+
+/// `scripts/bench/serve.py` serving a directory on 127.0.0.1 (a child process, so the files
+/// it sends never count towards this process's memory); killed and waited for on drop.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(dir: &std::path::Path) -> Self {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/serve.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(dir)
+            .arg("0")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("these tests need python3 on PATH");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .strip_prefix("ready ")
+            .and_then(|port| port.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the server did not start: {line:?}"));
+        Self { child, port }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
