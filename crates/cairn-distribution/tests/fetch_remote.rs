@@ -188,7 +188,8 @@ async fn a_pinned_hash_finds_content_from_any_url_without_network() {
 }
 
 /// A URL first fetched without a pin has no SHA-256 on record: pinning it later costs one more
-/// download to check the pin (not another unpack), after which the pointer answers the pin.
+/// download to check the pin (not another unpack), after which the published-hash index answers
+/// it.
 #[tokio::test]
 async fn pinning_a_url_fetched_without_a_pin_downloads_it_once_more() {
     let server = TestServer::start().await;
