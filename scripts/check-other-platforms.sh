@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Type-checks and lints the crates with platform-specific code for targets this machine cannot
-# run: macOS and Windows. Linux-only paths (linkat, copy_file_range, FS_TOPDIR_FL) have
-# fallbacks elsewhere, and nothing else compiles them here.
+# run: macOS and Windows. Where Linux uses linkat, copy_file_range and FS_TOPDIR_FL, other
+# systems take fallbacks that no build on this machine compiles otherwise.
 #
 # Usage: scripts/check-other-platforms.sh
 #

@@ -21,7 +21,7 @@ pub(crate) struct Tuning {
     /// Entries compressed to at most this many bytes are read into memory; larger ones are
     /// piped to a worker as they arrive.
     pub(crate) buffered_entry_max: u64,
-    /// What one pipe holds in memory before it spills to a temporary file (reserved from the
+    /// What one pipe holds in memory before it spills or waits for its worker (reserved from the
     /// pool's budget while its entry is being written).
     pub(crate) pipe_memory: usize,
     /// A batch of buffered entries is handed over once it holds this many bytes...

@@ -230,7 +230,6 @@ impl WorkerPool {
             Ok(handle) => {
                 self.shared.lock().started += 1;
                 self.threads.push(handle);
-                self.stats.threads += 1;
                 Ok(())
             }
             // Fewer threads only make it slower; with none the job would never run.
@@ -260,7 +259,10 @@ impl WorkerPool {
 
     /// What the pool observed so far.
     pub(crate) fn stats(&self) -> PoolStats {
-        self.stats
+        PoolStats {
+            threads: self.shared.lock().started,
+            ..self.stats
+        }
     }
 }
 

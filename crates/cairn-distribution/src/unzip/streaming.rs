@@ -3,10 +3,10 @@
 //! One thread reads the archive, parses and validates each local header in order, creates the
 //! directories, and hands each file to the worker threads of [`stream_workers`]: small entries
 //! are read into memory in batches, entries too large for that go to a worker at once, their
-//! bytes following through a [`stream_pipe`] that spills to an unnamed temporary file when the
-//! worker falls behind, so the reading thread never waits for inflating. Only entries whose size
-//! is unknown (a data descriptor follows their data), and large stored entries (nothing to
-//! inflate: a pipe would only copy them once more), are
+//! bytes following through a [`stream_pipe`]. When that worker falls behind, the reading thread
+//! spills to an unnamed temporary file if another worker is free to take what comes next, and
+//! waits otherwise. Only entries whose size is unknown (a data descriptor follows their data),
+//! and large stored entries (nothing to inflate: a pipe would only copy them once more), are
 //! written by the reading thread itself. The central directory that follows is then checked
 //! against what the local headers said; only it knows which files are executable, so their mode
 //! is set at the very end, once every worker has finished.
