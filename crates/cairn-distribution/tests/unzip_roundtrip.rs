@@ -15,7 +15,7 @@ use cairn_distribution::unzip::{self, Limits, UnzipError};
 use tokio::io::{AsyncRead, ReadBuf};
 use zipgen::{
     Entry, FailingReader, MODE_EXECUTABLE, Node, Trickle, Workspace, ZipBuilder, assert_extracts,
-    block_on,
+    block_on, read_tree,
 };
 
 /// The permission bits the umask lets through, probed by creating a 0o777 file.
@@ -362,4 +362,72 @@ fn missing_archive_reports_a_read_error_naming_it() {
         "{error:?}"
     );
     assert!(error.to_string().contains("missing.whl"), "{error}");
+}
+
+/// `bytes` cut into chunks of irregular sizes, empty ones included, as a connection may
+/// deliver them.
+fn irregular_chunks(bytes: &[u8]) -> Vec<std::io::Result<bytes::Bytes>> {
+    let sizes = [1, 0, 3, 4096, 17, 300_000, 65_536];
+    let mut chunks = Vec::new();
+    let mut rest = bytes;
+    for size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (chunk, after) = rest.split_at((*size).min(rest.len()));
+        chunks.push(Ok(bytes::Bytes::copy_from_slice(chunk)));
+        rest = after;
+    }
+    chunks
+}
+
+#[test]
+fn chunks_of_any_size_extract_as_the_file_does() {
+    // The large deflated entry goes to a worker through a pipe, the stored one is written by the
+    // reading thread, the small ones travel in batches: every hand-over sees chunk boundaries.
+    let bytes = ZipBuilder::new()
+        .file("pkg/__init__.py", "x = 1\n")
+        .file("pkg/text.py", "print('hello')\n".repeat(20_000))
+        .entry(Entry::stored("pkg/blob.bin", noise(700_000)))
+        .file("pkg/large.bin", noise(5 << 20))
+        .build();
+    let file = Workspace::new(&bytes);
+    let file_report = file.extract_file(&Limits::default()).unwrap();
+    let chunked = Workspace::new(&bytes);
+    let chunks = futures_util::stream::iter(irregular_chunks(&bytes));
+    let report = block_on(unzip::extract_chunks(
+        chunks,
+        "chunks.whl",
+        &chunked.dest(),
+        &Limits::default(),
+    ))
+    .unwrap();
+    assert_eq!(report, file_report);
+    assert_eq!(read_tree(&chunked.dest()), read_tree(&file.dest()));
+}
+
+#[test]
+fn chunk_stream_that_fails_midway_reports_its_error() {
+    let bytes = ZipBuilder::new()
+        .file("pkg/a.py", "a\n".repeat(10_000))
+        .file("pkg/b.py", "b\n".repeat(10_000))
+        .build();
+    let workspace = Workspace::new(&bytes);
+    let mut chunks = irregular_chunks(bytes.get(..bytes.len() / 2).unwrap());
+    chunks.push(Err(std::io::ErrorKind::ConnectionReset.into()));
+    let error = block_on(unzip::extract_chunks(
+        futures_util::stream::iter(chunks),
+        "broken.whl",
+        &workspace.dest(),
+        &Limits::default(),
+    ))
+    .unwrap_err();
+    match &error {
+        UnzipError::Read { archive, source } => {
+            assert_eq!(archive, "broken.whl");
+            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionReset);
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+    workspace.assert_nothing_outside_dest();
 }

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::Stream;
 use tokio::io::AsyncRead;
 use tokio_util::io::StreamReader;
@@ -55,14 +56,20 @@ impl Download {
     /// [`DownloadError::from_io_error`]. The reader then keeps failing rather than report a
     /// premature end of file.
     pub fn into_async_read(self) -> impl AsyncRead + Send + Unpin {
-        StreamReader::new(CheckedBody {
+        StreamReader::new(self.into_chunks())
+    }
+
+    /// The body as the chunks the connection delivers, handed on without copying them; the
+    /// failures are those of [`Download::into_async_read`].
+    pub fn into_chunks(self) -> impl Stream<Item = io::Result<Bytes>> + Send + Unpin {
+        CheckedBody {
             chunks: self.response.bytes_stream(),
             url: self.url,
             received: 0,
             expected: self.content_length,
             read_timeout: self.read_timeout,
             failed: false,
-        })
+        }
     }
 }
 

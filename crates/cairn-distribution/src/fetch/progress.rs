@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, ReadBuf};
+use futures_util::Stream;
 
 /// Receives progress events. Every method has an empty default, so implementations pick what
 /// they show. Called from several threads at once.
@@ -45,15 +45,15 @@ pub(super) fn next_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Reports the bytes read through it as download progress.
-pub(super) struct ProgressReader<R> {
-    inner: R,
+/// Reports the chunks passing through it as download progress.
+pub(super) struct ProgressStream<S> {
+    inner: S,
     reporter: Arc<dyn Reporter>,
     id: u64,
 }
 
-impl<R> ProgressReader<R> {
-    pub(super) fn new(inner: R, reporter: Arc<dyn Reporter>, id: u64) -> Self {
+impl<S> ProgressStream<S> {
+    pub(super) fn new(inner: S, reporter: Arc<dyn Reporter>, id: u64) -> Self {
         Self {
             inner,
             reporter,
@@ -62,17 +62,21 @@ impl<R> ProgressReader<R> {
     }
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for ProgressReader<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let read = buf.filled().len() - before;
-        if read > 0 {
-            self.reporter.download_progress(self.id, read as u64);
+impl<S, B, E> Stream for ProgressStream<S>
+where
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    type Item = Result<B, E>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &poll {
+            let len = chunk.as_ref().len() as u64;
+            if len > 0 {
+                this.reporter.download_progress(this.id, len);
+            }
         }
         poll
     }

@@ -11,12 +11,14 @@ use tempfile::TempDir;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use url::Url;
 
-use super::progress::{self, ProgressReader};
+use super::progress::{self, ProgressStream};
 use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, record};
 use crate::WheelFilename;
 use crate::download::{CachePolicy, Download, DownloadError, Fetched, Freshness, RedactedUrl};
-use crate::hash::{Digest, ExpectedHashes, HashAlgorithm, HasherSet, Hashes, HashingAsyncReader};
-use crate::unzip::{ExtractReport, extract_file, extract_stream};
+use crate::hash::{
+    Digest, ExpectedHashes, HashAlgorithm, HasherSet, Hashes, HashingAsyncReader, HashingStream,
+};
+use crate::unzip::{ExtractReport, extract_chunks, extract_file};
 
 /// One URL request and where its records live.
 struct Request<'a> {
@@ -206,10 +208,10 @@ async fn download(
     store
         .reporter
         .download_started(id, &request.filename.to_string(), body.content_length);
-    let body = ProgressReader::new(body.into_async_read(), store.reporter.clone(), id);
-    let mut reader = HashingAsyncReader::new(body, hasher.clone());
-    let streamed = extract_stream(
-        &mut reader,
+    let body = ProgressStream::new(body.into_chunks(), store.reporter.clone(), id);
+    let mut chunks = HashingStream::new(body, hasher.clone());
+    let streamed = extract_chunks(
+        &mut chunks,
         &request.shown,
         temp.path(),
         &store.settings.limits,
@@ -217,7 +219,7 @@ async fn download(
     .await;
     store.reporter.download_finished(id);
     let (temp, hashes, report) = match streamed {
-        Ok(report) => (temp, reader.finish(), report),
+        Ok(report) => (temp, chunks.finish(), report),
         Err(error) if error.is_streaming_unsupported() => {
             tracing::debug!(url = %request.shown, "streaming unsupported; downloading to a file first");
             drop(temp);

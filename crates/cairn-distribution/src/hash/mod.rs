@@ -4,7 +4,8 @@
 //! whatever SHA-2 digests the index publishes or the user pinned, so the bytes are read once:
 //!
 //! - [`HasherSet`] holds the hashers and is fed slices (a download's chunks, say);
-//! - [`HashingReader`] and [`HashingAsyncReader`] hash what passes through a reader;
+//! - [`HashingReader`] and [`HashingAsyncReader`] hash what passes through a reader, and
+//!   [`HashingStream`] the chunks passing through a stream;
 //! - [`hash_file`] hashes a file on disk, memory-mapped and on rayon's threads when it is large;
 //! - [`ExpectedHashes::verify`] checks the resulting [`Hashes`] against expected [`Digest`]s,
 //!   which parse from `sha256:HEX` (pip's `--hash`) and `sha256=HEX` (index URL fragments).
@@ -21,6 +22,7 @@ mod file;
 mod hasher_set;
 mod hashes;
 mod reader;
+mod stream;
 
 pub use algorithm::HashAlgorithm;
 pub use digest::Digest;
@@ -30,3 +32,4 @@ pub use file::{MMAP_THRESHOLD, digest_file, hash_file};
 pub use hasher_set::HasherSet;
 pub use hashes::Hashes;
 pub use reader::{HashingAsyncReader, HashingReader};
+pub use stream::HashingStream;

@@ -105,3 +105,20 @@ pub async fn extract_stream<R: AsyncRead + Unpin + Send>(
 ) -> Result<ExtractReport, UnzipError> {
     stream_source::extract_stream(reader, archive_name, dest, limits).await
 }
+
+/// [`extract_stream`] for input that arrives as chunks, such as
+/// [`Download::into_chunks`](crate::download::Download::into_chunks): each chunk is handed to
+/// the extractor as it is, where reading it through an [`AsyncRead`] would copy it once more.
+/// The stream is polled to its end on success; an error it yields ends the extraction with
+/// [`UnzipError::Read`] carrying that error.
+pub async fn extract_chunks<S>(
+    chunks: S,
+    archive_name: &str,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<ExtractReport, UnzipError>
+where
+    S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin + Send,
+{
+    stream_source::extract_chunks(chunks, archive_name, dest, limits).await
+}

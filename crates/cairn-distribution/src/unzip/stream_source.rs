@@ -1,42 +1,62 @@
-//! Feeds bytes from an async reader to the streaming extractor, which runs on a blocking thread
-//! so inflating and writing files never stall the async runtime, and so the download keeps
-//! arriving while the previous chunk is being inflated.
+//! Feeds chunks of bytes (an HTTP body's, or read from an async reader) to the streaming
+//! extractor, which runs on a blocking thread so inflating and writing files never stall the
+//! async runtime, and so the download keeps arriving while the previous chunk is being inflated.
+//! Chunks are handed over as they come, not copied.
 
 use std::io::{self, BufRead, Read};
 use std::path::Path;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
+use tokio_util::io::ReaderStream;
 
 use super::error::UnzipError;
 use super::limits::Limits;
 use super::{ExtractReport, streaming};
 
-/// Bytes asked of the reader at a time.
+/// Bytes asked of a reader at a time.
 const CHUNK_LEN: usize = 256 << 10;
-/// Chunks queued for the extractor: with [`CHUNK_LEN`] this bounds the buffered input to 4 MiB
-/// whatever the archive's size.
+/// Chunks queued for the extractor: with chunks of at most a few hundred KiB (an HTTP
+/// connection's reads, or [`CHUNK_LEN`]) this bounds the buffered input to a few MiB whatever
+/// the archive's size.
 const CHUNKS_IN_FLIGHT: usize = 16;
 
 pub(crate) async fn extract_stream<R: AsyncRead + Unpin + Send>(
-    mut reader: R,
+    reader: R,
     archive: &str,
     dest: &Path,
     limits: &Limits,
 ) -> Result<ExtractReport, UnzipError> {
-    let (chunks, chunks_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-    let (spare_tx, mut spare) = mpsc::unbounded_channel();
+    extract_chunks(
+        ReaderStream::with_capacity(reader, CHUNK_LEN),
+        archive,
+        dest,
+        limits,
+    )
+    .await
+}
+
+pub(crate) async fn extract_chunks<S>(
+    mut chunks: S,
+    archive: &str,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<ExtractReport, UnzipError>
+where
+    S: Stream<Item = io::Result<Bytes>> + Unpin + Send,
+{
+    let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let source = ChunkSource {
-        chunks: chunks_rx,
-        spare: spare_tx,
-        current: Vec::new(),
-        consumed: 0,
+        chunks: receiver,
+        current: Bytes::new(),
     };
     let worker = {
         let (archive, dest, limits) = (archive.to_owned(), dest.to_owned(), limits.clone());
         tokio::task::spawn_blocking(move || streaming::extract(source, &archive, &dest, &limits))
     };
-    let pumped = pump(&mut reader, chunks, &mut spare).await;
+    let pumped = pump(&mut chunks, sender).await;
     let extracted = worker.await;
     match (pumped, extracted) {
         // The extractor saw the input end early; the reader's error is the real cause.
@@ -52,54 +72,43 @@ pub(crate) async fn extract_stream<R: AsyncRead + Unpin + Send>(
     }
 }
 
-/// Reads `reader` to its end, handing each chunk to the extractor, until the reader ends or the
-/// extractor stops (having failed: it only succeeds after seeing the end of the input).
-async fn pump<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    chunks: mpsc::Sender<Vec<u8>>,
-    spare: &mut mpsc::UnboundedReceiver<Vec<u8>>,
-) -> io::Result<()> {
-    loop {
-        let mut chunk = spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_LEN));
-        chunk.clear();
-        if reader.read_buf(&mut chunk).await? == 0 {
-            return Ok(());
-        }
-        if chunks.send(chunk).await.is_err() {
+/// Hands each chunk to the extractor until the input ends or the extractor stops (having
+/// failed: it only succeeds after seeing the end of the input).
+async fn pump<S>(chunks: &mut S, sender: mpsc::Sender<Bytes>) -> io::Result<()>
+where
+    S: Stream<Item = io::Result<Bytes>> + Unpin,
+{
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        // The extractor reads an empty chunk as the end of the input.
+        if !chunk.is_empty() && sender.send(chunk).await.is_err() {
             return Ok(());
         }
     }
+    Ok(())
 }
 
-/// The extractor's side of the channel: a [`BufRead`] over the chunks as they arrive, which
-/// hands emptied chunks back for reuse.
+/// The extractor's side of the channel: a [`BufRead`] over the chunks as they arrive.
 struct ChunkSource {
-    chunks: mpsc::Receiver<Vec<u8>>,
-    spare: mpsc::UnboundedSender<Vec<u8>>,
-    current: Vec<u8>,
-    consumed: usize,
+    chunks: mpsc::Receiver<Bytes>,
+    /// The unread part of the chunk being read.
+    current: Bytes,
 }
 
 impl BufRead for ChunkSource {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.consumed >= self.current.len() {
-            let Some(next) = self.chunks.blocking_recv() else {
-                return Ok(&[]);
-            };
-            let done = std::mem::replace(&mut self.current, next);
-            self.consumed = 0;
-            if done.capacity() > 0 {
-                // The pump may have finished; then the chunk is simply dropped.
-                let _ = self.spare.send(done);
+        if self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(next) => self.current = next,
+                None => return Ok(&[]),
             }
         }
-        Ok(self.current.get(self.consumed..).unwrap_or_default())
+        Ok(&self.current)
     }
 
     fn consume(&mut self, amount: usize) {
-        self.consumed = self.consumed.saturating_add(amount).min(self.current.len());
+        let amount = amount.min(self.current.len());
+        bytes::Buf::advance(&mut self.current, amount);
     }
 }
 
