@@ -130,6 +130,7 @@ impl<R: BufRead> Extraction<'_, R> {
         let (mut writer, input) =
             stream_pipe::pipe(memory, self.dest, self.workers.free_worker_probe());
         let compressed = entry.compressed;
+        let name = entry.name.clone();
         self.workers
             .submit(Job::Piped {
                 input,
@@ -138,10 +139,12 @@ impl<R: BufRead> Extraction<'_, R> {
             })
             .map_err(Failure::Complete)?;
         self.copy_data(compressed, &mut writer)?;
-        writer.finish().map_err(|source| Failure::Write {
+        let spilled = writer.finish().map_err(|source| Failure::Write {
             path: self.dest.to_owned(),
             source,
-        })
+        })?;
+        tracing::debug!(entry = %name, compressed, spilled, "piped an entry to a worker");
+        Ok(())
     }
 
     /// Moves the next `len` bytes of input to `to`, giving up if the workers stopped.

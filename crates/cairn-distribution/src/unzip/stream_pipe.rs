@@ -115,13 +115,14 @@ pub(crate) struct PipeWriter {
 }
 
 impl PipeWriter {
-    /// Queues what is left and tells the reader that nothing more comes.
-    pub(crate) fn finish(mut self) -> io::Result<()> {
+    /// Queues what is left and tells the reader that nothing more comes; returns how many
+    /// bytes went through the spill file.
+    pub(crate) fn finish(mut self) -> io::Result<u64> {
         self.push_chunk()?;
         self.finished = true;
         self.shared.lock().end = End::Finished;
         self.shared.ready.notify_all();
-        Ok(())
+        Ok(self.spilled)
     }
 
     /// Queues the chunk being filled: in memory if the bound allows; else, if reading on is
