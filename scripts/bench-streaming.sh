@@ -145,8 +145,12 @@ The disk fetch hashes the file with BLAKE3 on every core, then unpacks it in par
 files first. The HTTP fetch reads the body once: it hashes BLAKE3 as the bytes arrive,
 parses each entry on one thread, and hands files to two workers; an entry compressed to more
 than 4 MiB goes to a worker at once and its bytes follow through a pipe, so that it is inflated
-while it arrives (in torch, 508 of the 537 MB are in five such entries). Why this is slower than
-the disk fetch on this 2-core VM is in docs/architecture.md (the fetch pipeline, a URL).
+while it arrives (in torch, 508 of the 537 MB are in five such entries). When that worker falls
+behind while the other is free, the rest of the entry goes through an unnamed temporary file so
+that the free worker gets the files after it; `cairn -v fetch` logs how much did (torch: 0 to
+230 MB from one run to the next, which is much of the spread of its HTTP times). Why this is
+slower than the disk fetch on this 2-core VM is in docs/architecture.md (the fetch pipeline, a
+URL).
 
 | | |
 |---|---|

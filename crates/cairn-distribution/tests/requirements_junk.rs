@@ -8,6 +8,7 @@ mod envs;
 use std::path::Path;
 
 use cairn_distribution::requirements::{RequirementsFile, parse_requirement_arg};
+use cairn_test_support::random::Random;
 use envs::{linux_cpython, windows_cpython};
 
 /// Pieces of real requirement lines, recombined at random.
@@ -126,22 +127,6 @@ const PIECES: &[&str] = &[
 
 const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).unwrap()
-    }
-}
-
 fn exercise(text: &str, dir: &Path) {
     for env in [linux_cpython("3.11.7"), windows_cpython("3.9.13")] {
         match RequirementsFile::parse(text, &dir.join("requirements.txt"), &env) {
@@ -180,7 +165,7 @@ fn random_lines_from_real_pieces() {
         "six==1.0\n-r requirements.txt\n",
     )
     .unwrap();
-    let mut random = Random(0x9e37_79b9_7f4a_7c15);
+    let mut random = Random::new(0x9e37_79b9_7f4a_7c15);
     for _ in 0..10_000 {
         let mut text = String::new();
         for _ in 0..random.below(6) + 1 {
@@ -196,7 +181,7 @@ fn random_lines_from_real_pieces() {
 #[test]
 fn random_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut random = Random(0x0123_4567_89ab_cdef);
+    let mut random = Random::new(0x0123_4567_89ab_cdef);
     for _ in 0..5_000 {
         let bytes: Vec<u8> = (0..random.below(120))
             .map(|_| {

@@ -12,26 +12,11 @@
 mod zipgen;
 
 use cairn_distribution::unzip::{ExtractReport, Limits, UnzipError};
+use cairn_test_support::random::Random;
 use zipgen::{Entry, MODE_EXECUTABLE, Workspace, ZipBuilder, read_tree};
 
 /// Rounds run by default: a few seconds in a debug build.
 const DEFAULT_ROUNDS: usize = 1500;
-
-/// xorshift64*: small, deterministic, and good enough to spread damage around an archive.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        usize::try_from(self.next() % bound.max(1) as u64).unwrap()
-    }
-}
 
 /// Archives with every kind of record the extractors read: directories, deflated and stored
 /// files, an executable, a data descriptor, Zip64 fields, an archive comment; and the smallest
@@ -69,7 +54,7 @@ fn originals() -> Vec<Vec<u8>> {
 const EDGES: [u64; 8] = [0, 1, 0x7f, 0xff, 0xffff, 0xffff_ffff, 0x8000_0000, 0x1_0000];
 
 /// One to three pieces of damage.
-fn damage(original: &[u8], rng: &mut Rng) -> Vec<u8> {
+fn damage(original: &[u8], rng: &mut Random) -> Vec<u8> {
     let mut bytes = original.to_vec();
     for _ in 0..1 + rng.below(3) {
         if bytes.is_empty() {
@@ -154,7 +139,7 @@ fn damaged_archives_are_refused_or_extracted_alike() {
             "an undamaged archive was refused"
         );
     }
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Random::new(0x9e37_79b9_7f4a_7c15);
     let mut refused = 0;
     for round in 0..rounds {
         let mutant = damage(&originals[round % originals.len()], &mut rng);

@@ -220,6 +220,17 @@ fn stored_entry_with_data_descriptor_is_streaming_unsupported() {
     assert_eq!(content, b"stored after all");
 }
 
+/// Fails unless `error` is the reset a broken input ended `archive`'s extraction with.
+fn assert_connection_reset(error: &UnzipError, archive_name: &str) {
+    match error {
+        UnzipError::Read { archive, source } => {
+            assert_eq!(archive, archive_name);
+            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionReset);
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+}
+
 #[test]
 fn stream_that_fails_midway_reports_the_read_error() {
     let bytes = ZipBuilder::new()
@@ -234,13 +245,7 @@ fn stream_that_fails_midway_reports_the_read_error() {
         &Limits::default(),
     ))
     .unwrap_err();
-    match &error {
-        UnzipError::Read { archive, source } => {
-            assert_eq!(archive, "broken.whl");
-            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionReset);
-        }
-        other => panic!("unexpected error {other:?}"),
-    }
+    assert_connection_reset(&error, "broken.whl");
     workspace.assert_nothing_outside_dest();
 }
 
@@ -422,12 +427,6 @@ fn chunk_stream_that_fails_midway_reports_its_error() {
         &Limits::default(),
     ))
     .unwrap_err();
-    match &error {
-        UnzipError::Read { archive, source } => {
-            assert_eq!(archive, "broken.whl");
-            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionReset);
-        }
-        other => panic!("unexpected error {other:?}"),
-    }
+    assert_connection_reset(&error, "broken.whl");
     workspace.assert_nothing_outside_dest();
 }

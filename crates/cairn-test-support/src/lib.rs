@@ -4,4 +4,5 @@
 pub mod child;
 pub mod http_server;
 pub mod noise;
+pub mod random;
 pub mod wheel;

@@ -1,12 +1,6 @@
 //! Progress reporting: the fetch pipeline says what it is doing; the caller decides how to
 //! show it (the CLI draws bars on a terminal, libraries may ignore it).
 
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use futures_util::Stream;
-
 /// Receives progress events. Every method has an empty default, so implementations pick what
 /// they show. Called from several threads at once.
 pub trait Reporter: Send + Sync {
@@ -43,41 +37,4 @@ pub(super) fn next_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Reports the chunks passing through it as download progress.
-pub(super) struct ProgressStream<S> {
-    inner: S,
-    reporter: Arc<dyn Reporter>,
-    id: u64,
-}
-
-impl<S> ProgressStream<S> {
-    pub(super) fn new(inner: S, reporter: Arc<dyn Reporter>, id: u64) -> Self {
-        Self {
-            inner,
-            reporter,
-            id,
-        }
-    }
-}
-
-impl<S, B, E> Stream for ProgressStream<S>
-where
-    S: Stream<Item = Result<B, E>> + Unpin,
-    B: AsRef<[u8]>,
-{
-    type Item = Result<B, E>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &poll {
-            let len = chunk.as_ref().len() as u64;
-            if len > 0 {
-                this.reporter.download_progress(this.id, len);
-            }
-        }
-        poll
-    }
 }

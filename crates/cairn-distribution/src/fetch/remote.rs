@@ -7,11 +7,12 @@ use std::time::SystemTime;
 use cairn_cache::{ArchivePath, CacheEntry, Pointer};
 use cairn_cache_key::CanonicalUrl;
 use cairn_fs::ContentDigest;
+use futures_util::TryStreamExt;
 use tempfile::TempDir;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use url::Url;
 
-use super::progress::{self, ProgressStream};
+use super::progress;
 use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, record};
 use crate::WheelFilename;
 use crate::download::{CachePolicy, Download, DownloadError, Fetched, Freshness, RedactedUrl};
@@ -208,7 +209,10 @@ async fn download(
     store
         .reporter
         .download_started(id, &request.filename.to_string(), body.content_length);
-    let body = ProgressStream::new(body.into_chunks(), store.reporter.clone(), id);
+    let reporter = store.reporter.clone();
+    let body = body
+        .into_chunks()
+        .inspect_ok(move |chunk| reporter.download_progress(id, chunk.len() as u64));
     let mut chunks = HashingStream::new(body, hasher.clone());
     let streamed = extract_chunks(
         &mut chunks,

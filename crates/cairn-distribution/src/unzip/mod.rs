@@ -110,7 +110,9 @@ pub async fn extract_stream<R: AsyncRead + Unpin + Send>(
 /// [`Download::into_chunks`](crate::download::Download::into_chunks): each chunk is handed to
 /// the extractor as it is, where reading it through an [`AsyncRead`] would copy it once more.
 /// The stream is polled to its end on success; an error it yields ends the extraction with
-/// [`UnzipError::Read`] carrying that error.
+/// [`UnzipError::Read`] carrying that error. At most 16 chunks wait for the extractor, so the
+/// queued input is bounded by the size of the chunks the stream yields (an HTTP connection's are
+/// at most about 400 KiB).
 pub async fn extract_chunks<S>(
     chunks: S,
     archive_name: &str,
