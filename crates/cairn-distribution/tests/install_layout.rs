@@ -381,6 +381,41 @@ fn entry_points_that_escape_bin_or_are_not_identifiers_are_refused() {
 }
 
 #[test]
+fn wheels_of_an_unknown_format_are_refused() {
+    let work = Workspace::new();
+    for (wheel_file, expected) in [
+        (
+            "Wheel-Version: 2.0\nRoot-Is-Purelib: true\n",
+            "wheel format 2.0",
+        ),
+        ("Root-Is-Purelib: true\n", "no valid Wheel-Version"),
+        ("Wheel-Version: one\n", "no valid Wheel-Version"),
+    ] {
+        let wheel = work.unpack(&demo("1.0"));
+        std::fs::write(
+            wheel.archive.join("demo_pkg-1.0.dist-info/WHEEL"),
+            wheel_file,
+        )
+        .unwrap();
+        let error = refused(&work, &wheel);
+        assert!(
+            matches!(error, InstallError::InvalidWheel { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains(expected), "{error}");
+        assert!(error.to_string().contains("WHEEL"), "{error}");
+    }
+    // A newer minor version installs, as pip installs it (with a warning).
+    let wheel = work.unpack(&demo("1.0"));
+    std::fs::write(
+        wheel.archive.join("demo_pkg-1.0.dist-info/WHEEL"),
+        "Wheel-Version: 1.9\n",
+    )
+    .unwrap();
+    install(&work.target("newer-minor"), LinkMode::Copy, &[&wheel]).unwrap();
+}
+
+#[test]
 fn record_paths_outside_the_target_are_refused() {
     let work = Workspace::new();
     for bad in ["../../etc/evil", "/etc/evil", "demo/../../evil"] {

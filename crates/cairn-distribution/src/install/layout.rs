@@ -81,6 +81,21 @@ pub(crate) fn parse_metadata(text: &str) -> (Option<&str>, Option<&str>) {
     (name, version)
 }
 
+/// The `Wheel-Version` field of a `WHEEL` file as (major, minor); `None` when it is missing or
+/// not dot-separated numbers (`1` alone is `1.0`, as pip reads it).
+pub(crate) fn parse_wheel_version(text: &str) -> Option<(u32, u32)> {
+    let value = text.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case("wheel-version")
+            .then_some(value.trim())
+    })?;
+    let mut numbers = value.split('.').map(|part| part.parse::<u32>().ok());
+    let major = numbers.next()??;
+    let minor = numbers.next().unwrap_or(Some(0))?;
+    numbers.all(|part| part.is_some()).then_some((major, minor))
+}
+
 /// Whether a `.dist-info` directory name belongs to `project` (normalised).
 pub(crate) fn dist_info_matches(dir: &str, project: &str) -> bool {
     let stem = dir.strip_suffix(DIST_INFO_SUFFIX).unwrap_or(dir);
@@ -150,5 +165,19 @@ mod tests {
         let text = "Metadata-Version: 2.1\nName: Demo-Pkg\nVersion: 1.0\n\nName: body\n";
         assert_eq!(parse_metadata(text), (Some("Demo-Pkg"), Some("1.0")));
         assert_eq!(parse_metadata("\nName: x\n"), (None, None));
+    }
+
+    #[test]
+    fn wheel_versions() {
+        let wheel = |version: &str| format!("Generator: x\nWheel-Version: {version}\nTag: py3\n");
+        assert_eq!(parse_wheel_version(&wheel("1.0")), Some((1, 0)));
+        assert_eq!(parse_wheel_version(&wheel(" 2.1 ")), Some((2, 1)));
+        assert_eq!(parse_wheel_version(&wheel("1")), Some((1, 0)));
+        assert_eq!(parse_wheel_version(&wheel("1.0.3")), Some((1, 0)));
+        assert_eq!(parse_wheel_version("wheel-version: 1.0"), Some((1, 0)));
+        for bad in ["", "x", "1.", ".1", "1.x", "-1.0", "1.0.x", "99999999999.0"] {
+            assert_eq!(parse_wheel_version(&wheel(bad)), None, "{bad:?}");
+        }
+        assert_eq!(parse_wheel_version("Generator: x\n"), None);
     }
 }

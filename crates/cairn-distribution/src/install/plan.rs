@@ -84,6 +84,7 @@ pub(crate) fn plan_wheel(
 
     let dist_info = reader.find_dist_info(&project)?;
     let dist_info_path = archive.join(&dist_info);
+    reader.check_wheel_version(&dist_info_path.join("WHEEL"))?;
     let metadata_path = dist_info_path.join("METADATA");
     let metadata = reader.read_text(&metadata_path)?;
     let (name, version) = layout::parse_metadata(&metadata);
@@ -255,6 +256,30 @@ impl ArchiveReader<'_> {
                 &path,
                 &format!("the unpacked archive holds {what}, which wheels never contain"),
             ),
+        }
+    }
+
+    /// Refuses a wheel whose format is a major version this installer does not know (PEP 427:
+    /// installers must fail on one); warns on a newer minor version, as pip does.
+    fn check_wheel_version(&self, path: &Path) -> Result<(), InstallError> {
+        let text = self.read_text(path)?;
+        match layout::parse_wheel_version(&text) {
+            None => Err(self.invalid(path, "WHEEL has no valid Wheel-Version field")),
+            Some((major, minor)) if major > 1 => Err(self.invalid(
+                path,
+                &format!(
+                    "it is in wheel format {major}.{minor}, and cairn knows 1.x; an installer \
+                     that supports the newer format is needed"
+                ),
+            )),
+            Some((1, minor)) if minor > 0 => {
+                tracing::warn!(
+                    wheel = self.wheel,
+                    "wheel format 1.{minor} is newer than 1.0; installing it as 1.0"
+                );
+                Ok(())
+            }
+            Some(_) => Ok(()),
         }
     }
 
