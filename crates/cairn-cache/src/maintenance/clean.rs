@@ -32,6 +32,10 @@ const KEPT_IN_ROOT: [&str; 4] = [
 /// Archives another package's pointer still names stay, and so do archives that no pointer
 /// named before (`cairn cache prune` removes those).
 pub fn plan_clean(cache: &Cache, packages: &[String]) -> Result<Plan, MaintenanceError> {
+    super::io_pool::run(|| plan_clean_here(cache, packages))
+}
+
+fn plan_clean_here(cache: &Cache, packages: &[String]) -> Result<Plan, MaintenanceError> {
     if packages.is_empty() {
         return plan_clean_all(cache);
     }

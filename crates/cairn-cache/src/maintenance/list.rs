@@ -46,6 +46,10 @@ pub struct CachedWheel {
 /// one walk of the archive bucket (beside the reading of the pointers) when every package is
 /// listed, only those named otherwise.
 pub fn list(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, MaintenanceError> {
+    super::io_pool::run(|| list_here(cache, packages))
+}
+
+fn list_here(cache: &Cache, packages: &[String]) -> Result<Vec<CachedWheel>, MaintenanceError> {
     let selected: HashSet<String> = packages
         .iter()
         .map(|name| normalize_package_name(name))

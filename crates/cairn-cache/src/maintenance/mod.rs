@@ -14,6 +14,7 @@
 
 mod clean;
 mod error;
+mod io_pool;
 mod list;
 mod lock;
 mod plan;

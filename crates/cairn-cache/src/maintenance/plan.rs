@@ -174,6 +174,10 @@ impl Plan {
 /// Every path must lie strictly inside the root. Symbolic links are removed, never followed.
 /// Removals that fail do not stop the others; the error counts them and carries the first.
 pub fn remove(cache: &Cache, plan: &Plan) -> Result<Usage, MaintenanceError> {
+    super::io_pool::run(|| remove_here(cache, plan))
+}
+
+fn remove_here(cache: &Cache, plan: &Plan) -> Result<Usage, MaintenanceError> {
     let root = cache.root();
     if !cache.is_exclusive() {
         return Err(MaintenanceError::NotExclusive {

@@ -80,6 +80,10 @@ impl Default for PruneOptions {
 /// archive, the archive with its manifest and index entries, until the cache measured as
 /// [`super::cache_size`] minus the planned removals is at most `max_size` bytes.
 pub fn plan_prune(cache: &Cache, options: &PruneOptions) -> Result<Plan, MaintenanceError> {
+    super::io_pool::run(|| plan_prune_here(cache, options))
+}
+
+fn plan_prune_here(cache: &Cache, options: &PruneOptions) -> Result<Plan, MaintenanceError> {
     let scan = Scan::new(cache.root())?;
     let now = options
         .now

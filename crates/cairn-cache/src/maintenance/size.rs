@@ -50,7 +50,7 @@ pub enum ArchiveSizes {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn cache_size(cache: &Cache, archives: ArchiveSizes) -> Result<Usage, MaintenanceError> {
-    Ok(measure(cache.root(), archives)?.total)
+    super::io_pool::run(|| Ok(measure(cache.root(), archives)?.total))
 }
 
 /// The space `path` takes on disk, and everything under it if it is a directory (links are not

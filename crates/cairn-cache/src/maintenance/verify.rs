@@ -123,6 +123,10 @@ impl VerifyReport {
 /// immutable, and records are scanned before archives, see the scan). Repairing needs the
 /// exclusive lock: pass [`VerifyReport::repair`] to [`super::remove`].
 pub fn verify(cache: &Cache) -> Result<VerifyReport, MaintenanceError> {
+    super::io_pool::run(|| verify_here(cache))
+}
+
+fn verify_here(cache: &Cache) -> Result<VerifyReport, MaintenanceError> {
     let scan = Scan::new(cache.root())?;
     let mut report = VerifyReport {
         archives: scan.archives.len() as u64,
