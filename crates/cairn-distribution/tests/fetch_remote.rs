@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cairn_cache::Cache;
-use cairn_distribution::download::ClientSettings;
+use cairn_distribution::download::{ClientSettings, HttpClient};
 use cairn_distribution::hash::{Digest, ExpectedHashes, HashAlgorithm, HasherSet};
 use cairn_distribution::{FetchError, FetchOutcome, StoreSettings, WheelSource, WheelStore};
 use cairn_test_support::child;
@@ -390,6 +390,22 @@ async fn offline_uses_only_the_cache_and_says_what_is_missing() {
     .unwrap();
     assert_eq!(hit.outcome, FetchOutcome::PointerHit);
     assert_eq!(server.hits(&path), 1);
+}
+
+#[tokio::test]
+async fn a_client_given_to_the_store_is_the_one_it_downloads_with() {
+    let server = TestServer::start().await;
+    let path = format!("/files/{WHEEL}");
+    server.route(&path, Response::ok(wheel_bytes()));
+    let root = tempfile::tempdir().unwrap();
+    // An online store handed an offline client: it must not reach the server.
+    let offline_client = HttpClient::new(settings(true).http).unwrap();
+    let store = store(root.path(), false).with_http_client(offline_client);
+    let error = fetch(&store, &server.url(&path), &ExpectedHashes::default())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("offline"), "{error}");
+    assert_eq!(server.hits(&path), 0);
 }
 
 #[test]

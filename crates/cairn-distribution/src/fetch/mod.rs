@@ -119,6 +119,14 @@ impl WheelStore {
         self
     }
 
+    /// Downloads through `client` (a clone of the one an index client uses, say), so that one
+    /// command loads the system certificates once and shares one connection pool. Without it the
+    /// store makes its own client from its settings on first use.
+    pub fn with_http_client(mut self, client: HttpClient) -> Self {
+        self.client = Arc::new(tokio::sync::OnceCell::new_with(Some(client)));
+        self
+    }
+
     /// The cache this store writes to.
     pub fn cache(&self) -> &Cache {
         &self.cache

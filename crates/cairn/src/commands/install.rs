@@ -57,9 +57,12 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
 
     let mut settings = StoreSettings::default();
     settings.http.offline = global.offline;
-    let store = WheelStore::new(cache.clone(), settings.clone())
-        .with_reporter(Arc::new(Bars::new(global.quiet)));
-    let index = index_client(&args, file_index, &cache, settings)?;
+    // One client for index pages and downloads: the certificates load once, connections pool.
+    let http = HttpClient::new(settings.http.clone())?;
+    let store = WheelStore::new(cache.clone(), settings)
+        .with_reporter(Arc::new(Bars::new(global.quiet)))
+        .with_http_client(http.clone());
+    let index = index_client(&args, file_index, &cache, http)?;
 
     // Find and fetch every wheel at once: index pages and downloads overlap.
     let fetches = requirements
@@ -160,7 +163,7 @@ fn index_client(
     args: &InstallArgs,
     file_index: Option<String>,
     cache: &Cache,
-    settings: StoreSettings,
+    http: HttpClient,
 ) -> anyhow::Result<IndexClient> {
     let index_url = args
         .index_url
@@ -177,11 +180,9 @@ fn index_client(
         Refresh::none()
     };
     let find_links: Vec<PathBuf> = args.find_links.clone();
-    Ok(
-        IndexClient::new(HttpClient::new(settings.http)?, cache.clone(), index_url)
-            .with_find_links(find_links)
-            .with_refresh(refresh),
-    )
+    Ok(IndexClient::new(http, cache.clone(), index_url)
+        .with_find_links(find_links)
+        .with_refresh(refresh))
 }
 
 /// The interpreter an install is for, and the tags of the wheels it can load.
