@@ -220,6 +220,14 @@ fn stored_entry_with_data_descriptor_is_streaming_unsupported() {
     assert_eq!(content, b"stored after all");
 }
 
+/// An archive of two small files, for the tests that break its input halfway.
+fn two_files() -> Vec<u8> {
+    ZipBuilder::new()
+        .file("pkg/a.py", "a\n".repeat(10_000))
+        .file("pkg/b.py", "b\n".repeat(10_000))
+        .build()
+}
+
 /// Fails unless `error` is the reset a broken input ended `archive`'s extraction with.
 fn assert_connection_reset(error: &UnzipError, archive_name: &str) {
     match error {
@@ -233,10 +241,7 @@ fn assert_connection_reset(error: &UnzipError, archive_name: &str) {
 
 #[test]
 fn stream_that_fails_midway_reports_the_read_error() {
-    let bytes = ZipBuilder::new()
-        .file("pkg/a.py", "a\n".repeat(10_000))
-        .file("pkg/b.py", "b\n".repeat(10_000))
-        .build();
+    let bytes = two_files();
     let workspace = Workspace::new(&bytes);
     let error = block_on(unzip::extract_stream(
         FailingReader::new(&bytes, bytes.len() / 2),
@@ -413,10 +418,7 @@ fn chunks_of_any_size_extract_as_the_file_does() {
 
 #[test]
 fn chunk_stream_that_fails_midway_reports_its_error() {
-    let bytes = ZipBuilder::new()
-        .file("pkg/a.py", "a\n".repeat(10_000))
-        .file("pkg/b.py", "b\n".repeat(10_000))
-        .build();
+    let bytes = two_files();
     let workspace = Workspace::new(&bytes);
     let mut chunks = irregular_chunks(bytes.get(..bytes.len() / 2).unwrap());
     chunks.push(Err(std::io::ErrorKind::ConnectionReset.into()));
