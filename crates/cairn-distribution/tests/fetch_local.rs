@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use cairn_cache::Cache;
 use cairn_distribution::hash::{Digest, ExpectedHashes};
-use cairn_distribution::{FetchError, FetchOutcome, StoreSettings, WheelStore};
+use cairn_distribution::{FetchError, FetchOutcome, StoreSettings, WheelSource, WheelStore};
 use cairn_test_support::child;
 use cairn_test_support::wheel::WheelBuilder;
 
@@ -273,4 +273,71 @@ fn concurrent_processes_fetching_one_wheel_leave_one_copy() {
         std::fs::read_dir(archive.join("big")).unwrap().count(),
         2000
     );
+}
+
+/// Counts the unpacks in progress and the most at once.
+#[derive(Default)]
+struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl cairn_distribution::Reporter for InFlight {
+    fn unpack_started(&self, _: u64, _: &str) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+    }
+
+    fn unpack_finished(&self, _: u64) {
+        self.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The most local unpacks in progress at once when four wheels are fetched together by a store
+/// allowing `concurrent_unpacks`.
+fn most_unpacks_at_once(concurrent_unpacks: usize) -> usize {
+    let work = tempfile::tempdir().unwrap();
+    let wheels: Vec<PathBuf> = (0..4)
+        .map(|index| {
+            let dir = work.path().join(format!("w{index}"));
+            std::fs::create_dir(&dir).unwrap();
+            WheelBuilder::new("demo", "1.0")
+                .file(
+                    "demo/data.bin",
+                    cairn_test_support::noise::noise(4 << 20, 2 * index + 1),
+                )
+                .build(&dir)
+        })
+        .collect();
+    let settings = StoreSettings {
+        concurrent_unpacks,
+        ..StoreSettings::default()
+    };
+    let in_flight = std::sync::Arc::new(InFlight::default());
+    let store = WheelStore::new(Cache::at(work.path().join("cache")).unwrap(), settings)
+        .with_reporter(in_flight.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let none = ExpectedHashes::default();
+    let sources: Vec<_> = wheels
+        .iter()
+        .map(|wheel| WheelSource::Path(wheel.clone()))
+        .collect();
+    runtime.block_on(async {
+        let fetches = sources.iter().map(|source| store.fetch(source, &none));
+        for result in futures_util::future::join_all(fetches).await {
+            assert_eq!(result.unwrap().outcome, FetchOutcome::Unpacked);
+        }
+    });
+    in_flight.most.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[test]
+fn local_unpacks_take_turns() {
+    assert_eq!(most_unpacks_at_once(1), 1);
+    assert!(most_unpacks_at_once(2) <= 2);
 }

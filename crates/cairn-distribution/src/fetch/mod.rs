@@ -71,6 +71,11 @@ pub struct StoreSettings {
     pub lock_timeout: Option<Duration>,
     /// HTTP client settings (timeouts, retries, offline mode).
     pub http: ClientSettings,
+    /// Local wheels hashed and unpacked at once (at least one); the others wait their turn.
+    /// Each already spreads over every core, so more at once gains nothing and multiplies the
+    /// memory they map: twelve 40 MB wheels installed in one command peaked at 330 MiB of
+    /// resident memory unbounded. Downloads are not counted: they wait on the network.
+    pub concurrent_unpacks: usize,
 }
 
 impl Default for StoreSettings {
@@ -79,6 +84,8 @@ impl Default for StoreSettings {
             limits: Limits::default(),
             lock_timeout: Some(Duration::from_secs(30 * 60)),
             http: ClientSettings::default(),
+            concurrent_unpacks: std::thread::available_parallelism()
+                .map_or(2, std::num::NonZeroUsize::get),
         }
     }
 }
@@ -91,6 +98,8 @@ pub struct WheelStore {
     reporter: Arc<dyn Reporter>,
     // Built on first use: local-only runs never load TLS roots.
     client: Arc<tokio::sync::OnceCell<HttpClient>>,
+    /// Turns for hashing and unpacking local wheels (`StoreSettings::concurrent_unpacks`).
+    unpacks: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for WheelStore {
@@ -105,11 +114,15 @@ impl std::fmt::Debug for WheelStore {
 impl WheelStore {
     /// A store over `cache`.
     pub fn new(cache: Cache, settings: StoreSettings) -> Self {
+        let unpacks = Arc::new(tokio::sync::Semaphore::new(
+            settings.concurrent_unpacks.max(1),
+        ));
         Self {
             cache,
             settings,
             reporter: Arc::new(Silent),
             client: Arc::default(),
+            unpacks,
         }
     }
 
@@ -133,7 +146,8 @@ impl WheelStore {
     }
 
     /// Makes the wheel at `source` available unpacked in the cache, checking `expected` hashes
-    /// before anything is published.
+    /// before anything is published. At most `StoreSettings::concurrent_unpacks` local wheels are
+    /// handled at once across the store's clones; calls beyond wait.
     pub async fn fetch(
         &self,
         source: &WheelSource,
@@ -141,6 +155,14 @@ impl WheelStore {
     ) -> Result<FetchedWheel, FetchError> {
         match source {
             WheelSource::Path(path) => {
+                let _turn = self
+                    .unpacks
+                    .acquire()
+                    .await
+                    .map_err(|error| FetchError::Task {
+                        source_name: source.to_string(),
+                        message: error.to_string(),
+                    })?;
                 let store = self.clone();
                 let path = path.clone();
                 let expected = expected.clone();
