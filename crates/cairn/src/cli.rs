@@ -34,6 +34,14 @@ pub(crate) struct GlobalArgs {
     /// Only print errors.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    /// Local wheels hashed and unpacked at once [default: one per core].
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_CONCURRENT_UNPACKS",
+        value_name = "N"
+    )]
+    pub(crate) concurrent_unpacks: Option<std::num::NonZeroUsize>,
 }
 
 /// The commands.

@@ -1,5 +1,5 @@
 //! Peak memory of a fetch (from disk and over HTTP) and an install does not grow with the
-//! wheel's size.
+//! wheel's size, nor with the number of wheels one install unpacks.
 //!
 //! One test per file on purpose: `getrusage(RUSAGE_CHILDREN)` reports the largest peak of every
 //! child this process has waited for, so no other test may run children beside it.
@@ -59,6 +59,35 @@ fn fetching_and_installing_a_large_wheel_keeps_peak_memory_bounded() {
             .unwrap()
             .len(),
         200 << 20
+    );
+
+    // Several large wheels in one command take turns at hashing and unpacking (two at once
+    // here, whatever the machine): all at once, each one's mapped window adds to the peak.
+    let many = temp.path().join("many");
+    std::fs::create_dir(&many).unwrap();
+    let names: Vec<String> = (0..6).map(|index| format!("many{index}")).collect();
+    let wheels: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let payload = format!("{name}/data.bin");
+            let wheel = write_noise_wheel(&many, name, "1.0", &[(payload.as_str(), 48 << 20)]);
+            wheel.to_str().unwrap().to_owned()
+        })
+        .collect();
+    let many_target = temp.path().join("many-target");
+    let mut args = vec![
+        "--concurrent-unpacks",
+        "2",
+        "install",
+        "--target",
+        many_target.to_str().unwrap(),
+    ];
+    args.extend(wheels.iter().map(String::as_str));
+    support::ok(&temp.path().join("many-cache"), &args);
+    let after_many = children_peak_rss_kib();
+    assert!(
+        after_many < PEAK_LIMIT_KIB,
+        "a cold install of six 48 MiB wheels peaked at {after_many} KiB"
     );
 
     // Over HTTP, a large deflated entry goes to a worker through a pipe as it arrives: held

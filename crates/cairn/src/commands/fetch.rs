@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use cairn_distribution::hash::{Digest, ExpectedHashes};
-use cairn_distribution::{FetchedWheel, StoreSettings, WheelSource, WheelStore};
+use cairn_distribution::{FetchedWheel, WheelSource, WheelStore};
 use serde::Serialize;
 
 use crate::cli::{FetchArgs, GlobalArgs};
@@ -36,9 +36,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         requests.push((source, expected));
     }
     let cache = super::open_cache(global)?;
-    let mut settings = StoreSettings::default();
-    settings.http.offline = global.offline;
-    let store = WheelStore::new(cache, settings).with_reporter(Arc::new(Bars::new(global.quiet)));
+    let store = WheelStore::new(cache, super::store_settings(global))
+        .with_reporter(Arc::new(Bars::new(global.quiet)));
     let fetches = requests
         .iter()
         .map(|(source, expected): &(WheelSource, ExpectedHashes)| store.fetch(source, expected));

@@ -16,7 +16,7 @@ use cairn_distribution::requirements::{
     MarkerEnvironment, Requirement, RequirementsFile, parse_requirement_arg,
 };
 use cairn_distribution::tags::{Interpreter, Tags};
-use cairn_distribution::{FetchedWheel, StoreSettings, WheelFilename, WheelStore};
+use cairn_distribution::{FetchedWheel, WheelFilename, WheelStore};
 use futures_util::future::{BoxFuture, FutureExt, Shared, TryFutureExt};
 use url::Url;
 
@@ -55,8 +55,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         .shared()
     };
 
-    let mut settings = StoreSettings::default();
-    settings.http.offline = global.offline;
+    let settings = super::store_settings(global);
     // One client for index pages and downloads: the certificates load once, connections pool.
     let http = HttpClient::new(settings.http.clone())?;
     let store = WheelStore::new(cache.clone(), settings)

@@ -8,6 +8,7 @@ mod install;
 use std::process::ExitCode;
 
 use cairn_cache::{Cache, CacheSettings};
+use cairn_distribution::StoreSettings;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 
@@ -24,6 +25,16 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Opens the cache the global options choose.
 pub(crate) fn open_cache(global: &GlobalArgs) -> anyhow::Result<Cache> {
     Ok(Cache::open(&cache_settings(global))?)
+}
+
+/// The fetch settings the global options choose.
+pub(crate) fn store_settings(global: &GlobalArgs) -> StoreSettings {
+    let mut settings = StoreSettings::default();
+    settings.http.offline = global.offline;
+    if let Some(unpacks) = global.concurrent_unpacks {
+        settings.concurrent_unpacks = unpacks.get();
+    }
+    settings
 }
 
 /// The cache settings the global options choose.

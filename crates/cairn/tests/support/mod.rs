@@ -15,6 +15,7 @@ pub fn command(cache: &Path, args: &[&str]) -> Command {
         "CAIRN_LOG",
         "CAIRN_INDEX_URL",
         "CAIRN_LINK_MODE",
+        "CAIRN_CONCURRENT_UNPACKS",
     ] {
         command.env_remove(variable);
     }
