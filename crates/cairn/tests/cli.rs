@@ -96,6 +96,29 @@ fn bad_input_is_reported_not_panicked_on() {
 }
 
 #[test]
+fn a_zero_unpack_count_is_refused_by_the_argument_parser() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    for value in ["0", "many"] {
+        let output = cairn(
+            &cache,
+            &[
+                "--concurrent-unpacks",
+                value,
+                "fetch",
+                "/tmp/demo-1.0-py3-none-any.whl",
+            ],
+        );
+        assert_eq!(output.status.code(), Some(2), "{value}");
+        let message = stderr(&output);
+        assert!(
+            message.contains("--concurrent-unpacks"),
+            "{value}: {message}"
+        );
+    }
+}
+
+#[test]
 fn hash_prints_like_sha256sum() {
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("abc.txt");
