@@ -17,7 +17,7 @@ use cairn_benches::{
     LARGE_STORED_LEN, TINY_FILES_COUNT, corpus_dir, find_wheel, large_inputs_enabled,
     write_stored_zip, write_tiny_files_zip,
 };
-use cairn_distribution::unzip::{self, ExtractReport, Limits};
+use cairn_zip::{self as unzip, ExtractReport, Limits};
 use criterion::{
     BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };

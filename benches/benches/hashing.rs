@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use cairn_benches::{MIB, large_inputs_enabled, pseudo_random_bytes, write_pseudo_random_file};
-use cairn_distribution::hash::{HashAlgorithm, HasherSet, hash_file};
+use cairn_hash::{HashAlgorithm, HasherSet, hash_file};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// The algorithm sets compared, named for the report.

@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cairn_benches::{corpus_dir, find_wheel, write_numpy_like_tree, write_tiny_tree};
-use cairn_distribution::unzip::{self, Limits};
 use cairn_fs::{LinkMode, Linker, link_tree};
+use cairn_zip::{self as unzip, Limits};
 use criterion::{
     BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };

@@ -34,7 +34,7 @@ use cairn_cache::{
     ArchiveManifest, CacheBucket, MANIFEST_EXTENSION, ManifestEntry, POINTER_FORMAT, Pointer,
 };
 use cairn_cache_key::{CanonicalUrl, cache_digest};
-use cairn_distribution::download::CachePolicy;
+use cairn_http::CachePolicy;
 use rayon::prelude::*;
 
 /// Bumped whenever the builder writes something different, so a cache kept from an earlier

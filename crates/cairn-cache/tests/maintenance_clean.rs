@@ -107,7 +107,7 @@ fn clean_of_a_package_removes_its_index_entries() {
     let fixture = Fixture::new();
     let alpha = fixture.wheel("alpha", "1.0", &[("alpha/a.py", 10)]);
     let fetched = {
-        use cairn_distribution::hash::{Digest, ExpectedHashes, HashAlgorithm};
+        use cairn_hash::{Digest, ExpectedHashes, HashAlgorithm};
         let sha256 = sha256_hex(&std::fs::read(&alpha).unwrap());
         let expected: ExpectedHashes = [Digest::from_hex(HashAlgorithm::Sha256, &sha256).unwrap()]
             .into_iter()
@@ -148,7 +148,7 @@ fn removal_needs_the_exclusive_lock() {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    use cairn_distribution::hash::{HashAlgorithm, HasherSet};
+    use cairn_hash::{HashAlgorithm, HasherSet};
     let mut hasher = HasherSet::new(&[HashAlgorithm::Sha256]);
     hasher.update(bytes);
     hasher

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use cairn_cache::Cache;
-use cairn_distribution::hash::{Digest, ExpectedHashes};
 use cairn_distribution::{FetchError, FetchOutcome, StoreSettings, WheelSource, WheelStore};
+use cairn_hash::{Digest, ExpectedHashes};
 use cairn_test_support::child;
 use cairn_test_support::wheel::WheelBuilder;
 
@@ -23,7 +23,7 @@ fn demo_wheel(dir: &Path) -> PathBuf {
 }
 
 fn sha256_of(path: &Path) -> Digest {
-    let hashes = cairn_distribution::hash::hash_file(path, &["sha256".parse().unwrap()]).unwrap();
+    let hashes = cairn_hash::hash_file(path, &["sha256".parse().unwrap()]).unwrap();
     *hashes.get("sha256".parse().unwrap()).unwrap()
 }
 

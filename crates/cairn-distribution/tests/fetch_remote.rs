@@ -4,17 +4,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cairn_test_support::http_server;
-#[path = "support/zipgen.rs"]
-mod zipgen;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cairn_cache::Cache;
-use cairn_distribution::download::{ClientSettings, HttpClient};
-use cairn_distribution::hash::{Digest, ExpectedHashes, HashAlgorithm, HasherSet};
 use cairn_distribution::{FetchError, FetchOutcome, StoreSettings, WheelSource, WheelStore};
+use cairn_hash::{Digest, ExpectedHashes, HashAlgorithm, HasherSet};
+use cairn_http::{ClientSettings, HttpClient};
 use cairn_test_support::child;
 use cairn_test_support::wheel::WheelBuilder;
 use http_server::{Response, TestServer};
@@ -329,8 +327,11 @@ async fn a_body_that_always_breaks_fails_cleanly() {
 async fn archives_that_cannot_stream_fall_back_to_a_file() {
     // A stored entry with a data descriptor has no size up front: only the central directory
     // says where it ends.
-    let bytes = zipgen::ZipBuilder::new()
-        .entry(zipgen::Entry::stored("demo/data.bin", vec![7u8; 10_000]).descriptor(true))
+    let bytes = cairn_test_support::zipgen::ZipBuilder::new()
+        .entry(
+            cairn_test_support::zipgen::Entry::stored("demo/data.bin", vec![7u8; 10_000])
+                .descriptor(true),
+        )
         .file("demo-1.0.dist-info/METADATA", "Name: demo\n")
         .build();
     let server = TestServer::start().await;

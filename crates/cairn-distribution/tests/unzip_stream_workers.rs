@@ -6,18 +6,15 @@
 //! in the process are those of the test looking.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/zipgen.rs"]
-mod zipgen;
-
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use cairn_distribution::download::{ClientSettings, Fetched, HttpClient};
-use cairn_distribution::unzip::{self, EntryProblem, Limits, UnzipError};
+use cairn_http::{ClientSettings, Fetched, HttpClient};
 use cairn_test_support::http_server::{Response, TestServer};
 use cairn_test_support::noise::noise;
-use zipgen::{Entry, MODE_EXECUTABLE, Workspace, ZipBuilder, read_tree};
+use cairn_test_support::zipgen::{Entry, MODE_EXECUTABLE, Workspace, ZipBuilder, read_tree};
+use cairn_zip::{self as unzip, EntryProblem, Limits, UnzipError};
 
 /// The name the extractor gives its worker threads.
 const WORKER_THREAD_NAME: &str = "cairn-unzip";

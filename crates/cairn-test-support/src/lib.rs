@@ -6,3 +6,4 @@ pub mod http_server;
 pub mod noise;
 pub mod random;
 pub mod wheel;
+pub mod zipgen;

@@ -53,7 +53,7 @@ impl Index {
         let server = runtime.block_on(TestServer::start());
         let bytes = wheel.to_bytes();
         let sha256 = {
-            let mut hasher = cairn_distribution::hash::HasherSet::new(&["sha256".parse().unwrap()]);
+            let mut hasher = cairn_hash::HasherSet::new(&["sha256".parse().unwrap()]);
             hasher.update(&bytes);
             hasher
                 .finalize()

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cairn_cache::maintenance::{self, CachedWheel, LockWait, Plan, Reason};
 use cairn_cache::{Cache, CacheSettings, Pointer};
 use cairn_distribution::fetch::{FetchedWheel, StoreSettings, WheelStore};
-use cairn_distribution::hash::ExpectedHashes;
 use cairn_fs::LockMode;
+use cairn_hash::ExpectedHashes;
 pub use cairn_test_support::noise::noise;
 use cairn_test_support::wheel::WheelBuilder;
 

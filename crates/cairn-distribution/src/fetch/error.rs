@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
-use crate::hash::{HashError, HashMismatch};
-use crate::source::SourceError;
-use crate::unzip::UnzipError;
+use cairn_hash::{HashError, HashMismatch};
+use cairn_types::SourceError;
+use cairn_zip::UnzipError;
 
 /// Why a wheel could not be fetched into the cache. The cache is unchanged by a failed fetch.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,7 @@ pub enum FetchError {
     Unzip(#[from] UnzipError),
     /// The download failed.
     #[error(transparent)]
-    Download(#[from] crate::download::DownloadError),
+    Download(#[from] cairn_http::DownloadError),
     /// The cache failed.
     #[error(transparent)]
     Cache(#[from] cairn_cache::CacheError),

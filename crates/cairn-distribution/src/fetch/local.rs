@@ -8,10 +8,10 @@ use cairn_cache::ArchivePath;
 use cairn_fs::ContentDigest;
 
 use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, progress, record};
-use crate::WheelFilename;
-use crate::hash::{ExpectedHashes, hash_file};
-use crate::source::SourceError;
-use crate::unzip::{ExtractReport, extract_file};
+use cairn_hash::{ExpectedHashes, hash_file};
+use cairn_types::SourceError;
+use cairn_types::WheelFilename;
+use cairn_zip::{ExtractReport, extract_file};
 
 pub(super) fn fetch_path(
     store: &WheelStore,

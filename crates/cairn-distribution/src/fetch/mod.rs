@@ -23,9 +23,9 @@ pub use error::FetchError;
 pub use progress::{Reporter, Silent};
 
 use crate::WheelSource;
-use crate::download::{ClientSettings, HttpClient};
-use crate::hash::{Digest, ExpectedHashes};
-use crate::unzip::Limits;
+use cairn_hash::{Digest, ExpectedHashes};
+use cairn_http::{ClientSettings, HttpClient};
+use cairn_zip::Limits;
 
 /// How a fetch was satisfied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,9 +10,9 @@ use cairn_cache::{
 use cairn_cache_key::{CacheKey, cache_digest};
 use cairn_fs::ContentDigest;
 
-use crate::WheelFilename;
-use crate::hash::{Digest, ExpectedHashes, HashAlgorithm, Hashes};
-use crate::unzip::ExtractReport;
+use cairn_hash::{Digest, ExpectedHashes, HashAlgorithm, Hashes};
+use cairn_types::WheelFilename;
+use cairn_zip::ExtractReport;
 
 use super::FetchError;
 

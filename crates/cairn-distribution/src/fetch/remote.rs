@@ -14,12 +14,12 @@ use url::Url;
 
 use super::progress;
 use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, record};
-use crate::WheelFilename;
-use crate::download::{CachePolicy, Download, DownloadError, Fetched, Freshness, RedactedUrl};
-use crate::hash::{
+use cairn_hash::{
     Digest, ExpectedHashes, HashAlgorithm, HasherSet, Hashes, HashingAsyncReader, HashingStream,
 };
-use crate::unzip::{ExtractReport, extract_chunks, extract_file};
+use cairn_http::{CachePolicy, Download, DownloadError, Fetched, Freshness, RedactedUrl};
+use cairn_types::WheelFilename;
+use cairn_zip::{ExtractReport, extract_chunks, extract_file};
 
 /// One URL request and where its records live.
 struct Request<'a> {
@@ -347,7 +347,7 @@ fn write_policy(entry: &CacheEntry, policy: &CachePolicy) -> Result<(), FetchErr
 fn is_retryable(error: &FetchError) -> bool {
     match error {
         FetchError::Download(error) => error.is_retryable(),
-        FetchError::Unzip(crate::unzip::UnzipError::Read { source, .. }) => {
+        FetchError::Unzip(cairn_zip::UnzipError::Read { source, .. }) => {
             DownloadError::from_io_error(source).is_some_and(DownloadError::is_retryable)
         }
         _ => false,

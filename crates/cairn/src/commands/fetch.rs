@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cairn_distribution::hash::{Digest, ExpectedHashes};
 use cairn_distribution::{FetchedWheel, WheelSource, WheelStore};
+use cairn_hash::{Digest, ExpectedHashes};
 use serde::Serialize;
 
 use crate::cli::{FetchArgs, GlobalArgs};

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cairn_distribution::hash::{HashAlgorithm, digest_file};
+use cairn_hash::{HashAlgorithm, digest_file};
 
 use crate::cli::HashArgs;
 use crate::output;

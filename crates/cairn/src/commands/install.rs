@@ -8,15 +8,16 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use cairn_cache::{Cache, Refresh};
-use cairn_distribution::download::HttpClient;
-use cairn_distribution::index::IndexClient;
-use cairn_distribution::install::{InstallRequest, InstallSettings, Installer};
-use cairn_distribution::locate::{check_hash_mode, locate, prefetchable};
-use cairn_distribution::requirements::{
+use cairn_distribution::{FetchedWheel, WheelStore};
+use cairn_http::HttpClient;
+use cairn_index::IndexClient;
+use cairn_index::locate::{check_hash_mode, locate, prefetchable};
+use cairn_install::{InstallRequest, InstallSettings, Installer};
+use cairn_python::requirements::{
     MarkerEnvironment, Requirement, RequirementsFile, parse_requirement_arg,
 };
-use cairn_distribution::tags::{Interpreter, Tags};
-use cairn_distribution::{FetchedWheel, WheelFilename, WheelStore};
+use cairn_python::tags::{Interpreter, Tags};
+use cairn_types::WheelFilename;
 use futures_util::future::{BoxFuture, FutureExt, Shared, TryFutureExt};
 use url::Url;
 

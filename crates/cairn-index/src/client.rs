@@ -1,0 +1,223 @@
+//! [`IndexClient`]: a project's files from a Simple API index, cached and revalidated.
+
+use std::path::PathBuf;
+
+use cairn_cache::{Cache, Freshness, Refresh};
+use tokio::io::AsyncReadExt;
+use url::Url;
+
+use super::error::IndexError;
+use super::file::IndexFile;
+use super::page_cache::{Page, PageEntries};
+use super::{html, json, project};
+use cairn_http::{DownloadError, Fetched, HttpClient, RedactedUrl};
+
+/// The largest project page cairn reads; PyPI's largest are tens of megabytes.
+const MAX_PAGE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// A client of one Simple API index (PEP 503 / PEP 691), with find-links directories searched
+/// before it.
+#[derive(Debug, Clone)]
+pub struct IndexClient {
+    pub(super) http: HttpClient,
+    pub(super) cache: Cache,
+    pub(super) index_url: Url,
+    pub(super) find_links: Vec<PathBuf>,
+    pub(super) refresh: Refresh,
+}
+
+impl IndexClient {
+    /// The default index, PyPI.
+    pub const DEFAULT_INDEX: &str = "https://pypi.org/simple/";
+
+    /// A client of the index at `index_url` (its root, e.g. `https://pypi.org/simple/`).
+    /// Offline mode comes from the `http` client's settings.
+    pub fn new(http: HttpClient, cache: Cache, mut index_url: Url) -> Self {
+        // Project pages are `<index>/<name>/`: without the slash, joining would replace the
+        // index's last segment.
+        if !index_url.path().ends_with('/') {
+            let path = format!("{}/", index_url.path());
+            index_url.set_path(&path);
+        }
+        Self {
+            http,
+            cache,
+            index_url,
+            find_links: Vec::new(),
+            refresh: Refresh::none(),
+        }
+    }
+
+    /// Searches these directories for wheels before the index.
+    pub fn with_find_links(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.find_links = dirs;
+        self
+    }
+
+    /// Revalidates cached pages as `refresh` says (`--refresh`, `--refresh-package`).
+    pub fn with_refresh(mut self, refresh: Refresh) -> Self {
+        self.refresh = refresh;
+        self
+    }
+
+    /// The index root, ending in `/`.
+    pub fn index_url(&self) -> &Url {
+        &self.index_url
+    }
+
+    /// Every distribution file the index lists for project `name`.
+    ///
+    /// Asks for PEP 691 JSON and reads PEP 503 HTML if that is what comes. The page is cached
+    /// in the simple bucket with its HTTP cache policy: a fresh page costs no request, a stale
+    /// one a conditional request. Under a [`Refresh`] that covers the project, a page stored
+    /// before the refresh began is revalidated whatever its policy says. Offline, only the
+    /// cache is used.
+    pub async fn files(&self, name: &str) -> Result<Vec<IndexFile>, IndexError> {
+        let project = project::normalized(name)?;
+        let page = self.page(&project).await?;
+        parse(&page, &project)
+    }
+
+    /// The project's page, from the cache or the index.
+    async fn page(&self, project: &str) -> Result<Page, IndexError> {
+        let url = self.project_url(project)?;
+        let entries = PageEntries::new(&self.cache, &self.index_url, project);
+        let refresh = self.refresh.freshness(&entries.policy, Some(project));
+        let cached = match entries.read_page() {
+            // Stored by this very operation, after the refresh began: already refreshed.
+            Some(page) if refresh == Freshness::Fresh && self.refresh.applies_to(Some(project)) => {
+                return Ok(page);
+            }
+            Some(page) => {
+                // A page whose policy is lost is still good offline; online it is fetched
+                // again, since a default policy is stale and has no validators.
+                let mut policy = entries.read_policy().unwrap_or_default();
+                if refresh == Freshness::Stale {
+                    policy.no_cache = true;
+                }
+                Some((page, policy))
+            }
+            None => None,
+        };
+        let (cached_page, cached_policy) = cached.unzip();
+
+        let fetched = self
+            .http
+            .get_accepting(&url, cached_policy.as_ref(), Some(json::ACCEPT))
+            .await
+            .map_err(|source| self.download_error(project, &url, source))?;
+        match (fetched, cached_page) {
+            (Fetched::Fresh, Some(page)) => {
+                tracing::debug!(project, "index page fresh in the cache");
+                Ok(page)
+            }
+            (Fetched::NotModified { policy }, Some(page)) => {
+                tracing::debug!(project, "index page not modified");
+                entries.write_policy(&policy)?;
+                Ok(page)
+            }
+            (Fetched::Body(download), _) => {
+                let policy = download.policy.clone();
+                let page_url = download.final_url.clone();
+                let mut body = Vec::new();
+                let mut reader = download.into_async_read().take(MAX_PAGE_BYTES + 1);
+                reader
+                    .read_to_end(&mut body)
+                    .await
+                    .map_err(|error| self.body_error(project, &url, error))?;
+                if body.len() as u64 > MAX_PAGE_BYTES {
+                    return Err(IndexError::BadPage {
+                        name: project.to_owned(),
+                        url: redacted(&url),
+                        reason: format!("it is larger than {MAX_PAGE_BYTES} bytes"),
+                    });
+                }
+                let page = Page {
+                    url: page_url,
+                    body,
+                };
+                match policy {
+                    Some(policy) => entries.write(&page, &policy)?,
+                    None => entries.remove(),
+                }
+                Ok(page)
+            }
+            // The client only answers `Fresh` or `304` when it was given a cached policy, which
+            // exists only with a cached page.
+            (Fetched::Fresh | Fetched::NotModified { .. }, None) => Err(IndexError::BadPage {
+                name: project.to_owned(),
+                url: redacted(&url),
+                reason: "the HTTP client reused a page that is not cached".to_owned(),
+            }),
+        }
+    }
+
+    /// `<index>/<project>/`.
+    fn project_url(&self, project: &str) -> Result<Url, IndexError> {
+        self.index_url
+            .join(&format!("{project}/"))
+            .map_err(|error| IndexError::BadPage {
+                name: project.to_owned(),
+                url: redacted(&self.index_url),
+                reason: format!("no project URL can be made from the index URL: {error}"),
+            })
+    }
+
+    /// A failure while reading a page's body: the download error inside, if it is one.
+    fn body_error(&self, project: &str, url: &Url, error: std::io::Error) -> IndexError {
+        let text = error.to_string();
+        match error
+            .into_inner()
+            .map(|inner| inner.downcast::<DownloadError>())
+        {
+            Some(Ok(download)) => self.download_error(project, url, *download),
+            _ => IndexError::BadPage {
+                name: project.to_owned(),
+                url: redacted(url),
+                reason: text,
+            },
+        }
+    }
+
+    fn download_error(&self, project: &str, url: &Url, source: DownloadError) -> IndexError {
+        match source {
+            DownloadError::Offline { .. } => IndexError::Offline {
+                name: project.to_owned(),
+                url: redacted(url),
+            },
+            DownloadError::Status {
+                status: 404 | 410, ..
+            } => IndexError::ProjectNotFound {
+                name: project.to_owned(),
+                index: redacted(&self.index_url),
+                find_links: self.find_links.clone(),
+            },
+            source => IndexError::Download {
+                name: project.to_owned(),
+                source: Box::new(source),
+            },
+        }
+    }
+}
+
+/// `url` as text with its credentials hidden, as errors show it.
+pub(super) fn redacted(url: &Url) -> String {
+    RedactedUrl::new(url).to_string()
+}
+
+/// The files of a page: JSON if it looks like JSON (PEP 691 servers label it, but a body that
+/// opens with `{` cannot be HTML anyway), HTML otherwise.
+fn parse(page: &Page, project: &str) -> Result<Vec<IndexFile>, IndexError> {
+    let bad_page = |reason: String| IndexError::BadPage {
+        name: project.to_owned(),
+        url: redacted(&page.url),
+        reason,
+    };
+    let first = page.body.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        return json::parse(&page.body, &page.url).map_err(bad_page);
+    }
+    let text = std::str::from_utf8(&page.body)
+        .map_err(|error| bad_page(format!("it is not UTF-8 HTML ({error})")))?;
+    Ok(html::parse(text, &page.url))
+}
