@@ -138,7 +138,7 @@ the last column, cairn is faster.
 
 cairn computes SHA-256 with the `sha2` crate (SHA-NI where the CPU has it, as here) and BLAKE3
 with the `blake3` crate, mapping a large file a window at a time and hashing each window on
-every core; `cairn hash` and the wheel fetcher share that code (`cairn_distribution::hash`).
+every core; `cairn hash` and the wheel fetcher share that code (the `cairn-hash` crate).
 """
 open(out, "w").write(report)
 print(table)

@@ -19,10 +19,11 @@
 //!   something to plan.
 //!
 //! Records are written with plain writes rather than `write_atomic`: nobody else uses the
-//! cache while it is built, and 250,000 fsyncs would take minutes. Their bytes are those the
-//! crates write (`Pointer` through `serde_json::to_vec_pretty`, [`ArchiveManifest::to_text`],
-//! [`CachePolicy::to_bytes`]). Digests are BLAKE3 hashes of the entry's number, not of real
-//! wheel files: maintenance never reads a wheel, only the names.
+//! cache while it is built, and 250,000 fsyncs would take minutes. Their names and bytes are
+//! those the crates write ([`PointerKey`], [`IndexKey`], [`Pointer::to_json`],
+//! [`IndexRecord::to_line`], [`ArchiveManifest::to_text`], [`CachePolicy::to_bytes`]). Digests
+//! are BLAKE3 hashes of the entry's number, not of real wheel files: maintenance never reads a
+//! wheel, only the names.
 
 use std::fs;
 use std::io;
@@ -31,9 +32,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_cache::maintenance;
 use cairn_cache::{
-    ArchiveManifest, CacheBucket, MANIFEST_EXTENSION, ManifestEntry, POINTER_FORMAT, Pointer,
+    ArchiveManifest, CacheBucket, IndexKey, IndexRecord, MANIFEST_EXTENSION, ManifestEntry,
+    POINTER_FORMAT, Pointer, PointerKey, SourceKind,
 };
 use cairn_cache_key::{CanonicalUrl, cache_digest};
+use cairn_fs::ContentDigest;
 use cairn_http::CachePolicy;
 use rayon::prelude::*;
 
@@ -184,8 +187,9 @@ pub fn build_synthetic_cache(
         fs::create_dir(root.join(bucket.dir_name()))?;
     }
     let wheels = root.join(CacheBucket::Wheels.dir_name());
-    fs::create_dir(wheels.join("path"))?;
-    fs::create_dir(wheels.join("url"))?;
+    for kind in SourceKind::ALL {
+        fs::create_dir(wheels.join(kind.dir_name()))?;
+    }
     // Every shard up front, so the parallel writers below never race to create one.
     let archive_bucket = root.join(CacheBucket::Archive.dir_name());
     let sha256 = root.join(CacheBucket::Hashes.dir_name()).join("sha256");
@@ -214,7 +218,9 @@ pub fn build_synthetic_cache(
     for index in 0..shape.orphan_policies {
         let key = cache_digest(&format!("orphan policy {index}"));
         fs::write(
-            wheels.join("url").join(format!("{key}.http")),
+            wheels
+                .join(SourceKind::Url.dir_name())
+                .join(format!("{key}.http")),
             policy_bytes(now_secs)?,
         )?;
         counts.policies += 1;
@@ -371,14 +377,12 @@ fn write_archive(root: &Path, shape: &CacheShape, index: usize) -> io::Result<Ca
     let manifest = manifest(shape, index)?.with_usage(usage);
     fs::write(manifest_path(root, &digest), manifest.to_text())?;
     // Every archive was downloaded once, and the download indexed its SHA-256.
-    let sha = hex_digest("sha256", index);
-    let entry = root
-        .join(CacheBucket::Hashes.dir_name())
-        .join("sha256")
-        .join(&sha[..2])
-        .join(&sha[2..]);
-    let size = wheel(shape, index).size;
-    fs::write(entry, format!("{digest} {size}\n"))?;
+    let key = IndexKey::parse("sha256", &hex_digest("sha256", index)).map_err(io::Error::other)?;
+    let record = IndexRecord {
+        archive: ContentDigest::hex(&digest).map_err(io::Error::other)?,
+        wheel_size: wheel(shape, index).size,
+    };
+    fs::write(root.join(key.relative_path()), record.to_line())?;
     Ok(CacheCounts {
         archives: 1,
         manifests: 1,
@@ -444,17 +448,10 @@ fn write_pointer(
     };
     // Last used at some point in the last 90 days.
     let last_used = now.saturating_sub((index as u64 * 7_919) % (90 * 86_400));
-    let wheels = root.join(CacheBucket::Wheels.dir_name());
-    let (dir, key, source_text, source_modified) = match &source {
-        Source::Url(url) => (
-            wheels.join("url"),
-            cache_digest(url),
-            url.as_str().to_owned(),
-            None,
-        ),
+    let (key, source_text, source_modified) = match &source {
+        Source::Url(url) => (PointerKey::url(url), url.as_str().to_owned(), None),
         Source::Path(path) => (
-            wheels.join("path"),
-            cache_digest(Path::new(path)),
+            PointerKey::path(Path::new(path)),
             path.clone(),
             Some(i128::from(last_used) * 1_000_000_000),
         ),
@@ -476,14 +473,14 @@ fn write_pointer(
         source_modified,
         last_used,
     };
-    let json = serde_json::to_vec_pretty(&pointer).map_err(io::Error::other)?;
-    fs::write(dir.join(format!("{key}.json")), json)?;
+    let path = root.join(key.relative_path());
+    fs::write(&path, pointer.to_json().map_err(io::Error::other)?)?;
     let mut counts = CacheCounts {
         pointers: 1,
         ..CacheCounts::default()
     };
     if matches!(source, Source::Url(_)) {
-        fs::write(dir.join(format!("{key}.http")), policy_bytes(last_used)?)?;
+        fs::write(path.with_extension("http"), policy_bytes(last_used)?)?;
         counts.policies = 1;
     }
     Ok(counts)

@@ -377,9 +377,26 @@ def main():
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(svg_path, "w", encoding="utf-8") as file:
         file.write(svg_chart(rows, tools, meta))
+    # The page is regenerated whole, but for its hand-kept last section.
+    report = markdown_report(rows, tools, meta, loads, os.path.basename(svg_path))
+    report += kept_section(args.out)
     with open(args.out, "w", encoding="utf-8") as file:
-        file.write(markdown_report(rows, tools, meta, loads, os.path.basename(svg_path)))
+        file.write(report)
     print("\nwrote %s and %s" % (os.path.relpath(args.out, args.repo), os.path.relpath(svg_path, args.repo)))
+
+
+KEPT_HEADING = "\n## Other measurements\n"
+
+
+def kept_section(previous):
+    """The hand-kept "Other measurements" section of the report being replaced, if any."""
+    try:
+        with open(previous, encoding="utf-8") as file:
+            text = file.read()
+    except OSError:
+        return ""
+    at = text.find(KEPT_HEADING)
+    return "" if at < 0 else text[at:]
 
 
 if __name__ == "__main__":

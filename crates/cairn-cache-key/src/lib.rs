@@ -12,7 +12,7 @@
 //!   [`BTreeSet`](std::collections::BTreeSet)); `HashMap` is deliberately not supported.
 //!
 //! The digest is SeaHash, a fast, stable, non-cryptographic 64-bit hash. It names cache entries;
-//! it never guards integrity (content digests in `cairn-distribution` do that).
+//! it never guards integrity (the content digests of `cairn-hash` do that).
 //!
 //! ```
 //! use cairn_cache_key::{cache_digest, CanonicalUrl};

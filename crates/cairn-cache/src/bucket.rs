@@ -16,7 +16,8 @@ pub enum CacheBucket {
     Hashes,
     /// Package index (Simple API) responses.
     Simple,
-    /// Facts about Python interpreters (their supported tags).
+    /// Facts about Python interpreters: what their supported tags follow from, their environment
+    /// marker values and their real executable.
     Interpreter,
     /// Lock files that stop two processes from doing the same expensive work at once.
     Locks,
@@ -40,7 +41,8 @@ impl CacheBucket {
             Self::Wheels => "wheels-v0",
             Self::Hashes => "hashes-v0",
             Self::Simple => "simple-v0",
-            Self::Interpreter => "interpreter-v0",
+            // v1: the records gained the marker values and the executable.
+            Self::Interpreter => "interpreter-v1",
             Self::Locks => "locks-v0",
         }
     }

@@ -4,6 +4,7 @@ use cairn_fs::{DigestError, FsError, LockError};
 
 /// A failure of a cache operation.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CacheError {
     /// No cache directory was given and none could be found for this platform.
     #[error(
@@ -16,7 +17,9 @@ pub enum CacheError {
     Fs(#[from] FsError),
     /// The cache lock could not be taken.
     #[error(
-        "{source}\nhint: cache maintenance (cleaning or pruning) holds the cache exclusively while it runs"
+        "cannot lock the cache at `{}` (cache maintenance, cleaning or pruning, holds it \
+         exclusively while it runs)",
+        source.path().display()
     )]
     Lock {
         /// The lock failure.
@@ -27,7 +30,7 @@ pub enum CacheError {
     #[error(transparent)]
     Digest(#[from] DigestError),
     /// A record could not be encoded.
-    #[error("failed to encode the cache record for `{}`: {source}", path.display())]
+    #[error("failed to encode the cache record for `{}`", path.display())]
     Encode {
         /// The record's file.
         path: PathBuf,

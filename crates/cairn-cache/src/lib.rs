@@ -17,6 +17,7 @@ mod archive;
 mod bucket;
 mod entry;
 mod error;
+mod hash_index;
 pub mod maintenance;
 mod manifest;
 mod pointer;
@@ -27,10 +28,11 @@ pub use archive::ArchivePath;
 pub use bucket::CacheBucket;
 pub use entry::{CacheEntry, CacheShard};
 pub use error::CacheError;
+pub use hash_index::{IndexKey, IndexKeyError, IndexRecord};
 pub use manifest::{
     ArchiveManifest, MANIFEST_EXTENSION, MANIFEST_HEADER, MANIFEST_HEADER_V1,
     MANIFEST_USAGE_PREFIX_LEN, ManifestEntry, ManifestError,
 };
-pub use pointer::{POINTER_FORMAT, Pointer};
-pub use refresh::{Freshness, Refresh};
+pub use pointer::{POINTER_FORMAT, Pointer, PointerKey, SourceKind};
+pub use refresh::{Refresh, RefreshState};
 pub use root::{Cache, CacheSettings, LOCK_FILE, MAINTENANCE_LOCK_FILE};

@@ -51,6 +51,7 @@ pub struct ArchiveManifest {
 
 /// Why a manifest is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ManifestError {
     /// A line does not follow the format.
     #[error("line {line}: {reason}")]

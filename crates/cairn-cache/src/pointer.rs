@@ -1,9 +1,11 @@
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cairn_cache_key::{CanonicalUrl, cache_digest};
 use cairn_fs::ContentDigest;
 use serde::{Deserialize, Serialize};
 
-use crate::{ArchivePath, Cache, CacheEntry, CacheError};
+use crate::{ArchivePath, Cache, CacheBucket, CacheEntry, CacheError};
 
 /// The version of the pointer record format, written into every record.
 pub const POINTER_FORMAT: u32 = 1;
@@ -11,6 +13,92 @@ pub const POINTER_FORMAT: u32 = 1;
 /// How stale a pointer's `last_used` may get before a hit rewrites it: last use is tracked
 /// at this granularity so that hits stay read-only almost always.
 const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60 * 60);
+
+/// Where a pointer's source is: its directory under `wheels-v0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// A local file (`wheels-v0/path/`).
+    Path,
+    /// An http(s) URL (`wheels-v0/url/`).
+    Url,
+}
+
+impl SourceKind {
+    /// Every kind, in the order of their directory names.
+    pub const ALL: [Self; 2] = [Self::Path, Self::Url];
+
+    /// The kind's directory under `wheels-v0`: `path` or `url`.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Self::Path => "path",
+            Self::Url => "url",
+        }
+    }
+}
+
+/// The name of the pointer of one source: `wheels-v0/<kind>/<cache_digest(source)>.json`.
+///
+/// A local file is keyed by its path (made absolute by the caller, without resolving links), an
+/// http(s) URL by its canonical form, so the key cannot be built from the wrong text.
+///
+/// ```
+/// use cairn_cache::{PointerKey, SourceKind};
+/// use cairn_cache_key::CanonicalUrl;
+///
+/// let url = CanonicalUrl::parse("https://files.pythonhosted.org/packages/py3/d/demo/demo-1.0-py3-none-any.whl").unwrap();
+/// let key = PointerKey::url(&url);
+/// assert_eq!(key.kind(), SourceKind::Url);
+/// assert_eq!(key.relative_path(), std::path::Path::new("wheels-v0/url/014f61effa6134e7.json"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PointerKey {
+    kind: SourceKind,
+    digest: String,
+}
+
+impl PointerKey {
+    /// The extension of a pointer file.
+    pub const EXTENSION: &'static str = "json";
+
+    /// The pointer of the local wheel file at `path`.
+    pub fn path(path: &Path) -> Self {
+        Self {
+            kind: SourceKind::Path,
+            digest: cache_digest(path),
+        }
+    }
+
+    /// The pointer of the wheel at `url`.
+    pub fn url(url: &CanonicalUrl) -> Self {
+        Self {
+            kind: SourceKind::Url,
+            digest: cache_digest(url),
+        }
+    }
+
+    /// Where the source is.
+    pub fn kind(&self) -> SourceKind {
+        self.kind
+    }
+
+    /// The source's key digest: 16 lowercase hex characters.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The pointer's file name: `<digest>.json`.
+    pub fn file_name(&self) -> String {
+        format!("{}.{}", self.digest, Self::EXTENSION)
+    }
+
+    /// The pointer's path relative to the cache root: `wheels-v0/<kind>/<digest>.json`.
+    pub fn relative_path(&self) -> PathBuf {
+        Path::new(CacheBucket::Wheels.dir_name())
+            .join(self.kind.dir_name())
+            .join(self.file_name())
+    }
+}
 
 /// A small record mapping a logical key to an archive in the content-addressed store.
 ///
@@ -45,6 +133,11 @@ pub struct Pointer {
 }
 
 impl Pointer {
+    /// The record's bytes as `Cache::write_pointer` writes them: pretty-printed JSON.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec_pretty(self)
+    }
+
     /// The archive digest, validated.
     pub fn archive_digest(&self) -> Result<ContentDigest, CacheError> {
         Ok(ContentDigest::hex(&self.archive)?)
@@ -67,6 +160,12 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 impl Cache {
+    /// The pointer entry of `key`: `<root>/wheels-v0/<kind>/<digest>.json`. Its HTTP policy, for
+    /// a URL, is the entry `with_extension("http")`.
+    pub fn pointer_entry(&self, key: &PointerKey) -> CacheEntry {
+        CacheEntry::new(self.root().join(key.relative_path()))
+    }
+
     /// Reads the pointer at `entry` and the archive it points to.
     ///
     /// Anything that is not a usable pointer is a miss (`None`), never an error: a missing or
@@ -100,7 +199,7 @@ impl Cache {
 
     /// Writes `pointer` at `entry` atomically (readers see the old or the new record).
     pub fn write_pointer(&self, entry: &CacheEntry, pointer: &Pointer) -> Result<(), CacheError> {
-        let bytes = serde_json::to_vec_pretty(pointer).map_err(|source| CacheError::Encode {
+        let bytes = pointer.to_json().map_err(|source| CacheError::Encode {
             path: entry.path().to_owned(),
             source,
         })?;

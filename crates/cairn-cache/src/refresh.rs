@@ -18,12 +18,17 @@ pub enum Refresh {
     Packages(Vec<String>, SystemTime),
 }
 
-/// The state of a cache entry under a [`Refresh`] policy.
+/// What a [`Refresh`] policy (`--refresh`, `--refresh-package`) says about one cache entry,
+/// from its modification time and its package alone.
+///
+/// Not HTTP freshness (`cairn_http::Freshness`), which the stored response's `Cache-Control`
+/// decides: an entry the user did not ask to refresh is [`Fresh`](Self::Fresh) here and may
+/// still be stale by its HTTP policy. A caller combines the two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
-    /// Usable without revalidation.
+pub enum RefreshState {
+    /// The policy does not ask to revalidate it: not covered, or written by this operation.
     Fresh,
-    /// Present, but must be revalidated.
+    /// Present, but the policy asks to revalidate it.
     Stale,
     /// Not in the cache.
     Missing,
@@ -54,17 +59,18 @@ impl Refresh {
         }
     }
 
-    /// Decides whether `entry`, belonging to `package`, is fresh, stale or missing.
-    pub fn freshness(&self, entry: &CacheEntry, package: Option<&str>) -> Freshness {
+    /// Decides whether this policy leaves `entry`, belonging to `package`, as it is, asks to
+    /// revalidate it, or finds it missing.
+    pub fn state_of(&self, entry: &CacheEntry, package: Option<&str>) -> RefreshState {
         let Ok(metadata) = std::fs::metadata(entry.path()) else {
-            return Freshness::Missing;
+            return RefreshState::Missing;
         };
         if !self.applies_to(package) {
-            return Freshness::Fresh;
+            return RefreshState::Fresh;
         }
         match metadata.modified() {
-            Ok(modified) if modified >= self.timestamp() => Freshness::Fresh,
-            _ => Freshness::Stale,
+            Ok(modified) if modified >= self.timestamp() => RefreshState::Fresh,
+            _ => RefreshState::Stale,
         }
     }
 }

@@ -1,11 +1,12 @@
-//! `plan_clean` and `remove`: everything, or named packages, on caches of real fetched wheels.
+//! `plan_clean` and `remove`: everything, or named packages, on caches of real wheels.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod maintenance_support;
 
+use cairn_cache::IndexKey;
 use cairn_cache::maintenance::{self, MaintenanceError, Reason};
-use cairn_distribution::FetchOutcome;
-use maintenance_support::{Fixture, listing};
+use cairn_hash::{HashAlgorithm, HasherSet};
+use maintenance_support::{Fixture, Outcome, listing};
 
 #[test]
 fn clean_removes_everything_but_the_lock_and_tag_files() {
@@ -29,7 +30,7 @@ fn clean_removes_everything_but_the_lock_and_tag_files() {
     );
 
     // The cache works as before.
-    assert_eq!(fixture.fetch(&alpha).outcome, FetchOutcome::Unpacked);
+    assert_eq!(fixture.fetch(&alpha).outcome, Outcome::Unpacked);
 }
 
 #[test]
@@ -41,7 +42,7 @@ fn clean_of_one_package_keeps_archives_another_pointer_still_names() {
     std::fs::copy(&alpha, &beta).unwrap();
     let gamma = fixture.wheel("Gamma_Pkg", "3.0", &[("gamma/g.py", 100)]);
     let shared = fixture.fetch(&alpha);
-    assert_eq!(fixture.fetch(&beta).outcome, FetchOutcome::ContentHit);
+    assert_eq!(fixture.fetch(&beta).outcome, Outcome::ContentHit);
     let gamma_fetched = fixture.fetch(&gamma);
     // Project pages in the simple bucket belong to their package too.
     let index = fixture.root.join("simple-v0").join("0123456789abcdef");
@@ -98,29 +99,22 @@ fn clean_of_one_package_keeps_archives_another_pointer_still_names() {
     assert!(gamma_fetched.archive.path().is_dir());
     assert!(fixture.root.join(&gamma_pointer).is_file());
     assert!(index.join("gamma-pkg.page").is_file());
-    assert_eq!(fixture.fetch(&gamma).outcome, FetchOutcome::PointerHit);
-    assert_eq!(fixture.fetch(&alpha).outcome, FetchOutcome::Unpacked);
+    assert_eq!(fixture.fetch(&gamma).outcome, Outcome::PointerHit);
+    assert_eq!(fixture.fetch(&alpha).outcome, Outcome::Unpacked);
 }
 
 #[test]
 fn clean_of_a_package_removes_its_index_entries() {
     let fixture = Fixture::new();
     let alpha = fixture.wheel("alpha", "1.0", &[("alpha/a.py", 10)]);
-    let fetched = {
-        use cairn_hash::{Digest, ExpectedHashes, HashAlgorithm};
-        let sha256 = sha256_hex(&std::fs::read(&alpha).unwrap());
-        let expected: ExpectedHashes = [Digest::from_hex(HashAlgorithm::Sha256, &sha256).unwrap()]
-            .into_iter()
-            .collect();
-        let store = cairn_distribution::WheelStore::new(
-            fixture.shared(),
-            cairn_distribution::StoreSettings::default(),
-        );
-        store.fetch_path(&alpha, &expected).unwrap()
-    };
+    let fetched = fixture.fetch_hashed(&alpha, &[HashAlgorithm::Sha256]);
     let index_dir = fixture.root.join("hashes-v0").join("sha256");
     let entries = listing(&index_dir).len();
     assert_eq!(entries, 2, "one shard, one entry");
+    let sha256 = sha256_hex(&std::fs::read(&alpha).unwrap());
+    let key = IndexKey::parse("sha256", &sha256).unwrap();
+    let (indexed, _) = fixture.shared().find_indexed(&key).unwrap();
+    assert_eq!(indexed, fetched.archive);
 
     let cache = fixture.exclusive();
     let plan = maintenance::plan_clean(&cache, &["alpha".to_owned()]).unwrap();
@@ -128,6 +122,8 @@ fn clean_of_a_package_removes_its_index_entries() {
     maintenance::remove(&cache, &plan).unwrap();
     assert!(!fetched.archive.path().exists());
     assert_eq!(listing(&index_dir).len(), 1, "the empty shard stays");
+    drop(cache);
+    assert_eq!(fixture.shared().read_index(&key), None);
 }
 
 #[test]
@@ -148,7 +144,6 @@ fn removal_needs_the_exclusive_lock() {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    use cairn_hash::{HashAlgorithm, HasherSet};
     let mut hasher = HasherSet::new(&[HashAlgorithm::Sha256]);
     hasher.update(bytes);
     hasher

@@ -1,4 +1,4 @@
-//! `plan_prune` and `remove` on caches of real fetched wheels: what always goes, `--max-age`
+//! `plan_prune` and `remove` on caches of real wheels: what always goes, `--max-age`
 //! boundaries, `--max-size` in least-recently-used order, `--ci`, dry runs, and removal that
 //! never leaves the root.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,9 +9,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_cache::maintenance::{self, PruneOptions, Reason};
-use cairn_cache::{Cache, Pointer};
-use cairn_distribution::FetchOutcome;
-use maintenance_support::{Fixture, age, allocated, listing};
+use cairn_cache::{Cache, CacheBucket, Pointer};
+use maintenance_support::{Fixture, Outcome, age, allocated, listing};
 
 fn prune(fixture: &Fixture, options: &PruneOptions) -> Vec<(String, Reason)> {
     let cache = fixture.exclusive();
@@ -162,9 +161,9 @@ fn prune_removes_what_nothing_uses_and_keeps_what_is_used() {
     assert!(index.join("f".repeat(62)).is_file());
     // Nothing left to prune but the fresh leftover, which is young.
     assert_eq!(plan(&fixture, &PruneOptions::default()), []);
-    assert_eq!(fixture.fetch(&kept).outcome, FetchOutcome::PointerHit);
-    assert_eq!(fixture.fetch(&orphaned).outcome, FetchOutcome::Unpacked);
-    assert_eq!(fixture.fetch(&dangling).outcome, FetchOutcome::Unpacked);
+    assert_eq!(fixture.fetch(&kept).outcome, Outcome::PointerHit);
+    assert_eq!(fixture.fetch(&orphaned).outcome, Outcome::Unpacked);
+    assert_eq!(fixture.fetch(&dangling).outcome, Outcome::Unpacked);
 }
 
 #[test]
@@ -339,8 +338,8 @@ fn max_size_keeps_an_archive_another_pointer_still_names() {
         [(older, Reason::Evicted)]
     );
     assert!(archive.path().is_dir());
-    assert_eq!(fixture.fetch(&alpha_copy).outcome, FetchOutcome::PointerHit);
-    assert_eq!(fixture.fetch(&alpha).outcome, FetchOutcome::ContentHit);
+    assert_eq!(fixture.fetch(&alpha_copy).outcome, Outcome::PointerHit);
+    assert_eq!(fixture.fetch(&alpha).outcome, Outcome::ContentHit);
 
     // One byte less: both pointers go, and the archive with the last one.
     let (archive, _, pointer_bytes, total) = setup();
@@ -370,7 +369,7 @@ fn ci_drops_downloads_and_keeps_what_came_from_local_files() {
     let simple = fixture.root.join("simple-v0").join("0123456789abcdef");
     std::fs::create_dir_all(&simple).unwrap();
     std::fs::write(simple.join("local.page"), "page").unwrap();
-    let interpreter = fixture.root.join("interpreter-v0");
+    let interpreter = fixture.root.join(CacheBucket::Interpreter.dir_name());
     std::fs::create_dir_all(&interpreter).unwrap();
     std::fs::write(interpreter.join("0123456789abcdef.json"), "{}").unwrap();
     let manifest = fixture.shared().manifest_path(downloaded_archive.digest());
@@ -396,8 +395,8 @@ fn ci_drops_downloads_and_keeps_what_came_from_local_files() {
     assert!(local_archive.path().is_dir());
     assert!(both_archive.path().is_dir());
     assert!(interpreter.join("0123456789abcdef.json").is_file());
-    assert_eq!(fixture.fetch(&local).outcome, FetchOutcome::PointerHit);
-    assert_eq!(fixture.fetch(&both_copy).outcome, FetchOutcome::PointerHit);
+    assert_eq!(fixture.fetch(&local).outcome, Outcome::PointerHit);
+    assert_eq!(fixture.fetch(&both_copy).outcome, Outcome::PointerHit);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `cache_size` and `list` on caches of real fetched wheels.
+//! `cache_size` and `list` on caches of real wheels.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod maintenance_support;

@@ -1,4 +1,4 @@
-//! `verify` and its repair plan on caches of real fetched wheels: each kind of damage is found,
+//! `verify` and its repair plan on caches of real wheels: each kind of damage is found,
 //! harmless oddities are told apart from damage, and a repaired cache fetches again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,9 +9,8 @@ use std::path::Path;
 
 use cairn_cache::Pointer;
 use cairn_cache::maintenance::{self, ProblemKind, VerifyReport};
-use cairn_distribution::FetchOutcome;
 use cairn_test_support::wheel::WheelBuilder;
-use maintenance_support::{Fixture, noise};
+use maintenance_support::{Fixture, Outcome, noise};
 
 /// The problems as `(kind, path relative to the root, detail)`.
 fn problems(fixture: &Fixture, report: &VerifyReport) -> Vec<(ProblemKind, String, String)> {
@@ -212,13 +211,13 @@ fn verify_finds_every_kind_of_damage_and_repair_heals_it() {
 
     // The next fetch unpacks again, and the result is what the wheel holds.
     let refetched = fixture.fetch(&alpha);
-    assert_eq!(refetched.outcome, FetchOutcome::Unpacked);
+    assert_eq!(refetched.outcome, Outcome::Unpacked);
     assert_eq!(
         std::fs::read(archive.join("alpha/a.py")).unwrap(),
         original_a
     );
-    assert_eq!(fixture.fetch(&beta).outcome, FetchOutcome::Unpacked);
-    assert_eq!(fixture.fetch(&gamma).outcome, FetchOutcome::PointerHit);
+    assert_eq!(fixture.fetch(&beta).outcome, Outcome::Unpacked);
+    assert_eq!(fixture.fetch(&gamma).outcome, Outcome::PointerHit);
     let last = maintenance::verify(&fixture.shared()).unwrap();
     check(
         &problems(&fixture, &last),
@@ -264,7 +263,7 @@ fn an_unreadable_manifest_makes_its_archive_untrusted() {
     assert_eq!(repaired, expected);
     maintenance::remove(&cache, &report.repair).unwrap();
     drop(cache);
-    assert_eq!(fixture.fetch(&alpha).outcome, FetchOutcome::Unpacked);
+    assert_eq!(fixture.fetch(&alpha).outcome, Outcome::Unpacked);
     assert!(
         maintenance::verify(&fixture.shared())
             .unwrap()

@@ -1,7 +1,12 @@
 //! Pointers: atomic records from a source to an archive; anything unusable is a miss.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use cairn_cache::{Cache, CacheBucket, CacheEntry, POINTER_FORMAT, Pointer};
+use std::path::Path;
+
+use cairn_cache::{
+    Cache, CacheBucket, CacheEntry, POINTER_FORMAT, Pointer, PointerKey, SourceKind,
+};
+use cairn_cache_key::CanonicalUrl;
 use cairn_fs::ContentDigest;
 
 const DIGEST: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
@@ -103,4 +108,71 @@ fn records_are_plain_json_with_a_format_version() {
     assert_eq!(json["format"], 1);
     assert_eq!(json["archive"], DIGEST);
     assert_eq!(json["last_used"], 5);
+}
+
+/// The pointer of `docs/layout.md`'s example, at its documented path and with its bytes.
+#[test]
+fn pointer_keys_and_bytes_are_the_documented_ones() {
+    let cache = Cache::temporary().unwrap();
+    let url = CanonicalUrl::parse(
+        "https://files.pythonhosted.org/packages/py3/d/demo/demo-1.0-py3-none-any.whl",
+    )
+    .unwrap();
+    let key = PointerKey::url(&url);
+    assert_eq!(
+        (key.kind(), key.digest(), key.file_name().as_str()),
+        (SourceKind::Url, "014f61effa6134e7", "014f61effa6134e7.json")
+    );
+    let entry = cache.pointer_entry(&key);
+    assert_eq!(
+        entry.path(),
+        cache.root().join("wheels-v0/url/014f61effa6134e7.json")
+    );
+    let key = PointerKey::path(Path::new("/home/ana/wheels/demo-1.0-py3-none-any.whl"));
+    assert_eq!(key.kind(), SourceKind::Path);
+    assert_eq!(
+        key.relative_path(),
+        Path::new("wheels-v0/path/3273ef4871e89ba8.json")
+    );
+    assert_eq!(SourceKind::ALL.map(SourceKind::dir_name), ["path", "url"]);
+
+    let archive = "b2141bee1a43bb7c99df33af9cfb6950dfed5028c50bcb3c98ebe6148a10544c";
+    let pointer = Pointer {
+        format: POINTER_FORMAT,
+        source: url.as_str().to_owned(),
+        filename: "demo-1.0-py3-none-any.whl".into(),
+        name: "demo".into(),
+        version: "1.0".into(),
+        tags: "py3-none-any".into(),
+        archive: archive.into(),
+        hashes: vec![
+            format!("blake3:{archive}"),
+            "sha256:86085d431d2bfd67e50a4e25882380a9c19b371a8510d2c98ab0d4afdd0daa48".into(),
+        ],
+        size: 849,
+        source_modified: None,
+        last_used: 1_795_295_683,
+    };
+    let documented = r#"{
+  "format": 1,
+  "source": "https://files.pythonhosted.org/packages/py3/d/demo/demo-1.0-py3-none-any.whl",
+  "filename": "demo-1.0-py3-none-any.whl",
+  "name": "demo",
+  "version": "1.0",
+  "tags": "py3-none-any",
+  "archive": "b2141bee1a43bb7c99df33af9cfb6950dfed5028c50bcb3c98ebe6148a10544c",
+  "hashes": [
+    "blake3:b2141bee1a43bb7c99df33af9cfb6950dfed5028c50bcb3c98ebe6148a10544c",
+    "sha256:86085d431d2bfd67e50a4e25882380a9c19b371a8510d2c98ab0d4afdd0daa48"
+  ],
+  "size": 849,
+  "source_modified": null,
+  "last_used": 1795295683
+}"#;
+    assert_eq!(
+        String::from_utf8(pointer.to_json().unwrap()).unwrap(),
+        documented
+    );
+    cache.write_pointer(&entry, &pointer).unwrap();
+    assert_eq!(std::fs::read_to_string(entry.path()).unwrap(), documented);
 }

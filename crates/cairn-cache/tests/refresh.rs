@@ -3,10 +3,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use cairn_cache::{Cache, CacheBucket, Freshness, Refresh};
+use cairn_cache::{Cache, CacheBucket, Refresh, RefreshState};
 
 #[test]
-fn freshness_by_policy_and_timestamp() {
+fn state_by_policy_and_timestamp() {
     let cache = Cache::temporary().unwrap();
     let entry = cache.entry(CacheBucket::Simple, "pypi", "numpy.json");
     let before = SystemTime::now() - Duration::from_secs(3600);
@@ -18,38 +18,38 @@ fn freshness_by_policy_and_timestamp() {
         Refresh::Packages(vec!["numpy".into()], after),
     ] {
         assert_eq!(
-            policy.freshness(&entry, Some("numpy")),
-            Freshness::Missing,
+            policy.state_of(&entry, Some("numpy")),
+            RefreshState::Missing,
             "{policy:?}"
         );
     }
     cairn_fs::write_atomic(entry.path(), b"{}").unwrap();
 
     assert_eq!(
-        Refresh::None(after).freshness(&entry, Some("numpy")),
-        Freshness::Fresh
+        Refresh::None(after).state_of(&entry, Some("numpy")),
+        RefreshState::Fresh
     );
     // Written before the refresh started: stale.
     assert_eq!(
-        Refresh::All(after).freshness(&entry, Some("numpy")),
-        Freshness::Stale
+        Refresh::All(after).state_of(&entry, Some("numpy")),
+        RefreshState::Stale
     );
     // Written after the refresh started (by this operation): fresh.
     assert_eq!(
-        Refresh::All(before).freshness(&entry, Some("numpy")),
-        Freshness::Fresh
+        Refresh::All(before).state_of(&entry, Some("numpy")),
+        RefreshState::Fresh
     );
 
     let only_numpy = Refresh::Packages(vec!["NumPy".into()], after);
     assert_eq!(
-        only_numpy.freshness(&entry, Some("numpy")),
-        Freshness::Stale
+        only_numpy.state_of(&entry, Some("numpy")),
+        RefreshState::Stale
     );
     assert_eq!(
-        only_numpy.freshness(&entry, Some("scipy")),
-        Freshness::Fresh
+        only_numpy.state_of(&entry, Some("scipy")),
+        RefreshState::Fresh
     );
-    assert_eq!(only_numpy.freshness(&entry, None), Freshness::Fresh);
+    assert_eq!(only_numpy.state_of(&entry, None), RefreshState::Fresh);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Fetching local wheel files into the store: hits, dedupe, hash checks, hostile archives, and
-//! many processes racing for one wheel.
+//! many processes racing for one wheel; and storing bytes the caller reads or streams.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -57,7 +57,7 @@ fn first_fetch_unpacks_then_pointer_hits() {
 
     let first = store.fetch_path(&wheel, &none).unwrap();
     assert_eq!(first.outcome, FetchOutcome::Unpacked);
-    assert_eq!(first.filename, "demo-1.0-py3-none-any.whl");
+    assert_eq!(first.filename.to_string(), "demo-1.0-py3-none-any.whl");
     let init = first.archive.path().join("demo").join("__init__.py");
     assert_eq!(std::fs::read_to_string(init).unwrap(), "VALUE = 1\n");
     assert_eq!(first.archive.digest().as_str(), first.hashes[0].to_hex());
@@ -340,4 +340,94 @@ fn most_unpacks_at_once(concurrent_unpacks: usize) -> usize {
 fn local_unpacks_take_turns() {
     assert_eq!(most_unpacks_at_once(1), 1);
     assert!(most_unpacks_at_once(2) <= 2);
+}
+
+fn demo_filename() -> cairn_types::WheelFilename {
+    "demo-1.0-py3-none-any.whl".parse().unwrap()
+}
+
+#[test]
+fn bytes_from_a_reader_are_stored_once_and_indexed_by_their_hash() {
+    let work = tempfile::tempdir().unwrap();
+    let wheel = demo_wheel(work.path());
+    let root = work.path().join("cache");
+    let store = store_at(&root);
+    let expected = [sha256_of(&wheel)].into_iter().collect::<ExpectedHashes>();
+
+    let bytes = std::fs::read(&wheel).unwrap();
+    let stored = store
+        .store_reader(&demo_filename(), bytes.as_slice(), &expected)
+        .unwrap();
+    assert_eq!(stored.outcome, FetchOutcome::Unpacked);
+    assert_eq!(stored.size, bytes.len() as u64);
+    assert_eq!(
+        std::fs::read_to_string(stored.archive.path().join("demo/__init__.py")).unwrap(),
+        "VALUE = 1\n"
+    );
+    // The same content from the file on disk is the same archive, not a second copy.
+    let fetched = store.fetch_path(&wheel, &expected).unwrap();
+    assert_eq!(fetched.outcome, FetchOutcome::ContentHit);
+    assert_eq!(fetched.archive, stored.archive);
+    let again = store
+        .store_reader(&demo_filename(), bytes.as_slice(), &expected)
+        .unwrap();
+    assert_eq!(again.outcome, FetchOutcome::ContentHit);
+    assert_eq!(archives(&root).len(), 1);
+    assert!(leftovers(&root).is_empty());
+
+    // Pinned to the stored SHA-256, a URL that nothing listens on is answered from the index.
+    let (source, _) = WheelSource::parse("http://127.0.0.1:9/demo-1.0-py3-none-any.whl").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let by_hash = runtime.block_on(store.fetch(&source, &expected)).unwrap();
+    assert_eq!(by_hash.archive, stored.archive);
+}
+
+#[test]
+fn streamed_bytes_that_fail_the_hash_or_the_archive_rules_publish_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let wheel = demo_wheel(work.path());
+    let root = work.path().join("cache");
+    let store = store_at(&root);
+    let bytes = std::fs::read(&wheel).unwrap();
+    let wrong: ExpectedHashes = [format!("sha256:{}", "0".repeat(64))
+        .parse::<Digest>()
+        .unwrap()]
+    .into_iter()
+    .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let chunks = |bytes: &[u8]| {
+        let pieces: Vec<std::io::Result<bytes::Bytes>> = bytes
+            .chunks(7)
+            .map(|piece| Ok(bytes::Bytes::copy_from_slice(piece)))
+            .collect();
+        futures_util::stream::iter(pieces)
+    };
+    let error = runtime
+        .block_on(store.store_chunks(&demo_filename(), chunks(&bytes), &wrong))
+        .unwrap_err();
+    assert!(matches!(error, FetchError::HashMismatch(_)), "{error:?}");
+    let junk = b"PK\x03\x04 this is not a wheel".repeat(100);
+    let error = store
+        .store_reader(
+            &demo_filename(),
+            junk.as_slice(),
+            &ExpectedHashes::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(error, FetchError::Unzip(_)), "{error:?}");
+    assert!(archives(&root).is_empty());
+    assert!(leftovers(&root).is_empty());
+
+    // The same stream, unpinned, is stored whole.
+    let stored = runtime
+        .block_on(store.store_chunks(&demo_filename(), chunks(&bytes), &ExpectedHashes::default()))
+        .unwrap();
+    assert_eq!(stored.outcome, FetchOutcome::Unpacked);
+    assert_eq!(archives(&root).len(), 1);
 }

@@ -537,3 +537,37 @@ async fn a_changed_upstream_file_is_downloaded_once_on_revalidation() {
         "the revalidation's new body is used, not requested again"
     );
 }
+
+#[test]
+fn fetch_blocking_downloads_without_a_runtime_of_the_callers_and_refuses_inside_one() {
+    // The server runs on its own runtime's threads; the test thread has no runtime.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_runtime.block_on(TestServer::start());
+    server.route(
+        "/demo-1.0-py3-none-any.whl",
+        Response::ok(wheel_bytes()).cache_control("max-age=3600"),
+    );
+    let work = tempfile::tempdir().unwrap();
+    let store = store(work.path(), false);
+    let source = WheelSource::Url(server.url("/demo-1.0-py3-none-any.whl"));
+    let none = ExpectedHashes::default();
+
+    let fetched = store.fetch_blocking(&source, &none).unwrap();
+    assert_eq!(fetched.outcome, FetchOutcome::Unpacked);
+    assert_eq!(
+        store.fetch_blocking(&source, &none).unwrap().outcome,
+        FetchOutcome::PointerHit
+    );
+
+    let error = server_runtime
+        .block_on(async { store.fetch_blocking(&source, &none) })
+        .unwrap_err();
+    assert!(
+        matches!(&error, FetchError::Task { message, .. } if message.contains("await fetch()")),
+        "{error:?}"
+    );
+}

@@ -57,6 +57,7 @@ pub struct ContentDigest {
 
 /// Why a string or path is not a well-formed [`ContentDigest`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DigestError {
     /// Too short or too long.
     #[error(

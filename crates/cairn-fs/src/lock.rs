@@ -24,9 +24,10 @@ impl LockMode {
 
 /// Failure to take a [`LockedFile`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LockError {
     /// The lock file could not be opened or locked.
-    #[error("failed to take a {mode} lock on `{}`: {source}", path.display(), mode = mode.describe())]
+    #[error("failed to take a {mode} lock on `{}`", path.display(), mode = mode.describe())]
     Io {
         /// The lock file.
         path: PathBuf,
@@ -52,6 +53,15 @@ pub enum LockError {
         /// How long we waited.
         timeout: Duration,
     },
+}
+
+impl LockError {
+    /// The lock file that could not be locked.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Self::Io { path, .. } | Self::Timeout { path, .. } => path,
+        }
+    }
 }
 
 /// An advisory lock on a file, held until this value is dropped.

@@ -19,6 +19,7 @@ pub struct ParseAlgorithmError {
 
 /// A digest string that is not `algorithm:hex` or `algorithm=hex` with the right length.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ParseDigestError {
     /// Neither `:` nor `=` separates an algorithm name from the hex digits.
     #[error(
@@ -59,7 +60,7 @@ pub enum ParseDigestError {
 #[derive(Debug, Error)]
 pub enum HashError {
     /// The file could not be opened or its size read.
-    #[error("cannot open {} to hash it: {source}", path.display())]
+    #[error("cannot open {} to hash it", path.display())]
     Open {
         /// The file.
         path: PathBuf,
@@ -67,7 +68,7 @@ pub enum HashError {
         source: io::Error,
     },
     /// The file could not be memory-mapped.
-    #[error("cannot memory-map {} to hash it: {source}", path.display())]
+    #[error("cannot memory-map {} to hash it", path.display())]
     Map {
         /// The file.
         path: PathBuf,
@@ -75,7 +76,7 @@ pub enum HashError {
         source: io::Error,
     },
     /// Reading the file failed part-way.
-    #[error("cannot read {} to hash it: {source}", path.display())]
+    #[error("cannot read {} to hash it", path.display())]
     Read {
         /// The file.
         path: PathBuf,

@@ -11,11 +11,14 @@ use tokio::io::AsyncRead;
 use tokio_util::io::StreamReader;
 use url::Url;
 
-use super::error::{BodyFailure, DownloadError};
+use super::error::{BodyFailure, DownloadError, TransportError};
 use super::policy::CachePolicy;
 use cairn_types::RedactedUrl;
 
 /// A `200` response whose body has not been read yet.
+///
+/// Read it inside the Tokio runtime that made the request, with timers enabled: the read
+/// timeout runs on Tokio's timer (see [`HttpClient`](super::HttpClient#runtime)).
 #[derive(Debug)]
 pub struct Download {
     /// What to store with the body to revalidate it later; `None` if the server forbade storing
@@ -89,7 +92,7 @@ impl<S> CheckedBody<S> {
         let kind = match &reason {
             BodyFailure::Stalled(_) => io::ErrorKind::TimedOut,
             BodyFailure::Truncated { .. } => io::ErrorKind::UnexpectedEof,
-            BodyFailure::Transport(err) => io_kind_within(err),
+            BodyFailure::Transport(err) => err.io_error_kind().unwrap_or(io::ErrorKind::Other),
             _ => io::ErrorKind::Other,
         };
         tracing::debug!(url = %self.url, received = self.received, %reason, "body failed");
@@ -125,7 +128,7 @@ where
                 let reason = if err.is_timeout() {
                     BodyFailure::Stalled(this.read_timeout)
                 } else {
-                    BodyFailure::Transport(err.without_url())
+                    BodyFailure::Transport(TransportError::reqwest(err))
                 };
                 Poll::Ready(Some(Err(this.fail(reason))))
             }
@@ -138,17 +141,4 @@ where
             },
         }
     }
-}
-
-/// The kind of the first I/O error in `err`'s sources (hyper reports a body cut short as
-/// `UnexpectedEof`, a reset as `ConnectionReset`), so that callers can match on it.
-fn io_kind_within(err: &(dyn std::error::Error + 'static)) -> io::ErrorKind {
-    let mut source = err.source();
-    while let Some(inner) = source {
-        if let Some(io_err) = inner.downcast_ref::<io::Error>() {
-            return io_err.kind();
-        }
-        source = inner.source();
-    }
-    io::ErrorKind::Other
 }

@@ -4,10 +4,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
+use rustls::pki_types::CertificateDer;
 use url::Url;
 
 use super::body::Download;
-use super::error::{Attempts, Chain, DownloadError};
+use super::error::{Attempts, DownloadError, TransportError};
 use super::policy::{CachePolicy, Freshness};
 use super::retry::{self, Backoff};
 use super::settings::ClientSettings;
@@ -33,23 +34,39 @@ pub enum Fetched {
     Body(Download),
 }
 
-/// An HTTP(S) client for wheels and index pages. Cheap to clone: clones share one connection
-/// pool.
+/// An HTTP(S) client for wheels and index pages. Cheap to clone: clones share one reqwest
+/// client, and so one connection pool.
+///
+/// [`HttpClient::new`] uses cairn's own reqwest client, built on the first request;
+/// [`HttpClient::from_reqwest`] uses the caller's (with a proxy, extra root certificates,
+/// default headers or authentication), typically started from [`HttpClient::client_builder`].
+///
+/// # Runtime
+///
+/// Requests run on Tokio: await [`HttpClient::get`] and [`HttpClient::get_accepting`], and read
+/// the bodies they return, inside a Tokio runtime with both its I/O and time drivers enabled
+/// (`Builder::enable_all`, or `#[tokio::main]`). Outside any Tokio runtime they return
+/// [`DownloadError::NoRuntime`]. In a runtime built without timers the connect and read
+/// timeouts and the delays between retries panic, which Tokio gives no way to detect
+/// beforehand.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    /// Built on the first request: building loads the system certificates, which an offline
-    /// command or one served wholly from the cache never needs.
+    /// Built on the first request unless the caller gave one: building loads the system
+    /// certificates, which an offline command or one served wholly from the cache never needs.
     client: Arc<OnceLock<reqwest::Client>>,
     settings: Arc<ClientSettings>,
 }
 
 impl HttpClient {
-    /// A client with `settings`; make one and clone it, since its first request loads the
-    /// system certificates. Nothing is loaded until then.
+    /// A client with `settings` over a reqwest client of cairn's own, made by
+    /// [`HttpClient::client_builder`] on the first request: nothing is loaded until then, and
+    /// clones share it, so make one and clone it.
     ///
     /// # Errors
     ///
-    /// None today; the `Result` leaves room for settings that can be checked up front.
+    /// None today; the `Result` leaves room for settings that can be checked up front. A
+    /// client that cannot be built (no usable system certificates) fails its first request
+    /// with [`DownloadError::ClientBuild`].
     pub fn new(settings: ClientSettings) -> Result<Self, DownloadError> {
         Ok(Self {
             client: Arc::new(OnceLock::new()),
@@ -57,21 +74,80 @@ impl HttpClient {
         })
     }
 
-    /// The reqwest client, built on first use. Two threads may both build one; the first to
-    /// finish is kept.
+    /// A client that sends its requests through `client`, the caller's.
+    ///
+    /// `settings` still decide retries, backoff and offline mode, and their `read_timeout` is
+    /// the one named in errors; but timeouts, the `User-Agent` and TLS are properties of
+    /// `client` itself, so its builder must set them. Start from
+    /// [`HttpClient::client_builder`] to keep cairn's: a reqwest client has no timeouts by
+    /// default, and a stalled server would then hang a download forever.
+    ///
+    /// reqwest, as cairn-http enables it, has no crypto provider of its own: building a
+    /// client from a bare `reqwest::Client::builder()` panics unless it is given a TLS
+    /// configuration (`tls_backend_preconfigured`), or the application installed a rustls
+    /// provider process-wide, or it enables reqwest's `rustls` feature (which brings
+    /// aws-lc-rs). [`HttpClient::client_builder`] needs none of these.
+    pub fn from_reqwest(client: reqwest::Client, settings: ClientSettings) -> Self {
+        Self {
+            client: Arc::new(OnceLock::from(client)),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The reqwest builder [`HttpClient::new`] uses, for callers who add to it (a proxy,
+    /// default headers, a local address) and pass the result to [`HttpClient::from_reqwest`].
+    ///
+    /// It sets the connect and read timeouts and the `User-Agent` of `settings`, and a TLS
+    /// configuration of its own: certificates are checked by the platform's verifier
+    /// (`rustls-platform-verifier`, against the system's trust store, as reqwest does by
+    /// default), and the cryptography is rustls' process-wide default provider if
+    /// the application installed one, or else *ring*, passed explicitly: no process-wide state
+    /// is set. Because TLS comes preconfigured, reqwest's own TLS options on the returned
+    /// builder (`tls_certs_merge`, `tls_version_min`, …) have no effect: add root certificates
+    /// with [`HttpClient::client_builder_with_roots`].
+    ///
+    /// Loads the system certificates, so call it once and share the client.
+    ///
+    /// # Errors
+    ///
+    /// [`DownloadError::ClientBuild`] if the TLS configuration cannot be made, typically
+    /// because the system has no CA certificates.
+    pub fn client_builder(
+        settings: &ClientSettings,
+    ) -> Result<reqwest::ClientBuilder, DownloadError> {
+        Self::client_builder_with_roots(settings, std::iter::empty())
+    }
+
+    /// [`HttpClient::client_builder`] trusting `extra_roots` (DER-encoded certificates, such as
+    /// a company's proxy CA) besides the system's.
+    ///
+    /// # Errors
+    ///
+    /// [`DownloadError::ClientBuild`] if a certificate is not valid DER, or the TLS
+    /// configuration cannot be made.
+    pub fn client_builder_with_roots(
+        settings: &ClientSettings,
+        extra_roots: impl IntoIterator<Item = Vec<u8>>,
+    ) -> Result<reqwest::ClientBuilder, DownloadError> {
+        let tls = tls_config(extra_roots.into_iter().map(CertificateDer::from).collect())?;
+        Ok(reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.read_timeout)
+            .user_agent(settings.user_agent.as_str()))
+    }
+
+    /// The reqwest client: the caller's, or cairn's own built on first use. Two threads may
+    /// both build one; the first to finish is kept.
     fn client(&self) -> Result<&reqwest::Client, DownloadError> {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
-        // reqwest is built without a default crypto provider; install ring as the process
-        // default unless the application already installed one, which then wins.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let built = reqwest::Client::builder()
-            .connect_timeout(self.settings.connect_timeout)
-            .read_timeout(self.settings.read_timeout)
-            .user_agent(self.settings.user_agent.as_str())
+        let built = Self::client_builder(&self.settings)?
             .build()
-            .map_err(|source| DownloadError::ClientBuild { source })?;
+            .map_err(|err| DownloadError::ClientBuild {
+                source: TransportError::reqwest(err),
+            })?;
         Ok(self.client.get_or_init(|| built))
     }
 
@@ -88,6 +164,9 @@ impl HttpClient {
     /// [`Fetched::Body`]. Offline, the network is never used: `cached` gives `Fresh` and its
     /// absence [`DownloadError::Offline`].
     ///
+    /// It must be awaited inside a Tokio runtime with timers enabled: see
+    /// [the type's documentation](HttpClient#runtime).
+    ///
     /// Connection failures, timeouts before the response and `5xx`/`429` answers are retried
     /// up to [`ClientSettings::retries`] times with backoff (honouring `Retry-After`); `4xx`
     /// answers fail at once. Only `http` and `https` URLs are accepted: local files are the
@@ -102,6 +181,9 @@ impl HttpClient {
 
     /// [`HttpClient::get`] with an `Accept` header, for servers that negotiate the format of
     /// their answer (a PEP 691 index serves JSON or HTML pages at one URL).
+    ///
+    /// It must be awaited inside a Tokio runtime with timers enabled: see
+    /// [the type's documentation](HttpClient#runtime).
     pub async fn get_accepting(
         &self,
         url: &Url,
@@ -123,6 +205,9 @@ impl HttpClient {
             return Ok(Fetched::Fresh);
         }
 
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(DownloadError::NoRuntime { url: redacted });
+        }
         let client = self.client()?;
         let backoff = Backoff {
             initial: self.settings.initial_backoff,
@@ -171,8 +256,7 @@ impl HttpClient {
         tracing::debug!(url = %redacted, conditional = cached.is_some(), "GET");
         let response = match request.send().await {
             Ok(response) => response,
-            // reqwest stores the URL in its error and prints it; ours is the redacted one.
-            Err(err) => return Err(Failure::Transport(err.without_url())),
+            Err(err) => return Err(Failure::Transport(TransportError::reqwest(err))),
         };
         let status = response.status();
         let received_at = SystemTime::now();
@@ -221,7 +305,7 @@ fn check_url(url: &Url, redacted: &RedactedUrl) -> Result<(), DownloadError> {
 #[derive(Debug)]
 enum Failure {
     /// No response: the connection, the request or the redirects failed.
-    Transport(reqwest::Error),
+    Transport(TransportError),
     /// `5xx` or `429`, with how long the server asked us to wait.
     ServerStatus {
         status: u16,
@@ -287,8 +371,57 @@ impl Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Transport(err) => write!(f, "{}", Chain(err)),
+            Self::Transport(err) => write!(f, "{err}"),
             Self::ServerStatus { status, .. } | Self::Status(status) => write!(f, "HTTP {status}"),
         }
     }
+}
+
+/// The TLS configuration of cairn's own client: the platform's certificate verifier (plus
+/// `extra_roots`) over the application's default crypto provider, or *ring*. Nothing
+/// process-wide is installed.
+fn tls_config(
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<rustls::ClientConfig, DownloadError> {
+    let tls_error = |err| DownloadError::ClientBuild {
+        source: TransportError::tls(err),
+    };
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let verifier = platform_verifier(extra_roots, Arc::clone(&provider)).map_err(tls_error)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .map_err(tls_error)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    // reqwest is built without HTTP/2, as it would have set.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+#[cfg(not(target_os = "android"))]
+fn platform_verifier(
+    extra_roots: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<rustls_platform_verifier::Verifier, rustls::Error> {
+    if extra_roots.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider)
+    } else {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
+    }
+}
+
+#[cfg(target_os = "android")]
+fn platform_verifier(
+    extra_roots: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<rustls_platform_verifier::Verifier, rustls::Error> {
+    if !extra_roots.is_empty() {
+        return Err(rustls::Error::General(
+            "extra root certificates are not supported on Android".to_owned(),
+        ));
+    }
+    rustls_platform_verifier::Verifier::new(provider)
 }

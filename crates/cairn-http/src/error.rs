@@ -30,18 +30,15 @@ pub enum DownloadError {
         url: RedactedUrl,
     },
     /// No connection could be established (DNS, refused, TLS, connect timeout).
-    #[error(
-        "cannot connect to {url} ({attempts}): {}; check the URL, your network and proxy \
-         settings",
-        Chain(.source)
-    )]
+    #[error("cannot connect to {url} ({attempts}); check the URL, your network and proxy settings")]
     Connect {
         /// The URL.
         url: RedactedUrl,
         /// How many times it was tried.
         attempts: Attempts,
         /// What the transport reported on the last attempt.
-        source: reqwest::Error,
+        #[source]
+        source: TransportError,
     },
     /// The server accepted the connection but sent no response within the read timeout.
     #[error(
@@ -56,26 +53,29 @@ pub enum DownloadError {
         /// The read timeout that expired.
         timeout: Duration,
         /// What the transport reported on the last attempt.
-        source: reqwest::Error,
+        #[source]
+        source: TransportError,
     },
     /// The request failed after connecting, before a response arrived (a protocol error or a
     /// connection reset).
-    #[error("request for {url} failed ({attempts}): {}", Chain(.source))]
+    #[error("the request for {url} failed ({attempts})")]
     Request {
         /// The URL.
         url: RedactedUrl,
         /// How many times it was tried.
         attempts: Attempts,
         /// What the transport reported on the last attempt.
-        source: reqwest::Error,
+        #[source]
+        source: TransportError,
     },
     /// Following the redirects failed (a loop, too many hops, or an unusable `Location`).
-    #[error("cannot follow the redirects of {url}: {}; check the URL", Chain(.source))]
+    #[error("cannot follow the redirects of {url}; check the URL")]
     Redirect {
         /// The URL.
         url: RedactedUrl,
         /// What went wrong.
-        source: reqwest::Error,
+        #[source]
+        source: TransportError,
     },
     /// The server answered with a status that retrying will not change (`4xx`, or a status
     /// that makes no sense for a GET).
@@ -112,10 +112,23 @@ pub enum DownloadError {
         reason: BodyFailure,
     },
     /// The HTTP client could not be built (TLS configuration or system certificates).
-    #[error("cannot set up the HTTP client: {}", Chain(.source))]
+    #[error(
+        "cannot set up the HTTP client; check the system's CA certificates and the TLS settings"
+    )]
     ClientBuild {
-        /// What reqwest reported.
-        source: reqwest::Error,
+        /// What the TLS setup or reqwest reported.
+        #[source]
+        source: TransportError,
+    },
+    /// [`HttpClient::get`](super::HttpClient::get) was polled outside a Tokio runtime, which
+    /// the connections, the timeouts and the retry delays all need.
+    #[error(
+        "cannot download {url}: no Tokio runtime is running; call it from within a Tokio \
+         runtime built with timers enabled (`enable_all`)"
+    )]
+    NoRuntime {
+        /// The URL.
+        url: RedactedUrl,
     },
 }
 
@@ -136,8 +149,37 @@ impl DownloadError {
             | Self::Offline { .. }
             | Self::Redirect { .. }
             | Self::Status { .. }
-            | Self::ClientBuild { .. } => false,
+            | Self::ClientBuild { .. }
+            | Self::NoRuntime { .. } => false,
         }
+    }
+
+    /// The HTTP status of the answer that failed, if the server answered at all
+    /// ([`DownloadError::Status`] and [`DownloadError::ServerError`]).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } | Self::ServerError { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the failure is a timeout: no response within the read timeout, or a body that
+    /// stalled, or a connection that was not established within the connect timeout.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::Timeout { .. }
+            | Self::Body {
+                reason: BodyFailure::Stalled(_),
+                ..
+            } => true,
+            Self::Connect { source, .. } => source.is_timeout(),
+            _ => false,
+        }
+    }
+
+    /// Whether no connection could be established ([`DownloadError::Connect`]).
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Self::Connect { .. })
     }
 
     /// The download error inside an I/O error returned by a [`Download`](super::Download)'s
@@ -157,7 +199,8 @@ impl DownloadError {
             | Self::Redirect { url, .. }
             | Self::Status { url, .. }
             | Self::ServerError { url, .. }
-            | Self::Body { url, .. } => Some(url),
+            | Self::Body { url, .. }
+            | Self::NoRuntime { url } => Some(url),
             Self::ClientBuild { .. } => None,
         }
     }
@@ -177,8 +220,8 @@ pub enum BodyFailure {
         expected: u64,
     },
     /// The connection failed or the server closed it midway.
-    #[error("{}", Chain(.0))]
-    Transport(reqwest::Error),
+    #[error("{0}")]
+    Transport(TransportError),
     /// The body was read again after an earlier read had failed.
     #[error("an earlier read of this body failed")]
     AlreadyFailed,
@@ -196,17 +239,133 @@ pub enum PolicyBytesError {
     )]
     UnknownFormat,
     /// The bytes carry the right tag but fail validation.
-    #[error("the stored cache policy is corrupt ({source}); the entry will be fetched again")]
+    #[error("the stored cache policy is corrupt; the entry will be fetched again")]
     Corrupt {
         /// What validation found.
-        source: rkyv::rancor::Error,
+        #[source]
+        source: PolicyCodecError,
     },
     /// Serialising the policy failed.
-    #[error("cannot serialise a cache policy: {source}")]
+    #[error("cannot serialise a cache policy")]
     Encode {
-        /// What rkyv reported.
-        source: rkyv::rancor::Error,
+        /// What the serialiser reported.
+        #[source]
+        source: PolicyCodecError,
     },
+}
+
+/// What the transport (reqwest, hyper, rustls, the operating system) reported for a failed
+/// request, connection or client setup.
+///
+/// Its message is the whole chain of causes the transport reported, each said once: the
+/// outermost ("error sending request") is vague, the useful part ("connection refused",
+/// "invalid peer certificate") is deeper. Because the message already holds them, it reports
+/// no [`source`](StdError::source) of its own, so that a report that prints the chain of an
+/// error shows each cause once. URLs are never part of it: the error that holds it names the
+/// URL, with its credentials hidden.
+#[derive(Debug)]
+// Boxed, one pointer: every failing variant of `DownloadError` holds one.
+pub struct TransportError(Box<TransportRepr>);
+
+#[derive(Debug)]
+enum TransportRepr {
+    Reqwest(reqwest::Error),
+    Tls(rustls::Error),
+}
+
+impl TransportError {
+    pub(crate) fn reqwest(err: reqwest::Error) -> Self {
+        // reqwest stores the URL in its error and prints it; ours is the redacted one.
+        Self(Box::new(TransportRepr::Reqwest(err.without_url())))
+    }
+
+    pub(crate) fn tls(err: rustls::Error) -> Self {
+        Self(Box::new(TransportRepr::Tls(err)))
+    }
+
+    /// Whether a timeout expired (the connect timeout, or the read timeout).
+    pub fn is_timeout(&self) -> bool {
+        match &*self.0 {
+            TransportRepr::Reqwest(err) => err.is_timeout(),
+            TransportRepr::Tls(_) => false,
+        }
+    }
+
+    /// Whether the failure happened while connecting (DNS, refused, TLS handshake).
+    pub fn is_connect(&self) -> bool {
+        match &*self.0 {
+            TransportRepr::Reqwest(err) => err.is_connect(),
+            TransportRepr::Tls(_) => false,
+        }
+    }
+
+    /// Whether following a redirect failed.
+    pub fn is_redirect(&self) -> bool {
+        match &*self.0 {
+            TransportRepr::Reqwest(err) => err.is_redirect(),
+            TransportRepr::Tls(_) => false,
+        }
+    }
+
+    /// Whether the client or the request could not be built (a configuration problem rather
+    /// than a network one, so retrying will not help).
+    pub fn is_builder(&self) -> bool {
+        match &*self.0 {
+            TransportRepr::Reqwest(err) => err.is_builder(),
+            TransportRepr::Tls(_) => true,
+        }
+    }
+
+    /// The kind of the first I/O error among the causes (hyper reports a body cut short as
+    /// `UnexpectedEof`, a reset as `ConnectionReset`), if there is one.
+    pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
+        let mut source = self.inner().source();
+        while let Some(inner) = source {
+            if let Some(io_err) = inner.downcast_ref::<io::Error>() {
+                return Some(io_err.kind());
+            }
+            source = inner.source();
+        }
+        None
+    }
+
+    fn inner(&self) -> &(dyn StdError + 'static) {
+        match &*self.0 {
+            TransportRepr::Reqwest(err) => err,
+            TransportRepr::Tls(err) => err,
+        }
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Chain(self.inner()).fmt(f)
+    }
+}
+
+impl StdError for TransportError {}
+
+/// What the serialiser reported when a [`CachePolicy`](super::CachePolicy) could not be turned
+/// into bytes or read back.
+#[derive(Debug)]
+pub struct PolicyCodecError(rkyv::rancor::Error);
+
+impl PolicyCodecError {
+    pub(crate) fn new(err: rkyv::rancor::Error) -> Self {
+        Self(err)
+    }
+}
+
+impl fmt::Display for PolicyCodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl StdError for PolicyCodecError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source()
+    }
 }
 
 /// A number of attempts, displayed as "1 attempt" or "4 attempts".

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 
-use super::error::PolicyBytesError;
+use super::error::{PolicyBytesError, PolicyCodecError};
 
 /// Leads the bytes of [`CachePolicy::to_bytes`], so that a file of another kind, or a policy
 /// written by a version of cairn with a different layout, is refused rather than misread.
@@ -54,7 +54,9 @@ pub struct CachePolicy {
     pub must_revalidate: bool,
 }
 
-/// Whether a cached response may be used without asking the server.
+/// Whether a cached response may be used without asking the server, by its HTTP caching
+/// headers (RFC 9111). What a `--refresh` policy says about an entry is another question,
+/// answered by `cairn_cache::RefreshState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Freshness {
     /// Use it as it is.
@@ -90,8 +92,11 @@ impl CachePolicy {
     /// The policy as bytes to store beside the cache entry, read back by
     /// [`CachePolicy::from_bytes`].
     pub fn to_bytes(&self) -> Result<Vec<u8>, PolicyBytesError> {
-        let archived = rkyv::to_bytes::<rkyv::rancor::Error>(self)
-            .map_err(|source| PolicyBytesError::Encode { source })?;
+        let archived = rkyv::to_bytes::<rkyv::rancor::Error>(self).map_err(|err| {
+            PolicyBytesError::Encode {
+                source: PolicyCodecError::new(err),
+            }
+        })?;
         let mut bytes = Vec::with_capacity(FORMAT_TAG.len() + archived.len());
         bytes.extend_from_slice(FORMAT_TAG);
         bytes.extend_from_slice(&archived);
@@ -107,8 +112,11 @@ impl CachePolicy {
         // rkyv reads in place and needs its buffer aligned; a slice read from a file is not.
         let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
         aligned.extend_from_slice(payload);
-        rkyv::from_bytes::<Self, rkyv::rancor::Error>(&aligned)
-            .map_err(|source| PolicyBytesError::Corrupt { source })
+        rkyv::from_bytes::<Self, rkyv::rancor::Error>(&aligned).map_err(|err| {
+            PolicyBytesError::Corrupt {
+                source: PolicyCodecError::new(err),
+            }
+        })
     }
 
     /// The policy of a response received at `received_at`, or `None` if it must not be stored

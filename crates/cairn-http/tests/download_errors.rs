@@ -319,8 +319,17 @@ async fn a_refused_connection_is_retried_then_reported() {
     let message = err.to_string();
     assert!(message.contains("cannot connect to"), "{message}");
     assert!(message.contains(url.as_str()), "{message}");
-    // The cause from deep in the chain, not just reqwest's "error sending request".
-    assert!(message.to_lowercase().contains("refused"), "{message}");
+    assert!(err.is_connect() && !err.is_timeout());
+    // The cause is the error's source, from deep in the transport's chain rather than just
+    // reqwest's "error sending request", and the message does not repeat it.
+    let cause = std::error::Error::source(&err).expect("a cause");
+    assert!(
+        cause.to_string().to_lowercase().contains("refused"),
+        "{cause}"
+    );
+    assert!(!message.to_lowercase().contains("refused"), "{message}");
+    // A report that walks the chain prints it once: the cause has no source of its own.
+    assert!(cause.source().is_none(), "{cause:?}");
     assert!(err.is_retryable());
 }
 

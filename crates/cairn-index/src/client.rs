@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use cairn_cache::{Cache, Freshness, Refresh};
+use cairn_cache::{Cache, Refresh, RefreshState};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
@@ -10,7 +10,8 @@ use super::error::IndexError;
 use super::file::IndexFile;
 use super::page_cache::{Page, PageEntries};
 use super::{html, json, project};
-use cairn_http::{DownloadError, Fetched, HttpClient, RedactedUrl};
+use cairn_http::{DownloadError, Fetched, HttpClient};
+use cairn_types::RedactedUrl;
 
 /// The largest project page cairn reads; PyPI's largest are tens of megabytes.
 const MAX_PAGE_BYTES: u64 = 512 * 1024 * 1024;
@@ -82,17 +83,19 @@ impl IndexClient {
     async fn page(&self, project: &str) -> Result<Page, IndexError> {
         let url = self.project_url(project)?;
         let entries = PageEntries::new(&self.cache, &self.index_url, project);
-        let refresh = self.refresh.freshness(&entries.policy, Some(project));
+        let refresh = self.refresh.state_of(&entries.policy, Some(project));
         let cached = match entries.read_page() {
             // Stored by this very operation, after the refresh began: already refreshed.
-            Some(page) if refresh == Freshness::Fresh && self.refresh.applies_to(Some(project)) => {
+            Some(page)
+                if refresh == RefreshState::Fresh && self.refresh.applies_to(Some(project)) =>
+            {
                 return Ok(page);
             }
             Some(page) => {
                 // A page whose policy is lost is still good offline; online it is fetched
                 // again, since a default policy is stale and has no validators.
                 let mut policy = entries.read_policy().unwrap_or_default();
-                if refresh == Freshness::Stale {
+                if refresh == RefreshState::Stale {
                     policy.no_cache = true;
                 }
                 Some((page, policy))
@@ -128,7 +131,7 @@ impl IndexClient {
                 if body.len() as u64 > MAX_PAGE_BYTES {
                     return Err(IndexError::BadPage {
                         name: project.to_owned(),
-                        url: redacted(&url),
+                        url: RedactedUrl::new(&url).to_string(),
                         reason: format!("it is larger than {MAX_PAGE_BYTES} bytes"),
                     });
                 }
@@ -146,7 +149,7 @@ impl IndexClient {
             // exists only with a cached page.
             (Fetched::Fresh | Fetched::NotModified { .. }, None) => Err(IndexError::BadPage {
                 name: project.to_owned(),
-                url: redacted(&url),
+                url: RedactedUrl::new(&url).to_string(),
                 reason: "the HTTP client reused a page that is not cached".to_owned(),
             }),
         }
@@ -158,7 +161,7 @@ impl IndexClient {
             .join(&format!("{project}/"))
             .map_err(|error| IndexError::BadPage {
                 name: project.to_owned(),
-                url: redacted(&self.index_url),
+                url: RedactedUrl::new(&self.index_url).to_string(),
                 reason: format!("no project URL can be made from the index URL: {error}"),
             })
     }
@@ -173,7 +176,7 @@ impl IndexClient {
             Some(Ok(download)) => self.download_error(project, url, *download),
             _ => IndexError::BadPage {
                 name: project.to_owned(),
-                url: redacted(url),
+                url: RedactedUrl::new(url).to_string(),
                 reason: text,
             },
         }
@@ -183,13 +186,13 @@ impl IndexClient {
         match source {
             DownloadError::Offline { .. } => IndexError::Offline {
                 name: project.to_owned(),
-                url: redacted(url),
+                url: RedactedUrl::new(url).to_string(),
             },
             DownloadError::Status {
                 status: 404 | 410, ..
             } => IndexError::ProjectNotFound {
                 name: project.to_owned(),
-                index: redacted(&self.index_url),
+                index: RedactedUrl::new(&self.index_url).to_string(),
                 find_links: self.find_links.clone(),
             },
             source => IndexError::Download {
@@ -200,17 +203,21 @@ impl IndexClient {
     }
 }
 
-/// `url` as text with its credentials hidden, as errors show it.
-pub(super) fn redacted(url: &Url) -> String {
-    RedactedUrl::new(url).to_string()
+/// The files of a page, each classified by its name (kind and version) once, here.
+fn parse(page: &Page, project: &str) -> Result<Vec<IndexFile>, IndexError> {
+    let mut files = parse_page(page, project)?;
+    for file in &mut files {
+        file.classify(project);
+    }
+    Ok(files)
 }
 
 /// The files of a page: JSON if it looks like JSON (PEP 691 servers label it, but a body that
 /// opens with `{` cannot be HTML anyway), HTML otherwise.
-fn parse(page: &Page, project: &str) -> Result<Vec<IndexFile>, IndexError> {
+fn parse_page(page: &Page, project: &str) -> Result<Vec<IndexFile>, IndexError> {
     let bad_page = |reason: String| IndexError::BadPage {
         name: project.to_owned(),
-        url: redacted(&page.url),
+        url: RedactedUrl::new(&page.url).to_string(),
         reason,
     };
     let first = page.body.iter().find(|byte| !byte.is_ascii_whitespace());

@@ -56,7 +56,7 @@ pub enum IndexError {
         url: String,
     },
     /// Downloading the project's page failed.
-    #[error("cannot list the files of `{name}`: {source}")]
+    #[error("cannot list the files of `{name}`")]
     Download {
         /// The project.
         name: String,
@@ -78,7 +78,7 @@ pub enum IndexError {
         reason: String,
     },
     /// Storing or reading the page in the cache failed.
-    #[error("cannot {action} the cached index page `{}`: {source}", path.display())]
+    #[error("cannot {action} the cached index page `{}`", path.display())]
     Cache {
         /// What was being done: `write`, `read`.
         action: &'static str,
@@ -89,7 +89,7 @@ pub enum IndexError {
         source: std::io::Error,
     },
     /// A find-links directory could not be listed.
-    #[error("cannot list the find-links directory `{}`: {source}", path.display())]
+    #[error("cannot list the find-links directory `{}`", path.display())]
     FindLinks {
         /// The directory.
         path: PathBuf,

@@ -1,9 +1,13 @@
 //! One file listed on a project's index page, and what its name says.
 
+use std::str::FromStr;
+
+use pep440_rs::Version;
 use url::Url;
 
+use super::link;
 use cairn_hash::Digest;
-use cairn_types::{WheelFilename, normalize_name};
+use cairn_types::{PackageName, WheelFilename};
 
 /// A distribution file listed by the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +24,96 @@ pub struct IndexFile {
     pub yanked: Option<String>,
     /// Its size in bytes, if the index says (PEP 700).
     pub size: Option<u64>,
+    /// Whether the index serves the file's core metadata on its own (PEP 658 / PEP 714), and
+    /// the digests it publishes for it; see [`IndexClient::fetch_metadata`].
+    ///
+    /// [`IndexClient::fetch_metadata`]: crate::IndexClient::fetch_metadata
+    pub core_metadata: Option<MetadataLink>,
+    /// What the file name says it is, read once when the page was read.
+    pub kind: FileKind,
+    /// The version its name carries, when it is a wheel or a source distribution of the
+    /// project and the version is a valid PEP 440 version; read once when the page was read.
+    pub version: Option<Version>,
+}
+
+impl IndexFile {
+    /// A file of the index with nothing known beyond its name, URL and digests; the page
+    /// parsers fill in the rest.
+    pub(crate) fn new(filename: String, url: Url, hashes: Vec<Digest>) -> Self {
+        Self {
+            filename,
+            url,
+            hashes,
+            requires_python: None,
+            yanked: None,
+            size: None,
+            core_metadata: None,
+            kind: FileKind::Other,
+            version: None,
+        }
+    }
+
+    /// Reads [`kind`](Self::kind) and [`version`](Self::version) from the file name, for the
+    /// project whose normalised name is `project`.
+    pub(crate) fn classify(&mut self, project: &str) {
+        let distribution = Distribution::of(&self.filename, project);
+        self.version = distribution
+            .version()
+            .and_then(|text| Version::from_str(text).ok());
+        self.kind = match distribution {
+            Distribution::Wheel(wheel) => FileKind::Wheel(wheel),
+            Distribution::Sdist { .. } => FileKind::Sdist,
+            Distribution::Other => FileKind::Other,
+        };
+    }
+
+    /// The parsed file name, if the file is a wheel of the project.
+    pub fn wheel(&self) -> Option<&WheelFilename> {
+        match &self.kind {
+            FileKind::Wheel(wheel) => Some(wheel),
+            FileKind::Sdist | FileKind::Other => None,
+        }
+    }
+}
+
+/// What an index file is, from its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A wheel of the project, its name parsed (PEP 427).
+    Wheel(WheelFilename),
+    /// A source distribution of the project (`.tar.gz`, `.zip`, …).
+    Sdist,
+    /// Anything else: a name that does not parse, an egg or an installer, or a file of another
+    /// project.
+    Other,
+}
+
+/// The index serves the file's core metadata at `<file URL>.metadata` (PEP 658; PEP 714 names
+/// the attribute `data-core-metadata` in HTML and `core-metadata` in JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataLink {
+    /// The digests the index publishes for the metadata file (SHA-2 family; others are
+    /// dropped). Empty when the index only says `true`.
+    pub hashes: Vec<Digest>,
+}
+
+impl MetadataLink {
+    /// Reads an HTML attribute's value: `true` (or no value) and `<algorithm>=<hex>` offer the
+    /// metadata, `false` does not. Any other value offers it without a digest, as pip reads it;
+    /// so does a digest cairn cannot check.
+    pub(crate) fn from_attribute(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if value.eq_ignore_ascii_case("false") {
+            return None;
+        }
+        let hashes = value
+            .split_once('=')
+            .and_then(|(algorithm, hex)| link::published_digest(algorithm.trim(), hex.trim()))
+            .into_iter()
+            .collect();
+        Some(Self { hashes })
+    }
 }
 
 /// What a file name says about the distribution.
@@ -60,7 +154,7 @@ impl Distribution {
         // side is the project.
         for (index, _) in stem.match_indices('-') {
             let (name, version) = (&stem[..index], &stem[index + 1..]);
-            if normalize_name(name) == project && !version.is_empty() {
+            if PackageName::new(name) == project && !version.is_empty() {
                 return Self::Sdist {
                     version: version.to_owned(),
                 };

@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use super::error::IndexError;
-use cairn_types::WheelFilename;
+use cairn_types::{PackageName, WheelFilename};
 
-/// The wheels of `project` (normalised) in `dirs`, in directory order; other files are ignored.
+/// The wheels of `project` in `dirs`, in directory order; other files are ignored.
 pub(crate) fn wheels(
     dirs: &[PathBuf],
-    project: &str,
+    project: &PackageName,
 ) -> Result<Vec<(PathBuf, WheelFilename)>, IndexError> {
     let mut found = Vec::new();
     for dir in dirs {
@@ -32,12 +32,12 @@ pub(crate) fn wheels(
     Ok(found)
 }
 
-fn wheel_of(filename: &str, project: &str) -> Option<WheelFilename> {
+fn wheel_of(filename: &str, project: &PackageName) -> Option<WheelFilename> {
     let wheel: WheelFilename = filename
         .strip_suffix(".whl")
         .map(|_| filename.parse())?
         .ok()?;
-    (wheel.normalized_name() == project).then_some(wheel)
+    (wheel.normalized_name() == *project).then_some(wheel)
 }
 
 /// Follows symlinks: a linked wheel is as good as a copied one.

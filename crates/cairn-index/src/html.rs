@@ -1,5 +1,6 @@
 //! PEP 503 HTML project pages: one `<a href>` per file, with `data-requires-python`,
-//! `data-yanked` and a `#<algorithm>=<hex>` fragment.
+//! `data-yanked`, `data-core-metadata` (or its older name `data-dist-info-metadata`, PEP 714)
+//! and a `#<algorithm>=<hex>` fragment.
 //!
 //! Index pages are machine-written and simple, so a small tolerant scanner reads them: it finds
 //! `<a>` and `<base>` start tags (any case, any attribute order and quoting), skips comments,
@@ -8,7 +9,7 @@
 
 use url::Url;
 
-use super::file::IndexFile;
+use super::file::{IndexFile, MetadataLink};
 use super::link;
 
 /// The files an HTML page lists; `page_url` is the URL the page came from, after redirects.
@@ -36,6 +37,10 @@ pub(crate) fn parse(page: &str, page_url: &Url) -> Vec<IndexFile> {
                     .attribute("data-requires-python")
                     .filter(|text| !text.trim().is_empty());
                 file.yanked = tag.attribute("data-yanked");
+                file.core_metadata = tag
+                    .attribute("data-core-metadata")
+                    .or_else(|| tag.attribute("data-dist-info-metadata"))
+                    .and_then(|value| MetadataLink::from_attribute(&value));
                 files.push(file);
             }
             _ => {}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use url::Url;
 
-use super::file::IndexFile;
+use super::file::{IndexFile, MetadataLink};
 use super::link;
 
 /// The `Accept` header of a page request: JSON preferred, HTML understood (PEP 691's
@@ -37,6 +37,44 @@ struct File {
     yanked: Yanked,
     #[serde(default)]
     size: Option<u64>,
+    /// PEP 714's name; `dist-info-metadata` is PEP 658's, which older servers still send.
+    /// Read loosely: a value of an unexpected type must not make the whole page unreadable.
+    #[serde(rename = "core-metadata", default)]
+    core_metadata: Option<serde_json::Value>,
+    #[serde(rename = "dist-info-metadata", default)]
+    dist_info_metadata: Option<serde_json::Value>,
+}
+
+/// A `core-metadata` value: `true`, `false`, or the digests of the metadata file (a string is
+/// read as the HTML attribute is; anything else offers nothing).
+fn metadata_link(value: serde_json::Value) -> Option<MetadataLink> {
+    match value {
+        serde_json::Value::Bool(offered) => offered.then(MetadataLink::default),
+        serde_json::Value::Object(hashes) => {
+            let hashes: BTreeMap<String, String> = hashes
+                .into_iter()
+                .filter_map(|(algorithm, hex)| Some((algorithm, hex.as_str()?.to_owned())))
+                .collect();
+            Some(MetadataLink {
+                hashes: published_digests(&hashes),
+            })
+        }
+        serde_json::Value::String(text) => MetadataLink::from_attribute(&text),
+        _ => None,
+    }
+}
+
+/// The digests among `hashes` that cairn can check, without repeats.
+fn published_digests(hashes: &BTreeMap<String, String>) -> Vec<cairn_hash::Digest> {
+    let mut digests = Vec::new();
+    for (algorithm, hex) in hashes {
+        if let Some(digest) = link::published_digest(algorithm, hex)
+            && !digests.contains(&digest)
+        {
+            digests.push(digest);
+        }
+    }
+    digests
 }
 
 /// `false`, `true`, or the reason as a string.
@@ -80,6 +118,10 @@ pub(crate) fn parse(body: &[u8], page_url: &Url) -> Result<Vec<IndexFile>, Strin
             Yanked::Reason(reason) => Some(reason),
         };
         found.size = file.size;
+        found.core_metadata = file
+            .core_metadata
+            .or(file.dist_info_metadata)
+            .and_then(metadata_link);
         files.push(found);
     }
     Ok(files)

@@ -23,14 +23,7 @@ pub(crate) fn file_at(base: &Url, href: &str) -> Option<IndexFile> {
         .collect();
     url.set_fragment(None);
     let filename = filename_of(&url)?;
-    Some(IndexFile {
-        filename,
-        url,
-        hashes,
-        requires_python: None,
-        yanked: None,
-        size: None,
-    })
+    Some(IndexFile::new(filename, url, hashes))
 }
 
 /// The last path segment, percent-decoded; `None` for a directory URL.

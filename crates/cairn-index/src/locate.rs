@@ -21,6 +21,7 @@ pub struct LocatedWheel {
 
 /// Why a requirement names no usable wheel.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LocateError {
     /// A direct path or URL that is not a wheel.
     #[error(transparent)]
@@ -55,10 +56,8 @@ pub async fn locate(
     tags: &Tags,
     requirement: &Requirement,
 ) -> Result<LocatedWheel, LocateError> {
-    let pinned = requirement.expected_hashes();
     if let Some(url) = &requirement.url {
-        let (source, mut expected) = WheelSource::parse(url)?;
-        expected.extend(pinned.iter().copied());
+        let (source, expected) = WheelSource::parse_pinned(url, &requirement.hashes)?;
         let filename = source.filename()?;
         if !tags.is_compatible(&filename) {
             return Err(LocateError::Incompatible {
@@ -77,6 +76,7 @@ pub async fn locate(
             requirement: requirement.to_string(),
         });
     };
+    let pinned = requirement.expected_hashes();
     Ok(
         match index.find_wheel(&requirement.name, version, tags).await? {
             FoundWheel::Url {
@@ -109,14 +109,11 @@ pub fn prefetchable(
     index: &IndexClient,
     requirement: &Requirement,
 ) -> Option<(WheelSource, ExpectedHashes)> {
-    let pinned = requirement.expected_hashes();
     if let Some(url) = &requirement.url {
-        let (source, mut expected) = WheelSource::parse(url).ok()?;
-        expected.extend(pinned.iter().copied());
-        return Some((source, expected));
+        return WheelSource::parse_pinned(url, &requirement.hashes).ok();
     }
     let path = index.sole_local_wheel(&requirement.name, requirement.version.as_deref()?)?;
-    Some((WheelSource::Path(path), pinned))
+    Some((WheelSource::Path(path), requirement.expected_hashes()))
 }
 
 /// pip's hash-checking mode across one command: when any requirement carries a hash, every

@@ -8,13 +8,14 @@ use std::str::FromStr;
 use pep440_rs::{Version, VersionSpecifier, VersionSpecifiers};
 use url::Url;
 
-use super::client::{IndexClient, redacted};
+use super::client::IndexClient;
 use super::error::IndexError;
 use super::file::{Distribution, IndexFile};
 use super::{find_links, project};
 use cairn_hash::Digest;
 use cairn_python::tags::Tags;
-use cairn_types::WheelFilename;
+use cairn_types::RedactedUrl;
+use cairn_types::{PackageName, WheelFilename};
 
 /// How many items an error lists before it says "and N more".
 const LISTED: usize = 12;
@@ -51,7 +52,7 @@ impl FoundWheel {
 
 /// The request: a project and an exact version, for a target.
 struct Wanted<'a> {
-    project: String,
+    project: PackageName,
     version_text: &'a str,
     version: VersionSpecifier,
     tags: &'a Tags,
@@ -155,9 +156,9 @@ impl IndexClient {
                 .filter_map(|(_, dist)| dist.version())
                 .chain(local.iter().map(|(_, wheel)| wheel.version.as_str()));
             return Err(IndexError::VersionNotFound {
-                name: wanted.project.clone(),
+                name: wanted.project.to_string(),
                 version: wanted.version_text.to_owned(),
-                index: redacted(self.index_url()),
+                index: RedactedUrl::new(self.index_url()).to_string(),
                 find_links: self.find_links.clone(),
                 versions: versions_listing(seen),
             });
@@ -172,7 +173,7 @@ impl IndexClient {
             .collect();
         if wheels.is_empty() && local_matching.is_empty() {
             return Err(IndexError::NoWheel {
-                name: wanted.project.clone(),
+                name: wanted.project.to_string(),
                 version: wanted.version_text.to_owned(),
                 sdists: listing(matching.iter().map(|(file, _)| file.filename.clone())),
             });
@@ -184,7 +185,7 @@ impl IndexClient {
             .collect();
         if compatible.is_empty() {
             return Err(IndexError::NoCompatibleWheel {
-                name: wanted.project.clone(),
+                name: wanted.project.to_string(),
                 version: wanted.version_text.to_owned(),
                 wheels: listing(
                     wheels
@@ -214,7 +215,7 @@ impl IndexClient {
                 .and_then(|(_, file, _)| file.requires_python.clone())
                 .unwrap_or_default();
             return Err(IndexError::RequiresPython {
-                name: wanted.project.clone(),
+                name: wanted.project.to_string(),
                 version: wanted.version_text.to_owned(),
                 requires_python,
                 python,

@@ -417,3 +417,27 @@ async fn find_links_work_offline_and_a_missing_directory_is_an_error() {
         "{error}"
     );
 }
+
+/// An index URL's credentials never show in an error that names the index.
+#[tokio::test]
+async fn an_index_url_with_credentials_is_shown_redacted() {
+    let server = TestServer::start().await;
+    let mut url = server.url("/simple/");
+    url.set_username("__token__").unwrap();
+    url.set_password(Some("s3cret")).unwrap();
+    let client = IndexClient::new(http(), Cache::temporary().unwrap(), url);
+    let error = client
+        .find_wheel("missing", "1.0", &tags())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, IndexError::ProjectNotFound { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        !message.contains("s3cret") && !message.contains("__token__"),
+        "{message}"
+    );
+    assert!(message.contains("****:****@"), "{message}");
+}

@@ -1,5 +1,5 @@
 //! The real default index. Needs the network:
-//! `cargo test -p cairn-distribution --test index_pypi -- --ignored`.
+//! `cargo test -p cairn-index --test index_pypi -- --ignored`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cairn_cache::{Cache, CacheBucket};

@@ -23,7 +23,7 @@ pub enum InstallError {
 
     /// The target directory could not be created, opened, locked or listed.
     #[error(
-        "cannot {action} the target directory {}: {source}; check that it is a directory you \
+        "cannot {action} the target directory {}; check that it is a directory you \
          can write to",
         path.display()
     )]
@@ -50,7 +50,7 @@ pub enum InstallError {
 
     /// A file of the unpacked archive could not be read.
     #[error(
-        "cannot read {} in the unpacked archive of {wheel}: {source}; remove that archive from \
+        "cannot read {} in the unpacked archive of {wheel}; remove that archive from \
          the cache so cairn unpacks the wheel again",
         path.display()
     )]
@@ -202,7 +202,7 @@ pub enum InstallError {
 
     /// Something in the target could not be inspected.
     #[error(
-        "cannot read {} in the target: {source}; check that the target is readable",
+        "cannot read {} in the target; check that the target is readable",
         path.display()
     )]
     ReadTarget {
@@ -215,7 +215,7 @@ pub enum InstallError {
 
     /// A file or directory could not be written in the staging area.
     #[error(
-        "cannot write {} while staging {wheel}: {source}; check that the target is writable and \
+        "cannot write {} while staging {wheel}; check that the target is writable and \
          has free space",
         path.display()
     )]
@@ -230,7 +230,7 @@ pub enum InstallError {
     },
 
     /// A file could not be linked from the cache into the staging area.
-    #[error("cannot link {wheel} into the target: {source}")]
+    #[error("cannot link {wheel} into the target")]
     Link {
         /// The wheel's file name.
         wheel: String,
@@ -242,7 +242,7 @@ pub enum InstallError {
     /// Moving a file or directory into or out of place failed; everything done before was
     /// undone.
     #[error(
-        "cannot move {} to {}: {source}; the install was undone and the target is as it was: \
+        "cannot move {} to {}; the install was undone and the target is as it was: \
          check that the target is writable",
         from.display(),
         to.display()

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::error::InstallError;
 use super::layout::{self, DIST_INFO_SUFFIX};
 use super::{record, relpath};
-use cairn_types::normalize_name;
+use cairn_types::PackageName;
 
 /// One installed project.
 #[derive(Debug, Clone)]
@@ -16,7 +16,7 @@ pub(crate) struct Installed {
     /// Its `.dist-info` directory, relative to the target.
     pub(crate) dist_info: String,
     /// The normalised project name.
-    pub(crate) project: String,
+    pub(crate) project: PackageName,
     /// The installed version.
     pub(crate) version: String,
 }
@@ -38,10 +38,10 @@ pub(crate) fn scan(target: &Path) -> Result<Vec<Installed>, InstallError> {
             continue;
         }
         let (project, version) = match layout::split_dist_info_name(name) {
-            Some((project, version)) => (normalize_name(project), version.to_owned()),
+            Some((project, version)) => (PackageName::new(project), version.to_owned()),
             None => name_from_metadata(&target.join(name)).unwrap_or_else(|| {
                 let stem = name.strip_suffix(DIST_INFO_SUFFIX).unwrap_or(name);
-                (normalize_name(stem), String::new())
+                (PackageName::new(stem), String::new())
             }),
         };
         installed.push(Installed {
@@ -54,11 +54,11 @@ pub(crate) fn scan(target: &Path) -> Result<Vec<Installed>, InstallError> {
     Ok(installed)
 }
 
-fn name_from_metadata(dist_info: &Path) -> Option<(String, String)> {
+fn name_from_metadata(dist_info: &Path) -> Option<(PackageName, String)> {
     let text = fs::read_to_string(dist_info.join("METADATA")).ok()?;
     let (name, version) = layout::parse_metadata(&text);
     Some((
-        normalize_name(name?),
+        PackageName::new(name?),
         version.unwrap_or_default().to_owned(),
     ))
 }
@@ -72,7 +72,7 @@ pub(crate) fn recorded_paths(
 ) -> Result<Vec<String>, InstallError> {
     let dist_info = target.join(&installed.dist_info);
     let cannot_replace = |problem: String| InstallError::CannotReplace {
-        project: installed.project.clone(),
+        project: installed.project.to_string(),
         dist_info: dist_info.clone(),
         problem,
     };

@@ -12,7 +12,7 @@
 //! | `headers`             | `include/{name}/`            |
 //! | `data`                | the target root              |
 
-use cairn_types::normalize_name;
+use cairn_types::PackageName;
 
 /// The suffix of the metadata directory.
 pub(crate) const DIST_INFO_SUFFIX: &str = ".dist-info";
@@ -96,11 +96,11 @@ pub(crate) fn parse_wheel_version(text: &str) -> Option<(u32, u32)> {
     numbers.all(|part| part.is_some()).then_some((major, minor))
 }
 
-/// Whether a `.dist-info` directory name belongs to `project` (normalised).
-pub(crate) fn dist_info_matches(dir: &str, project: &str) -> bool {
+/// Whether a `.dist-info` directory name belongs to `project`.
+pub(crate) fn dist_info_matches(dir: &str, project: &PackageName) -> bool {
     let stem = dir.strip_suffix(DIST_INFO_SUFFIX).unwrap_or(dir);
     let name = stem.split_once('-').map_or(stem, |(name, _)| name);
-    normalize_name(name) == project
+    PackageName::new(name) == *project
 }
 
 /// A name usable as one path component (headers go to `include/{name}`).
@@ -150,14 +150,12 @@ mod tests {
             Some(("typing_extensions", "4.12.0"))
         );
         assert_eq!(split_dist_info_name("odd.dist-info"), None);
+        let typing_extensions = PackageName::new("typing-extensions");
         assert!(dist_info_matches(
             "Typing_Extensions-4.dist-info",
-            "typing-extensions"
+            &typing_extensions
         ));
-        assert!(!dist_info_matches(
-            "typing-4.dist-info",
-            "typing-extensions"
-        ));
+        assert!(!dist_info_matches("typing-4.dist-info", &typing_extensions));
     }
 
     #[test]

@@ -5,6 +5,49 @@
 //! [`Installer::install`] installs several wheels as one transaction: it succeeds whole, or the
 //! target is left exactly as it was.
 //!
+//! The installer needs only an unpacked wheel directory (a cache archive, or any directory a
+//! wheel was extracted into), its file name and, optionally, the manifest the cache stored
+//! beside it. It reads no zip archive and uses no network.
+//!
+//! ```
+//! use cairn_install::{InstallRequest, InstallSettings, Installer};
+//! use cairn_types::WheelFilename;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let work = tempfile::tempdir()?;
+//!
+//! // An unpacked wheel, as an extractor leaves it.
+//! let archive = work.path().join("demo-1.0");
+//! let dist_info = archive.join("demo-1.0.dist-info");
+//! std::fs::create_dir_all(archive.join("demo"))?;
+//! std::fs::create_dir_all(&dist_info)?;
+//! std::fs::write(archive.join("demo/__init__.py"), "VALUE = 1\n")?;
+//! let metadata = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n";
+//! std::fs::write(dist_info.join("METADATA"), metadata)?;
+//! std::fs::write(dist_info.join("WHEEL"), "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n")?;
+//! std::fs::write(
+//!     dist_info.join("RECORD"),
+//!     "demo/__init__.py,,\ndemo-1.0.dist-info/METADATA,,\n\
+//!      demo-1.0.dist-info/WHEEL,,\ndemo-1.0.dist-info/RECORD,,\n",
+//! )?;
+//!
+//! // Scripts get this interpreter in their `#!` line; it must be an absolute path.
+//! let target = work.path().join("site-packages");
+//! let installer = Installer::new(&target, InstallSettings::new("/usr/bin/python3"))?;
+//! let filename: WheelFilename = "demo-1.0-py3-none-any.whl".parse()?;
+//! let report = installer.install(&[InstallRequest {
+//!     archive: &archive,
+//!     filename: &filename,
+//!     manifest: None,
+//! }])?;
+//!
+//! assert_eq!(report.wheels[0].name, "demo");
+//! assert!(target.join("demo/__init__.py").is_file());
+//! assert!(target.join("demo-1.0.dist-info/INSTALLER").is_file());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # How an install runs
 //!
 //! 1. **Plan** (read only, each wheel in parallel). List the unpacked archive (from its
@@ -23,8 +66,7 @@
 //!    (same filesystem), and every file is linked (one [`Linker`], so the clone → hardlink →
 //!    copy ladder is decided once for the whole call) or written into it, in parallel. If the
 //!    check fails, the staging directory is removed and the check's error reported. Checking
-//!    first would delay the links by the time the check takes (about 10 ms for torch), and a
-//!    failed check is rare.
+//!    first would delay the links by the time the check takes, and a failed check is rare.
 //! 4. **Move**. Old entries are renamed into the staging directory's `backup/`, then new ones
 //!    renamed into place: a top-level entry the target lacks moves with one rename, whatever
 //!    its size; a directory holding only the replaced version's files is swapped whole; only
@@ -44,22 +86,13 @@
 //! Staging links file by file through [`Linker::link_at`] after creating the directories,
 //! rather than with [`Linker::link_tree`] per top-level directory: the plan has already listed
 //! the archive (with each entry's type from `read_dir`), so this avoids a second walk and a
-//! `statx` per file; it measured as fast or faster even when it still paid the `statx` (torch,
-//! hardlinks: 57 ms against 65 ms, best of 8). Files are grouped by their pair of directories,
-//! each opened once, so a `link` resolves one name on each side instead of two full paths
-//! (torch, hardlinks: path walking falls by three quarters and the kernel's time in `link` by
-//! about a quarter; hard links into one directory are not split between threads, since the
-//! directory's lock makes them take turns anyway).
-//!
-//! Measured on 2 shared cores, ext4, warm page cache, release build: `cairn install` of torch
-//! in hardlink mode from a warm cache takes 80–140 ms as a whole process (`-vv` phase times):
-//! planning (the manifest read beside the 12,000-row `RECORD` parsed) 20–30 ms, the rest
-//! staging. Of torch's links, the 7,083 into `torch/include/ATen/ops` take 75–85 ms on one
-//! thread: they start as soon as the plan is made and their directories exist (see `stage`),
-//! while the other thread checks the target, makes the other directories and links the other
-//! files. With `tests/install_corpus.rs`: numpy installs in 16 ms; copy mode is bound by
-//! copying the bytes (torch: 0.8–1.5 s); reinstalling torch over itself adds the deletion of
-//! the old tree (about 150 ms with hardlinks).
+//! `statx` per file. Files are grouped by their pair of directories, each opened once, so a
+//! `link` resolves one name on each side instead of two full paths. Hard links into one
+//! directory are not split between threads, since the directory's lock makes them take turns
+//! anyway; the largest such directory (in torch, `torch/include/ATen/ops`) is the critical
+//! path of a warm install, so its links start as soon as the plan is made and its directories
+//! exist (see `stage`), while other threads check the target, make the other directories and
+//! link the other files. In copy mode an install is bound by copying the bytes.
 //!
 //! # Guarantees and limits
 //!
@@ -96,12 +129,15 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use cairn_fs::{LinkMode, Linker};
 use rayon::prelude::*;
 
+// The linking types in this crate's signatures, so a caller needs no direct cairn-fs dependency.
+pub use cairn_fs::{Link, LinkDir, LinkError, LinkMode, Linker};
+pub use cairn_types::WheelFilename;
 pub use error::InstallError;
 
 use self::installed::Installed;
@@ -109,7 +145,6 @@ use self::merge::{Clash, MergeError, MergePlan, NewTree};
 use self::plan::WheelPlan;
 use self::stage::StageCounts;
 use self::transaction::Transaction;
-use cairn_types::WheelFilename;
 
 /// How an [`Installer`] installs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,12 +206,12 @@ pub struct InstalledWheel {
     pub replaced: Option<String>,
 }
 
-/// Installs wheels into one target directory. Holds one [`Linker`], so the link-mode ladder is
-/// decided once for everything the installer installs.
+/// Installs wheels into one target directory. Holds one [`Link`] (by default a [`Linker`]), so
+/// the link-mode ladder is decided once for everything the installer installs.
 #[derive(Debug)]
 pub struct Installer {
     target: PathBuf,
-    linker: Linker,
+    linker: Arc<dyn Link>,
     shebang: Vec<u8>,
 }
 
@@ -189,6 +224,23 @@ impl Installer {
     /// [`InstallError::TargetNotDirectory`] or [`InstallError::Target`] if the target cannot be
     /// made a directory.
     pub fn new(target: &Path, settings: InstallSettings) -> Result<Self, InstallError> {
+        let linker = Arc::new(Linker::new(settings.link_mode));
+        Self::with_linker(target, settings, linker)
+    }
+
+    /// An installer for `target` that links every file through `linker` instead of a
+    /// [`Linker`] for `settings.link_mode` (which is then not used). Share one linker between
+    /// installers to decide the link-mode ladder once for all of them, or pass your own [`Link`]
+    /// implementation.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_linker(
+        target: &Path,
+        settings: InstallSettings,
+        linker: Arc<dyn Link>,
+    ) -> Result<Self, InstallError> {
         if !settings.python.is_absolute() {
             return Err(InstallError::RelativeInterpreter {
                 python: settings.python,
@@ -212,7 +264,7 @@ impl Installer {
         }
         Ok(Self {
             shebang: scripts::shebang(&settings.python),
-            linker: Linker::new(settings.link_mode),
+            linker,
             target,
         })
     }
@@ -250,7 +302,7 @@ impl Installer {
         let new_root = transaction.new_root();
         let (checked, staged) = rayon::join(
             || self.check(&plans, &by_project),
-            || stage::stage(&new_root, &plans, &self.linker, &counts),
+            || stage::stage(&new_root, &plans, self.linker.as_ref(), &counts),
         );
         let (merge_plan, replaced) = match (checked, staged) {
             (Ok(checked), Ok(())) => checked,
@@ -373,7 +425,7 @@ fn index_projects(plans: &[WheelPlan]) -> Result<HashMap<&str, usize>, InstallEr
     for (index, plan) in plans.iter().enumerate() {
         if let Some(first) = by_project.insert(plan.project.as_str(), index) {
             return Err(InstallError::DuplicateProject {
-                project: plan.project.clone(),
+                project: plan.project.to_string(),
                 first: plans[first].wheel.clone(),
                 second: plan.wheel.clone(),
             });

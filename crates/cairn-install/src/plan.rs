@@ -19,7 +19,7 @@ use super::error::InstallError;
 use super::layout::{self, DIST_INFO_SUFFIX, DataScheme};
 use super::walk::{self, WalkError};
 use super::{InstallRequest, record, relpath, scripts};
-use cairn_types::normalize_name;
+use cairn_types::PackageName;
 
 /// What cairn writes into `INSTALLER`.
 const INSTALLER_CONTENT: &[u8] = b"cairn\n";
@@ -32,7 +32,7 @@ pub(crate) struct WheelPlan {
     /// The unpacked archive.
     pub(crate) archive: PathBuf,
     /// The normalised project name.
-    pub(crate) project: String,
+    pub(crate) project: PackageName,
     /// The project name from `METADATA`.
     pub(crate) name: String,
     /// The version from `METADATA`.
@@ -89,7 +89,7 @@ pub(crate) fn plan_wheel(
     let metadata = reader.read_text(&metadata_path)?;
     let (name, version) = layout::parse_metadata(&metadata);
     let name = name.ok_or_else(|| reader.invalid(&metadata_path, "METADATA has no Name field"))?;
-    if normalize_name(name) != project {
+    if PackageName::new(name) != project {
         return Err(reader.invalid(
             &metadata_path,
             &format!("METADATA names the project `{name}`, not the one in the file name"),
@@ -289,7 +289,7 @@ impl ArchiveReader<'_> {
     }
 
     /// The one `.dist-info` directory at the archive root, which must belong to `project`.
-    fn find_dist_info(&self, project: &str) -> Result<String, InstallError> {
+    fn find_dist_info(&self, project: &PackageName) -> Result<String, InstallError> {
         let mut found = Vec::new();
         let entries = fs::read_dir(self.archive).map_err(self.read_error(self.archive))?;
         for entry in entries {

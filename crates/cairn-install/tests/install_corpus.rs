@@ -2,7 +2,7 @@
 //! hardlink and copy mode, with timings. Ignored by default: it needs the corpus and should
 //! run as a release build:
 //!
-//! `cargo test --release -p cairn-distribution --test install_corpus -- --ignored --nocapture`
+//! `cargo test --release -p cairn-install --test install_corpus -- --ignored --nocapture`
 //!
 //! The corpus directory is `$CAIRN_WHEEL_CORPUS`, else `/work/wt/corpus` (see `unzip_corpus`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]

@@ -7,10 +7,12 @@ mod envs;
 use std::path::Path;
 use std::process::Command;
 
+use cairn_cache::Cache;
 use cairn_python::requirements::{
     InterpreterMarkers, Location, MarkerEnvironment, MarkerEnvironmentError, RequirementsError,
     RequirementsFile, parse_requirement_arg,
 };
+use cairn_python::tags::{Interpreter, TagsError};
 use envs::{linux_cpython, windows_cpython};
 
 fn python3_available() -> bool {
@@ -26,21 +28,31 @@ fn a_real_interpreter_describes_its_environment() {
         println!("skipped: python3 is not available");
         return;
     }
-    let markers = InterpreterMarkers::probe(Path::new("python3")).unwrap();
+    let cache = Cache::temporary().unwrap();
+    let interpreter = Interpreter::query(Path::new("python3"), &cache).unwrap();
+    let markers = &interpreter.markers;
     let reported = Command::new("python3")
         .args([
             "-c",
-            "import platform, sys; print(platform.python_version(), sys.platform)",
+            "import os, platform, sys\n\
+             print(platform.python_version(), sys.platform, os.path.realpath(sys.executable))",
         ])
         .output()
         .unwrap();
     let reported = String::from_utf8(reported.stdout).unwrap();
-    let (full, platform) = reported.trim().split_once(' ').unwrap();
+    let mut words = reported.trim().splitn(3, ' ');
+    let (full, platform, executable) = (
+        words.next().unwrap(),
+        words.next().unwrap(),
+        words.next().unwrap(),
+    );
     assert_eq!(markers.python_full_version, full);
     assert_eq!(markers.sys_platform, platform);
     assert!(full.starts_with(&format!("{}.", markers.python_version)));
+    // The binary itself, not the `PATH` entry (a pyenv shim, say) it was found through.
+    assert_eq!(interpreter.executable, Path::new(executable));
 
-    let env = MarkerEnvironment::probe(Path::new("python3")).unwrap();
+    let env = interpreter.marker_environment().unwrap();
     assert_eq!(env.sys_platform(), platform);
     let file = RequirementsFile::parse(
         &format!(
@@ -53,33 +65,29 @@ fn a_real_interpreter_describes_its_environment() {
     .unwrap();
     assert_eq!(file.requirements.len(), 1);
     assert_eq!(file.requirements[0].normalized, "six");
+
+    // The cached answer gives the same environment.
+    let again = Interpreter::query(Path::new("python3"), &cache).unwrap();
+    assert_eq!(again.markers, interpreter.markers);
 }
 
 #[test]
-fn probing_something_that_is_not_python_fails_clearly() {
-    let error = MarkerEnvironment::probe(Path::new("/nonexistent/python3")).unwrap_err();
-    assert!(
-        matches!(error, MarkerEnvironmentError::Spawn { .. }),
-        "{error:?}"
-    );
+fn querying_something_that_is_not_python_fails_clearly() {
+    let cache = Cache::temporary().unwrap();
+    let error = Interpreter::query(Path::new("/nonexistent/python3"), &cache).unwrap_err();
+    assert!(matches!(error, TagsError::NotFound { .. }), "{error:?}");
     assert!(
         error.to_string().contains("/nonexistent/python3"),
         "{error}"
     );
 
     // `false` runs and exits non-zero, like an interpreter whose script failed.
-    let error = MarkerEnvironment::probe(Path::new("false")).unwrap_err();
-    assert!(
-        matches!(error, MarkerEnvironmentError::ProbeFailed { .. }),
-        "{error:?}"
-    );
+    let error = Interpreter::query(Path::new("false"), &cache).unwrap_err();
+    assert!(matches!(error, TagsError::QueryFailed { .. }), "{error:?}");
 
     // `true` runs, succeeds and prints nothing: not a description.
-    let error = MarkerEnvironment::probe(Path::new("true")).unwrap_err();
-    assert!(
-        matches!(error, MarkerEnvironmentError::Json(_)),
-        "{error:?}"
-    );
+    let error = Interpreter::query(Path::new("true"), &cache).unwrap_err();
+    assert!(matches!(error, TagsError::BadAnswer { .. }), "{error:?}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use cairn_python::requirements::InterpreterMarkers;
 use cairn_python::tags::{Interpreter, Platform, Tags};
 
 fn golden(name: &str) -> Vec<String> {
@@ -38,10 +39,28 @@ fn assert_same_list(actual: &[String], expected: &[String], what: &str) {
     }
 }
 
+/// The marker values CPython `full_version` reports on x86-64 Linux.
+fn linux_markers(full_version: &str) -> InterpreterMarkers {
+    InterpreterMarkers {
+        implementation_name: "cpython".into(),
+        implementation_version: full_version.into(),
+        os_name: "posix".into(),
+        platform_machine: "x86_64".into(),
+        platform_python_implementation: "CPython".into(),
+        platform_release: "6.1.0".into(),
+        platform_system: "Linux".into(),
+        platform_version: "#1 SMP".into(),
+        python_full_version: full_version.into(),
+        python_version: String::new(),
+        sys_platform: "linux".into(),
+    }
+}
+
 /// The machine the `sys_tags` golden list was captured on, as `Interpreter::query` describes it.
 pub fn golden_machine() -> Interpreter {
     Interpreter {
         path: PathBuf::from("/usr/bin/python3.11"),
+        executable: PathBuf::from("/usr/bin/python3.11"),
         implementation: "cpython".to_owned(),
         version: (3, 11),
         interpreter_tag: "cp311".to_owned(),
@@ -50,6 +69,7 @@ pub fn golden_machine() -> Interpreter {
             glibc: (2, 36),
             arch: "x86_64".to_owned(),
         },
+        markers: linux_markers("3.11.2"),
     }
 }
 

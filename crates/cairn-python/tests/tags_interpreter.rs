@@ -99,7 +99,7 @@ fn python3_tags_equal_packaging() {
 }
 
 /// The same comparison against a packaging 26.3 installed from PyPI by pip, whatever the
-/// machine: `cargo test -p cairn-distribution --test tags_interpreter -- --ignored`.
+/// machine: `cargo test -p cairn-python --test tags_interpreter -- --ignored`.
 #[test]
 #[ignore = "installs packaging from PyPI"]
 fn python3_tags_equal_freshly_installed_packaging() {

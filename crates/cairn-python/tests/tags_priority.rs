@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use cairn_python::requirements::InterpreterMarkers;
 use cairn_python::tags::{Interpreter, Platform, Tags, TagsError};
 use cairn_types::WheelFilename;
 
@@ -14,9 +15,27 @@ fn rank(tags: &Tags, name: &str) -> Option<usize> {
     tags.priority(&wheel(name))
 }
 
+/// The marker values CPython `full_version` reports on x86-64 Linux.
+fn linux_markers(full_version: &str) -> InterpreterMarkers {
+    InterpreterMarkers {
+        implementation_name: "cpython".into(),
+        implementation_version: full_version.into(),
+        os_name: "posix".into(),
+        platform_machine: "x86_64".into(),
+        platform_python_implementation: "CPython".into(),
+        platform_release: "6.1.0".into(),
+        platform_system: "Linux".into(),
+        platform_version: "#1 SMP".into(),
+        python_full_version: full_version.into(),
+        python_version: String::new(),
+        sys_platform: "linux".into(),
+    }
+}
+
 fn cpython(version: (u8, u8), abi_tags: &[&str]) -> Interpreter {
     Interpreter {
         path: PathBuf::from("/opt/python/bin/python3"),
+        executable: PathBuf::from("/opt/python/bin/python3"),
         implementation: "cpython".to_owned(),
         version,
         interpreter_tag: format!("cp{}{}", version.0, version.1),
@@ -25,6 +44,7 @@ fn cpython(version: (u8, u8), abi_tags: &[&str]) -> Interpreter {
             glibc: (2, 28),
             arch: "x86_64".to_owned(),
         },
+        markers: linux_markers(&format!("{}.{}.0", version.0, version.1)),
     }
 }
 

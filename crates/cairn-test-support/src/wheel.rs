@@ -17,6 +17,8 @@ pub struct WheelBuilder {
     tags: String,
     files: Vec<(String, Vec<u8>, bool)>,
     extra_dist_info: Vec<(String, Vec<u8>)>,
+    /// Header lines added to METADATA after Name and Version.
+    metadata: String,
 }
 
 impl WheelBuilder {
@@ -28,7 +30,23 @@ impl WheelBuilder {
             tags: "py3-none-any".to_owned(),
             files: Vec::new(),
             extra_dist_info: Vec::new(),
+            metadata: String::new(),
         }
+    }
+
+    /// Adds a METADATA header line, e.g. `Requires-Dist: lib>=2` or `Requires-Python: >=3.8`.
+    pub fn metadata(mut self, line: &str) -> Self {
+        self.metadata.push_str(line);
+        self.metadata.push('\n');
+        self
+    }
+
+    /// The METADATA file this wheel carries (as PEP 658 serves it beside the wheel).
+    pub fn metadata_file(&self) -> String {
+        format!(
+            "Metadata-Version: 2.1\nName: {}\nVersion: {}\n{}",
+            self.name, self.version, self.metadata
+        )
     }
 
     /// Sets the compatibility tags (`cp311-cp311-manylinux_2_28_x86_64`).
@@ -101,10 +119,7 @@ impl WheelBuilder {
     pub fn to_bytes(&self) -> Vec<u8> {
         let dist_info = self.dist_info_dir();
         let mut entries: Vec<(String, Vec<u8>, bool)> = self.files.clone();
-        let metadata = format!(
-            "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
-            self.name, self.version
-        );
+        let metadata = self.metadata_file();
         entries.push((
             format!("{dist_info}/METADATA"),
             metadata.into_bytes(),

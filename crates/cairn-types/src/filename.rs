@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::PackageName;
+
 /// The parts of a wheel file name: `{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`.
 ///
 /// ```
@@ -46,12 +48,10 @@ impl WheelFilename {
     }
 
     /// The PEP 503 normalised project name (`typing-extensions`).
-    pub fn normalized_name(&self) -> String {
-        normalize_name(&self.name)
+    pub fn normalized_name(&self) -> PackageName {
+        PackageName::new(&self.name)
     }
 }
-
-pub use cairn_cache_key::normalize_package_name as normalize_name;
 
 impl std::str::FromStr for WheelFilename {
     type Err = FilenameError;

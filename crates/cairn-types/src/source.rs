@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use crate::RedactedUrl;
 use crate::WheelFilename;
+use crate::redact::{RedactedUrl, redact_text};
 use cairn_hash::{Digest, ExpectedHashes};
 
 /// A wheel's location as the user gave it.
@@ -20,6 +20,7 @@ pub enum WheelSource {
 
 /// An input that names no usable wheel.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// Not a wheel file name.
     #[error(transparent)]
@@ -33,7 +34,7 @@ pub enum SourceError {
         reason: &'static str,
     },
     /// The path could not be made absolute.
-    #[error("cannot resolve the path `{}`: {source}", path.display())]
+    #[error("cannot resolve the path `{}`", path.display())]
     Path {
         /// The path.
         path: PathBuf,
@@ -42,7 +43,7 @@ pub enum SourceError {
         source: std::io::Error,
     },
     /// A URL fragment carried a malformed hash.
-    #[error("invalid hash in the URL fragment of `{input}`: {source}")]
+    #[error("invalid hash in the URL fragment of `{input}`")]
     FragmentHash {
         /// The input, with credentials removed.
         input: String,
@@ -68,7 +69,7 @@ impl WheelSource {
                     {
                         let digest: Digest =
                             part.parse().map_err(|source| SourceError::FragmentHash {
-                                input: redact(input),
+                                input: redact_text(input),
                                 source,
                             })?;
                         expected.insert(digest);
@@ -80,17 +81,23 @@ impl WheelSource {
                 "http" | "https" => Self::Url(url),
                 "file" => {
                     Self::Path(url.to_file_path().map_err(|()| SourceError::Unsupported {
-                        input: redact(input),
+                        input: redact_text(input),
                         reason: "it is not a local file URL",
                     })?)
                 }
                 _ => {
                     return Err(SourceError::Unsupported {
-                        input: redact(input),
+                        input: redact_text(input),
                         reason: "only http, https and file URLs are supported",
                     });
                 }
             }
+        } else if input.contains("://") {
+            // Taken as a path, it would be shown in errors with its credentials.
+            return Err(SourceError::Unsupported {
+                input: redact_text(input),
+                reason: "it looks like a URL but is not a valid one",
+            });
         } else {
             Self::Path(PathBuf::from(input))
         };
@@ -101,6 +108,19 @@ impl WheelSource {
             url => url,
         };
         source.filename()?;
+        Ok((source, expected))
+    }
+
+    /// Parses `input` as [`WheelSource::parse`] does and adds `pins` to the digests of its URL
+    /// fragment: the wheel and every digest it must match, the user's pins (`--hash`, a
+    /// requirement's hashes) and the URL's alike. The one place that joins the two.
+    pub fn parse_pinned<'a>(
+        input: &str,
+        pins: impl IntoIterator<Item = &'a Digest>,
+    ) -> Result<(Self, ExpectedHashes), SourceError> {
+        let (source, fragment) = Self::parse(input)?;
+        let mut expected: ExpectedHashes = pins.into_iter().copied().collect();
+        expected.extend(fragment.iter().copied());
         Ok((source, expected))
     }
 
@@ -143,13 +163,5 @@ impl fmt::Display for WheelSource {
             Self::Path(path) => write!(f, "{}", path.display()),
             Self::Url(url) => f.write_str(RedactedUrl::new(url).as_str()),
         }
-    }
-}
-
-/// Removes credentials from a URL for messages and logs.
-fn redact(input: &str) -> String {
-    match Url::parse(input) {
-        Ok(url) => RedactedUrl::new(&url).as_str().to_owned(),
-        Err(_) => input.to_owned(),
     }
 }

@@ -94,3 +94,37 @@ fn wheel_file_names_parse_and_print_back() {
     let typing: WheelFilename = "Typing_Extensions-4.0-py3-none-any.whl".parse().unwrap();
     assert_eq!(typing.normalized_name(), "typing-extensions");
 }
+
+/// An input that looks like a URL with credentials but does not parse as one never shows the
+/// credentials in the error it causes.
+#[test]
+fn credentials_in_an_input_that_does_not_parse_never_show() {
+    for input in [
+        "https://user:secret@exa mple.org/demo-1.0-py3-none-any.whl#sha256=zz",
+        "https://user:secret@exa mple.org/..",
+        "https://user:secret@exa mple.org/demo.tar.gz",
+        "ftp://user:secret@example.org/demo-1.0-py3-none-any.whl",
+    ] {
+        let error = WheelSource::parse(input).unwrap_err().to_string();
+        assert!(!error.contains("secret"), "{input}: {error}");
+    }
+}
+
+#[test]
+fn pins_join_the_fragment_digests_once() {
+    let fragment = "a".repeat(64);
+    let pinned: cairn_hash::Digest = format!("sha256:{}", "b".repeat(64)).parse().unwrap();
+    let same_as_fragment: cairn_hash::Digest = format!("sha256:{fragment}").parse().unwrap();
+    let (source, expected) = WheelSource::parse_pinned(
+        &format!("https://example.org/demo-1.0-py3-none-any.whl#sha256={fragment}"),
+        &[pinned, same_as_fragment],
+    )
+    .unwrap();
+    assert_eq!(source.filename().unwrap().name, "demo");
+    let digests: Vec<_> = expected.iter().copied().collect();
+    assert_eq!(digests, [pinned, same_as_fragment]);
+
+    // A path has no fragment: the pins are all there is.
+    let (_, expected) = WheelSource::parse_pinned("demo-1.0-py3-none-any.whl", &[pinned]).unwrap();
+    assert_eq!(expected.iter().copied().collect::<Vec<_>>(), [pinned]);
+}

@@ -1,5 +1,50 @@
 //! Validated extraction of wheel archives: parallel for files on disk, streaming for downloads.
 //!
+//! - [`extract_file`] maps a wheel on disk, validates the whole archive, then writes its files
+//!   on every core, largest first;
+//! - [`extract_reader`] extracts front to back from any [`BufRead`], as the bytes arrive;
+//! - with the `tokio` feature, `extract_stream` (a Tokio `AsyncRead`) and `extract_chunks` (a
+//!   stream of `Bytes`, such as an HTTP body) do the same on Tokio's blocking pool.
+//!
+//! Each returns an [`ExtractReport`] listing every file written with its size and CRC-32.
+//!
+//! ```
+//! use std::io::{BufReader, Write};
+//!
+//! use cairn_zip::{Limits, extract_file, extract_reader};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let wheel = dir.path().join("demo-1.0-py3-none-any.whl");
+//!
+//! // A tiny wheel, written with the `zip` crate.
+//! let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel)?);
+//! let options = zip::write::SimpleFileOptions::default();
+//! zip.start_file("demo/__init__.py", options)?;
+//! zip.write_all(b"VALUE = 1\n")?;
+//! zip.start_file("demo-1.0.dist-info/METADATA", options)?;
+//! zip.write_all(b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")?;
+//! zip.finish()?;
+//!
+//! // From a file on disk, into an empty directory.
+//! let unpacked = dir.path().join("unpacked");
+//! std::fs::create_dir(&unpacked)?;
+//! let report = extract_file(&wheel, &unpacked, &Limits::default())?;
+//! assert_eq!(report.files, 2);
+//! let module = std::fs::read_to_string(unpacked.join("demo/__init__.py"))?;
+//! assert_eq!(module, "VALUE = 1\n");
+//!
+//! // From a reader: the same files, the same report.
+//! let streamed = dir.path().join("streamed");
+//! std::fs::create_dir(&streamed)?;
+//! let reader = BufReader::new(std::fs::File::open(&wheel)?);
+//! let name = "demo-1.0-py3-none-any.whl";
+//! let again = extract_reader(reader, name, &streamed, &Limits::default())?;
+//! assert_eq!(again.written, report.written);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Both extractors apply the same rules (see `validate`) and refuse, with an error naming the
 //! archive and the entry: unsafe names (absolute, `..`, `.`, empty components, drive prefixes,
 //! backslashes, control characters, non-UTF-8), symbolic links and special files, duplicate or
@@ -82,7 +127,7 @@ pub fn extract_file(
 
 /// Extracts a wheel into `dest` (an existing empty directory) front to back as its bytes are
 /// read from `reader`, without seeking or reading anything twice; `archive_name` is only used
-/// in error messages. This is the synchronous form of [`extract_stream`] (the `tokio` feature):
+/// in error messages. This is the synchronous form of `extract_stream` (the `tokio` feature):
 /// call it on a thread that may block.
 ///
 /// On success the reader has been read to its end, and the central directory has been checked

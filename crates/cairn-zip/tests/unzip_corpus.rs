@@ -3,7 +3,7 @@
 //!
 //! The corpus directory is `$CAIRN_WHEEL_CORPUS`, else `/work/wt/corpus`; fill it with the
 //! wheels listed in `shared/corpus.tsv` (`pip download --no-deps --only-binary :all: ...`).
-//! Timings: `cargo test --release -p cairn-distribution --test unzip_corpus -- --ignored
+//! Timings: `cargo test --release -p cairn-zip --test unzip_corpus -- --ignored
 //! --nocapture`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 

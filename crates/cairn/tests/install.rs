@@ -306,33 +306,40 @@ fn real_corpus_wheels_import() {
     assert_eq!(out, "2.4.6 6 1\n");
 }
 
-/// Installs started together on a cold cache start the interpreter once: the others wait for
-/// its record instead of each running their own query. The wrapper sleeps so that they overlap.
-#[test]
-fn processes_started_together_query_the_interpreter_once() {
+/// A script in `dir` that appends a line to `dir/python.runs` each time it runs, sleeps for
+/// `sleep` (shell syntax), then runs the real `python3`: returns the script and the log.
+fn counting_python(dir: &Path, sleep: &str) -> (PathBuf, PathBuf) {
     use std::os::unix::fs::PermissionsExt;
 
-    let work = tempfile::tempdir().unwrap();
-    let links = work.path().join("wheels");
-    std::fs::create_dir(&links).unwrap();
-    demo_wheel().build(&links);
     let real = Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
         .output()
         .unwrap();
     let real = String::from_utf8(real.stdout).unwrap();
-    let runs = work.path().join("python.runs");
-    let python = work.path().join("python");
+    let runs = dir.join("python.runs");
+    let python = dir.join("python");
     std::fs::write(
         &python,
         format!(
-            "#!/bin/sh\necho run >> '{}'\nsleep 0.5\nexec '{}' \"$@\"\n",
+            "#!/bin/sh\necho run >> '{}'\nsleep {sleep}\nexec '{}' \"$@\"\n",
             runs.display(),
             real.trim()
         ),
     )
     .unwrap();
     std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (python, runs)
+}
+
+/// Installs started together on a cold cache start the interpreter once: the others wait for
+/// its record instead of each running their own query. The wrapper sleeps so that they overlap.
+#[test]
+fn processes_started_together_query_the_interpreter_once() {
+    let work = tempfile::tempdir().unwrap();
+    let links = work.path().join("wheels");
+    std::fs::create_dir(&links).unwrap();
+    demo_wheel().build(&links);
+    let (python, runs) = counting_python(work.path(), "0.5");
 
     let cache = work.path().join("cache");
     let children: Vec<_> = (0..4)
@@ -362,4 +369,48 @@ fn processes_started_together_query_the_interpreter_once() {
     }
     let count = std::fs::read_to_string(&runs).unwrap().lines().count();
     assert_eq!(count, 1, "the interpreter ran {count} times for 4 installs");
+}
+
+/// A requirements file with markers costs one run of the interpreter: the same query answers
+/// the marker environment and the tags (and a second install, none).
+#[test]
+fn an_install_from_a_file_with_markers_runs_the_interpreter_once() {
+    let work = tempfile::tempdir().unwrap();
+    let links = work.path().join("wheels");
+    std::fs::create_dir(&links).unwrap();
+    demo_wheel().build(&links);
+    let (wrapper, runs) = counting_python(work.path(), "0");
+    let requirements = work.path().join("requirements.txt");
+    std::fs::write(
+        &requirements,
+        "demo-app==1.0 ; python_version >= '3'\nnever==1 ; sys_platform == 'win32'\n",
+    )
+    .unwrap();
+
+    let cache = work.path().join("cache");
+    let run_count = || {
+        std::fs::read_to_string(&runs)
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    };
+    for (i, expected_runs) in [(0, 1), (1, 1)] {
+        let target = work.path().join(format!("target-{i}"));
+        success(&cairn(
+            &cache,
+            &[
+                "--offline",
+                "install",
+                "-r",
+                requirements.to_str().unwrap(),
+                "--find-links",
+                links.to_str().unwrap(),
+                "--python",
+                wrapper.to_str().unwrap(),
+                "--target",
+                target.to_str().unwrap(),
+            ],
+        ));
+        assert_eq!(python(&target, "import demo_app; print('ok')"), "ok\n");
+        assert_eq!(run_count(), expected_runs, "install {i}");
+    }
 }

@@ -7,6 +7,7 @@ use crate::CacheError;
 
 /// A failure of a maintenance command.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MaintenanceError {
     /// Opening the cache failed.
     #[error(transparent)]

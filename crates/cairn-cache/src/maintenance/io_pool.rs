@@ -2,10 +2,10 @@
 //!
 //! A walk of a cache that is not in memory waits on the disk for every directory block and
 //! inode it reads, so it runs on many more threads than there are cores: each one keeps a read
-//! in flight. On a 2-core VM, `cairn cache list` of a 100,000-entry cache just evicted from the
-//! page cache took 7.8 s on 2 threads, 3.7 s on 8, 2.9 s on 16 and 2.5 s on 32 (64: no better);
-//! in memory, 32 threads cost it 0.03 s more than 2. The pool lives for one call, so a library
-//! that measures its cache now and then keeps no idle threads.
+//! in flight. More threads than reads the disk can overlap gain nothing, and when the cache is
+//! already in memory the extra threads cost little (`docs/benchmarks.md` has the measurement
+//! behind [`IO_THREADS`]). The pool lives for one call, so a library that measures its cache
+//! now and then keeps no idle threads.
 
 use std::num::NonZeroUsize;
 

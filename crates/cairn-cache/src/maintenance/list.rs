@@ -9,9 +9,9 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::MaintenanceError;
-use super::scan::{Scan, Scope, SourceKind};
+use super::scan::{Scan, Scope};
 use super::size::{ArchiveSizes, archive_usages, existing_archive_usage};
-use crate::Cache;
+use crate::{Cache, SourceKind};
 
 /// A wheel the cache knows: one pointer and the archive it names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -26,13 +26,13 @@ mod units;
 mod verify;
 mod walk;
 
+pub use crate::SourceKind;
 pub use clean::plan_clean;
 pub use error::MaintenanceError;
 pub use list::{CachedWheel, list};
 pub use lock::{LockWait, open_cache};
 pub use plan::{Plan, Reason, Removal, remove};
 pub use prune::{PruneOptions, TEMP_GRACE, plan_prune};
-pub use scan::SourceKind;
 pub use size::{ArchiveSizes, cache_size, measure_tree};
 pub use units::{
     UnitError, format_size, format_timestamp, parse_duration, parse_size, write_size,

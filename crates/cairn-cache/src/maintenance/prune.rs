@@ -8,10 +8,10 @@ use rustc_hash::FxHashMap;
 
 use super::MaintenanceError;
 use super::plan::{Plan, Reason};
-use super::scan::{PointerFile, Scan, SourceKind};
+use super::scan::{PointerFile, Scan};
 use super::size::{ArchiveSizes, measure};
 use super::walk::Usage;
-use crate::{Cache, CacheBucket};
+use crate::{Cache, CacheBucket, SourceKind};
 
 /// How old a `.tmp-*` entry must be before prune removes it.
 ///

@@ -19,31 +19,11 @@ use cairn_cache_key::normalize_package_name;
 use cairn_fs::{ContentDigest, FsError, TEMP_PREFIX};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde::Serialize;
 
 use super::MaintenanceError;
 use super::record::PointerSummary;
 use super::walk::{Dir, Kind, Opened, for_each_entry};
-use crate::{CacheBucket, MANIFEST_EXTENSION};
-
-/// Where a pointer's source is: its directory under `wheels-v0`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    /// A local file (`wheels-v0/path/`).
-    Path,
-    /// An http(s) URL (`wheels-v0/url/`).
-    Url,
-}
-
-impl SourceKind {
-    fn dir_name(self) -> &'static str {
-        match self {
-            Self::Path => "path",
-            Self::Url => "url",
-        }
-    }
-}
+use crate::{CacheBucket, IndexRecord, MANIFEST_EXTENSION, SourceKind};
 
 /// A pointer file.
 #[derive(Debug)]
@@ -81,7 +61,7 @@ impl PointerFile {
 #[derive(Debug)]
 pub(crate) struct IndexFile {
     pub(crate) path: PathBuf,
-    /// The archive it names, when the entry reads as `<archive> <size>`.
+    /// The archive it names, when the entry reads as an [`IndexRecord`](crate::IndexRecord).
     pub(crate) archive: Option<String>,
 }
 
@@ -238,7 +218,7 @@ impl Scan {
     fn scan_wheels(&mut self, bucket: &Dir, scope: Scope) -> Result<(), MaintenanceError> {
         // `path` sorts before `url`, so pointers sorted by name within each directory, path
         // pointers first, are sorted by path.
-        for kind in [SourceKind::Path, SourceKind::Url] {
+        for kind in SourceKind::ALL {
             let Opened::Dir(dir) = bucket.open_child(OsStr::new(kind.dir_name()))? else {
                 continue;
             };
@@ -482,15 +462,11 @@ fn read_pointer(dir: &Dir, name: &OsStr, buffer: &mut Vec<u8>) -> Option<Pointer
     PointerSummary::parse(buffer)
 }
 
-/// The archive the index entry `name` in `dir` (`<archive> <size>\n`) names, if it reads as
-/// one. `buffer` is scratch space, reused across records.
+/// The archive the index entry `name` in `dir` names, if it reads as an [`IndexRecord`].
+/// `buffer` is scratch space, reused across records.
 fn read_index_entry(dir: &Dir, name: &OsStr, buffer: &mut Vec<u8>) -> Option<String> {
     if !dir.read_child(name, buffer).ok()? {
         return None;
     }
-    let text = std::str::from_utf8(buffer).ok()?;
-    let (archive, size) = text.strip_suffix('\n')?.split_once(' ')?;
-    size.parse::<u64>().ok()?;
-    ContentDigest::hex(archive).ok()?;
-    Some(archive.to_owned())
+    IndexRecord::parse(buffer).map(|record| record.archive.as_str().to_owned())
 }

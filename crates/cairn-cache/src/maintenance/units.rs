@@ -6,6 +6,7 @@ use std::time::Duration;
 
 /// A duration or size argument that cairn cannot read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UnitError {
     /// Not a duration.
     #[error(

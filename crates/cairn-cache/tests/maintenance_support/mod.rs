@@ -1,5 +1,6 @@
-//! Shared by the `maintenance_*` tests: caches built from real fetched wheels, and full
-//! listings of a cache directory to compare before and after.
+//! Shared by the `maintenance_*` tests: caches built from real wheels through this crate's own
+//! record API (the way the fetch pipeline builds them), and full listings of a cache directory
+//! to compare before and after.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
@@ -7,12 +8,38 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_cache::maintenance::{self, CachedWheel, LockWait, Plan, Reason};
-use cairn_cache::{Cache, CacheSettings, Pointer};
-use cairn_distribution::fetch::{FetchedWheel, StoreSettings, WheelStore};
-use cairn_fs::LockMode;
-use cairn_hash::ExpectedHashes;
+use cairn_cache::{
+    ArchiveManifest, ArchivePath, Cache, CacheSettings, IndexKey, IndexRecord, ManifestEntry,
+    POINTER_FORMAT, Pointer, PointerKey,
+};
+use cairn_fs::{ContentDigest, LockMode};
+use cairn_hash::HashAlgorithm;
 pub use cairn_test_support::noise::noise;
 use cairn_test_support::wheel::WheelBuilder;
+
+/// How a [`Fixture::fetch`] found or put the wheel, as the fetch pipeline reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The source's pointer matched the file: nothing was hashed or unpacked.
+    PointerHit,
+    /// The content was in the store already; only records were written.
+    ContentHit,
+    /// The wheel was unpacked.
+    Unpacked,
+}
+
+impl Outcome {
+    pub fn is_hit(self) -> bool {
+        self != Outcome::Unpacked
+    }
+}
+
+/// A wheel in the store.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub archive: ArchivePath,
+    pub outcome: Outcome,
+}
 
 /// A work directory with a cache root and a place for wheels.
 pub struct Fixture {
@@ -64,10 +91,109 @@ impl Fixture {
         builder.build(&self.wheels)
     }
 
-    /// Fetches `wheel` through a short-lived store (so no shared handle lingers).
-    pub fn fetch(&self, wheel: &Path) -> FetchedWheel {
-        let store = WheelStore::new(self.shared(), StoreSettings::default());
-        store.fetch_path(wheel, &ExpectedHashes::default()).unwrap()
+    /// Puts the local `wheel` in the cache as a fetch of it does, through a short-lived handle
+    /// (so no shared handle lingers).
+    pub fn fetch(&self, wheel: &Path) -> Stored {
+        self.fetch_hashed(wheel, &[])
+    }
+
+    /// [`Fixture::fetch`], also computing and indexing the digests of `extra` algorithms (as a
+    /// request pinned to them does).
+    ///
+    /// The same steps and records as the fetch pipeline's: the pointer of the path when the
+    /// file's size and mtime match it; else, under the path's lock, the BLAKE3 digest; the
+    /// archive if it is in the store, else an unpack under the archive's lock with its manifest;
+    /// then the index entries and the pointer.
+    pub fn fetch_hashed(&self, wheel: &Path, extra: &[HashAlgorithm]) -> Stored {
+        let cache = self.shared();
+        let source = wheel.display().to_string();
+        let metadata = std::fs::metadata(wheel).unwrap();
+        let size = metadata.len();
+        let modified = Some(
+            metadata
+                .modified()
+                .unwrap()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as i128,
+        );
+        let entry = cache.pointer_entry(&PointerKey::path(wheel));
+        let pointer_hit = || {
+            let (pointer, archive) = cache.read_pointer(&entry)?;
+            let matches = pointer.source == source
+                && pointer.size == size
+                && pointer.source_modified == modified
+                && extra
+                    .iter()
+                    .all(|algorithm| pointer.hash(algorithm.name()).is_some());
+            matches.then_some(Stored {
+                archive,
+                outcome: Outcome::PointerHit,
+            })
+        };
+        if let Some(hit) = pointer_hit() {
+            return hit;
+        }
+        let _lock = cache.lock(&("path", source.as_str()), None).unwrap();
+        if let Some(hit) = pointer_hit() {
+            return hit;
+        }
+
+        let hashes = cairn_hash::hash_file(wheel, extra).unwrap();
+        let digest = ContentDigest::hex(&hashes.blake3.to_hex()).unwrap();
+        let (archive, outcome) = match cache.find_archive(&digest) {
+            Some(archive) => (archive, Outcome::ContentHit),
+            None => {
+                let _lock = cache.lock(&("archive", digest.as_str()), None).unwrap();
+                let temp = cache.temp_dir().unwrap();
+                let report =
+                    cairn_zip::extract_file(wheel, temp.path(), &cairn_zip::Limits::default())
+                        .unwrap();
+                let entries = report
+                    .written
+                    .iter()
+                    .map(|file| ManifestEntry {
+                        path: file.path.clone(),
+                        size: file.size,
+                        crc32: file.crc32,
+                        executable: file.executable,
+                    })
+                    .collect();
+                let usage = maintenance::measure_tree(temp.path()).unwrap();
+                let manifest = ArchiveManifest::new(entries).unwrap().with_usage(usage);
+                cache.write_manifest(&digest, &manifest).unwrap();
+                (cache.persist(temp, &digest).unwrap().0, Outcome::Unpacked)
+            }
+        };
+
+        let indexed = IndexRecord {
+            archive: digest.clone(),
+            wheel_size: size,
+        };
+        for published in hashes.others.iter() {
+            let key = IndexKey::parse(published.algorithm().name(), &published.to_hex()).unwrap();
+            cache.write_index(&key, &indexed).unwrap();
+        }
+        let filename = wheel.file_name().unwrap().to_str().unwrap().to_owned();
+        let stem = filename.strip_suffix(".whl").unwrap();
+        let [name, version, tags] = stem.splitn(3, '-').collect::<Vec<_>>()[..] else {
+            panic!("not a simple wheel name: {filename}");
+        };
+        let pointer = Pointer {
+            format: POINTER_FORMAT,
+            source,
+            name: name.to_owned(),
+            version: version.to_owned(),
+            tags: tags.to_owned(),
+            filename,
+            archive: digest.as_str().to_owned(),
+            hashes: hashes.iter().map(ToString::to_string).collect(),
+            size,
+            source_modified: modified,
+            last_used: now(),
+        };
+        cache.write_pointer(&entry, &pointer).unwrap();
+        Stored { archive, outcome }
     }
 
     /// The listed row whose source is `wheel`.

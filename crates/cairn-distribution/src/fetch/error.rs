@@ -6,12 +6,13 @@ use cairn_zip::UnzipError;
 
 /// Why a wheel could not be fetched into the cache. The cache is unchanged by a failed fetch.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FetchError {
     /// The input names no usable wheel.
     #[error(transparent)]
     Source(#[from] SourceError),
     /// The local wheel file could not be read.
-    #[error("cannot read the wheel `{}`: {source}; check that the file exists and is readable", path.display())]
+    #[error("cannot read the wheel `{}`; check that the file exists and is readable", path.display())]
     Read {
         /// The file.
         path: PathBuf,

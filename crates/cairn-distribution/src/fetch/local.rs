@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
-use cairn_cache::ArchivePath;
+use cairn_cache::{ArchivePath, PointerKey};
 use cairn_fs::ContentDigest;
 
 use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, progress, record};
@@ -26,7 +26,7 @@ pub(super) fn fetch_path(
     let filename: WheelFilename = file_name.parse().map_err(SourceError::from)?;
     let (size, modified) = file_identity(path)?;
     let source = path.display().to_string();
-    let entry = record::pointer_entry(cache, "path", path);
+    let entry = cache.pointer_entry(&PointerKey::path(path));
 
     // A file with the size and mtime we recorded is the file we unpacked.
     let pointer_hit = || -> Result<Option<FetchedWheel>, FetchError> {
@@ -43,7 +43,7 @@ pub(super) fn fetch_path(
         expected.verify_digests(&known, &source)?;
         Ok(Some(FetchedWheel {
             source: source.clone(),
-            filename: pointer.filename,
+            filename: filename.clone(),
             archive,
             hashes: known,
             size,
@@ -97,7 +97,7 @@ pub(super) fn fetch_path(
     )?;
     Ok(FetchedWheel {
         source,
-        filename: filename.to_string(),
+        filename,
         archive,
         hashes,
         size,

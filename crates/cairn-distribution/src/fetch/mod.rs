@@ -7,6 +7,7 @@
 //! lock in the cache, and archives are published with an atomic rename, so N processes fetching
 //! one wheel leave one copy and all succeed.
 
+mod bytes;
 mod error;
 mod local;
 mod progress;
@@ -25,6 +26,7 @@ pub use progress::{Reporter, Silent};
 use crate::WheelSource;
 use cairn_hash::{Digest, ExpectedHashes};
 use cairn_http::{ClientSettings, HttpClient};
+use cairn_types::WheelFilename;
 use cairn_zip::Limits;
 
 /// How a fetch was satisfied.
@@ -51,7 +53,7 @@ pub struct FetchedWheel {
     /// The source, as displayed (credentials removed).
     pub source: String,
     /// The wheel's file name.
-    pub filename: String,
+    pub filename: WheelFilename,
     /// The unpacked archive.
     pub archive: ArchivePath,
     /// Every digest known for the wheel file (BLAKE3 first).
@@ -73,8 +75,8 @@ pub struct StoreSettings {
     pub http: ClientSettings,
     /// Local wheels hashed and unpacked at once (at least one); the others wait their turn.
     /// Each already spreads over every core, so more at once gains nothing and multiplies the
-    /// memory they map: twelve 40 MB wheels installed in one command peaked at 330 MiB of
-    /// resident memory unbounded. Downloads are not counted: they wait on the network.
+    /// memory they map (docs/benchmarks.md has the peak memory measured without this bound).
+    /// Downloads are not counted: they wait on the network.
     pub concurrent_unpacks: usize,
 }
 
@@ -148,6 +150,10 @@ impl WheelStore {
     /// Makes the wheel at `source` available unpacked in the cache, checking `expected` hashes
     /// before anything is published. At most `StoreSettings::concurrent_unpacks` local wheels are
     /// handled at once across the store's clones; calls beyond wait.
+    ///
+    /// Must be awaited within a Tokio runtime with time enabled (`enable_all`): local wheels are
+    /// unpacked on its blocking pool, and downloads run with timeouts. Without a runtime, use
+    /// [`fetch_blocking`](Self::fetch_blocking).
     pub async fn fetch(
         &self,
         source: &WheelSource,
@@ -187,6 +193,40 @@ impl WheelStore {
             .client
             .get_or_try_init(|| async move { HttpClient::new(settings) })
             .await?)
+    }
+
+    /// [`fetch`](Self::fetch) for callers without an async runtime: a local file is fetched on
+    /// the calling thread, a URL on a single-threaded runtime made for the call.
+    ///
+    /// # Errors
+    ///
+    /// As [`fetch`](Self::fetch); [`FetchError::Task`] if called from within a Tokio runtime
+    /// (await [`fetch`](Self::fetch) there) or if the runtime cannot be made.
+    pub fn fetch_blocking(
+        &self,
+        source: &WheelSource,
+        expected: &ExpectedHashes,
+    ) -> Result<FetchedWheel, FetchError> {
+        let url = match source {
+            WheelSource::Path(path) => return self.fetch_path(path, expected),
+            WheelSource::Url(url) => url,
+        };
+        let task_error = |message: String| FetchError::Task {
+            source_name: source.to_string(),
+            message,
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(task_error(
+                "fetch_blocking was called within a Tokio runtime; await fetch() instead"
+                    .to_owned(),
+            ));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| task_error(format!("cannot start a Tokio runtime: {error}")))?;
+        let filename = source.filename()?;
+        runtime.block_on(remote::fetch_url(self, url, &filename, expected))
     }
 
     /// [`Self::fetch`] for a local file, on the calling thread.

@@ -4,10 +4,9 @@ use std::path::Path;
 
 use cairn_cache::maintenance::measure_tree;
 use cairn_cache::{
-    ArchiveManifest, ArchivePath, Cache, CacheBucket, CacheEntry, ManifestEntry, POINTER_FORMAT,
-    Pointer,
+    ArchiveManifest, ArchivePath, Cache, CacheEntry, IndexKey, IndexRecord, ManifestEntry,
+    POINTER_FORMAT, Pointer,
 };
-use cairn_cache_key::{CacheKey, cache_digest};
 use cairn_fs::ContentDigest;
 
 use cairn_hash::{Digest, ExpectedHashes, HashAlgorithm, Hashes};
@@ -16,25 +15,13 @@ use cairn_zip::ExtractReport;
 
 use super::FetchError;
 
-/// The pointer entry for a source: `wheels-v0/<kind>/<digest of the source>.json`.
-pub(super) fn pointer_entry<K: CacheKey + ?Sized>(
-    cache: &Cache,
-    kind: &str,
-    source: &K,
-) -> CacheEntry {
-    cache.entry(
-        CacheBucket::Wheels,
-        kind,
-        format!("{}.json", cache_digest(source)),
-    )
-}
-
-/// The index entry for a published digest: `hashes-v0/<algorithm>/<ab>/<cdef…>`, holding the
-/// archive's digest.
-fn index_entry(cache: &Cache, digest: &Digest) -> Option<CacheEntry> {
-    let hex = ContentDigest::hex(&digest.to_hex()).ok()?;
-    let shard = cache.shard(CacheBucket::Hashes, digest.algorithm().name());
-    Some(shard.shard(hex.shard()).entry(hex.rest()))
+/// The published-hash index entry for `digest`; `None` for BLAKE3 (an archive name already,
+/// never indexed) or a digest that cannot name an entry.
+fn index_key(digest: &Digest) -> Option<IndexKey> {
+    if digest.algorithm() == HashAlgorithm::Blake3 {
+        return None;
+    }
+    IndexKey::parse(digest.algorithm().name(), &digest.to_hex()).ok()
 }
 
 /// Finds an archive, and the size of the wheel it came from, through the published-hash
@@ -49,7 +36,8 @@ pub(super) fn find_by_expected(
     let mut found: Option<(ArchivePath, u64)> = None;
     let mut matched = Vec::new();
     for digest in expected.iter() {
-        let Some((archive, size)) = lookup(cache, digest) else {
+        let Some((archive, size)) = index_key(digest).and_then(|key| cache.find_indexed(&key))
+        else {
             continue;
         };
         match &found {
@@ -63,13 +51,6 @@ pub(super) fn find_by_expected(
     expected
         .is_covered_by(&matched)
         .then_some((archive, size, matched))
-}
-
-fn lookup(cache: &Cache, digest: &Digest) -> Option<(ArchivePath, u64)> {
-    let text = std::fs::read_to_string(index_entry(cache, digest)?.path()).ok()?;
-    let (archive, size) = text.trim().split_once(' ')?;
-    let archive = cache.find_archive(&ContentDigest::hex(archive).ok()?)?;
-    Some((archive, size.parse().ok()?))
 }
 
 /// The digests a pointer records, parsed; unparsable ones are skipped.
@@ -98,19 +79,7 @@ pub(super) fn write(
     record: Record<'_>,
 ) -> Result<(), FetchError> {
     let archive_hex = record.archive.digest().as_str();
-    for digest in record
-        .hashes
-        .iter()
-        .filter(|d| d.algorithm() != HashAlgorithm::Blake3)
-    {
-        if let Some(index) = index_entry(cache, digest) {
-            let line = format!("{archive_hex} {}\n", record.size);
-            if std::fs::read_to_string(index.path()).ok().as_deref() != Some(line.as_str()) {
-                cairn_fs::write_atomic(index.path(), line.as_bytes())
-                    .map_err(cairn_cache::CacheError::from)?;
-            }
-        }
-    }
+    write_index(cache, record.archive, &record.hashes, record.size)?;
     let pointer = Pointer {
         format: POINTER_FORMAT,
         source: record.source,
@@ -125,6 +94,24 @@ pub(super) fn write(
         last_used: unix_now(),
     };
     cache.write_pointer(entry, &pointer)?;
+    Ok(())
+}
+
+/// Writes index entries for every non-BLAKE3 digest in `hashes`, naming `archive` and the size
+/// of the wheel file.
+pub(super) fn write_index(
+    cache: &Cache,
+    archive: &ArchivePath,
+    hashes: &[Digest],
+    size: u64,
+) -> Result<(), FetchError> {
+    let indexed = IndexRecord {
+        archive: archive.digest().clone(),
+        wheel_size: size,
+    };
+    for key in hashes.iter().filter_map(index_key) {
+        cache.write_index(&key, &indexed)?;
+    }
     Ok(())
 }
 

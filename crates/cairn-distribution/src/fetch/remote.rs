@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use cairn_cache::{ArchivePath, CacheEntry, Pointer};
+use cairn_cache::{ArchivePath, CacheEntry, Pointer, PointerKey};
 use cairn_cache_key::CanonicalUrl;
 use cairn_fs::ContentDigest;
 use futures_util::TryStreamExt;
@@ -36,7 +36,7 @@ struct Request<'a> {
 
 /// What the URL's pointer says.
 enum PointerCheck {
-    Hit(FetchedWheel),
+    Hit(Box<FetchedWheel>),
     Miss,
     /// Revalidation found a new version: here is its body.
     Changed(Box<Download>),
@@ -49,7 +49,7 @@ pub(super) async fn fetch_url(
     expected: &ExpectedHashes,
 ) -> Result<FetchedWheel, FetchError> {
     let canonical = CanonicalUrl::new(url.clone());
-    let pointer = record::pointer_entry(store.cache(), "url", &canonical);
+    let pointer = store.cache().pointer_entry(&PointerKey::url(&canonical));
     let request = Request {
         url,
         shown: RedactedUrl::new(url).as_str().to_owned(),
@@ -65,7 +65,7 @@ pub(super) async fn fetch_url(
         return Ok(hit);
     }
     if let PointerCheck::Hit(hit) = from_pointer(store, &request, false).await? {
-        return Ok(hit);
+        return Ok(*hit);
     }
 
     // One process downloads a URL at a time; the others wait, then find its pointer.
@@ -80,7 +80,7 @@ pub(super) async fn fetch_url(
     .await
     .map_err(|error| task_error(&request.shown, &error))??;
     let mut body = match from_pointer(store, &request, true).await? {
-        PointerCheck::Hit(hit) => return Ok(hit),
+        PointerCheck::Hit(hit) => return Ok(*hit),
         PointerCheck::Miss => None,
         PointerCheck::Changed(body) => Some(*body),
     };
@@ -139,9 +139,9 @@ async fn from_pointer(
     let expected = request.expected;
     if !expected.is_empty() && expected.is_covered_by(&known) {
         expected.verify_digests(&known, &request.shown)?;
-        return Ok(PointerCheck::Hit(pointer_hit(
+        return Ok(PointerCheck::Hit(Box::new(pointer_hit(
             request, pointer, archive, known,
-        )));
+        ))));
     }
     let Some(policy) = std::fs::read(request.policy.path())
         .ok()
@@ -170,9 +170,9 @@ async fn from_pointer(
         return Ok(PointerCheck::Miss);
     }
     expected.verify_digests(&known, &request.shown)?;
-    Ok(PointerCheck::Hit(pointer_hit(
+    Ok(PointerCheck::Hit(Box::new(pointer_hit(
         request, pointer, archive, known,
-    )))
+    ))))
 }
 
 fn pointer_hit(
@@ -183,7 +183,7 @@ fn pointer_hit(
 ) -> FetchedWheel {
     FetchedWheel {
         source: request.shown.clone(),
-        filename: pointer.filename,
+        filename: request.filename.clone(),
         archive,
         hashes: known,
         size: pointer.size,
@@ -275,7 +275,7 @@ fn publish(
     }
     Ok(FetchedWheel {
         source: request.shown.clone(),
-        filename: request.filename.to_string(),
+        filename: request.filename.clone(),
         archive,
         hashes,
         size,
@@ -328,9 +328,9 @@ async fn save(reader: &mut (impl AsyncRead + Unpin), path: &Path) -> std::io::Re
 
 /// BLAKE3 (the content address) and the expected algorithms, as for a local file. Indexes
 /// publish SHA-256 with their links, so a wheel found through one is indexed under it anyway;
-/// computing it for a hash-less URL too cost torch 0.45 s of CPU on a fast link, where the
-/// inflating workers need every core.
-fn hasher_for(expected: &ExpectedHashes) -> HasherSet {
+/// computing it for a hash-less URL too would take CPU from the inflating workers, which need
+/// every core on a fast link.
+pub(super) fn hasher_for(expected: &ExpectedHashes) -> HasherSet {
     HasherSet::new(&expected.algorithms())
 }
 

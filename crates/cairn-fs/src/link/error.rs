@@ -25,7 +25,7 @@ pub enum LinkError {
 
     /// A source file or directory could not be inspected or listed.
     #[error(
-        "cannot read {} in the cache: {source}; check that the cache is readable, or remove this \
+        "cannot read {} in the cache; check that the cache is readable, or remove this \
          entry so cairn unpacks it again",
         path.display()
     )]
@@ -53,7 +53,7 @@ pub enum LinkError {
 
     /// A directory of the target could not be created.
     #[error(
-        "cannot create directory {}: {source}; check that its parent exists and is writable",
+        "cannot create directory {}; check that its parent exists and is writable",
         path.display()
     )]
     CreateDirectory {
@@ -94,7 +94,7 @@ pub enum LinkError {
     /// Linking one file failed for a reason other than the filesystem lacking support for the
     /// mode (which moves the ladder instead).
     #[error(
-        "cannot {mode} {} to {}: {source}; {}",
+        "cannot {mode} {} to {}; {}",
         src.display(),
         dst.display(),
         advice(*.mode)

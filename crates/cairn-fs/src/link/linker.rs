@@ -10,6 +10,46 @@ use super::failure::{Failure, classify};
 use super::file_op::{Pair, link_pair};
 use super::{LinkDir, LinkError, LinkMode, LinkOutcome, tree};
 
+/// How an installer makes one cached file appear in its target: the seam a caller implements to
+/// link another way (to count or log links, or to use a method of its own). [`Linker`] is
+/// cairn's implementation, with the clone → hardlink → copy ladder.
+///
+/// Implementations are shared by reference across the threads of an install.
+pub trait Link: std::fmt::Debug + Send + Sync {
+    /// The mode the next file will be linked with; reported for wheels that linked no file.
+    fn mode(&self) -> LinkMode;
+
+    /// Makes the regular file named `src` in `src_dir` appear as the new name `dst` in
+    /// `dst_dir`, and returns the mode that produced it. `dst` must not exist.
+    ///
+    /// # Errors
+    ///
+    /// A [`LinkError`] naming both paths. An installer undoes the whole install on error.
+    fn link_at(
+        &self,
+        src_dir: &LinkDir,
+        src: &OsStr,
+        dst_dir: &LinkDir,
+        dst: &OsStr,
+    ) -> Result<LinkMode, LinkError>;
+}
+
+impl Link for Linker {
+    fn mode(&self) -> LinkMode {
+        Self::mode(self)
+    }
+
+    fn link_at(
+        &self,
+        src_dir: &LinkDir,
+        src: &OsStr,
+        dst_dir: &LinkDir,
+        dst: &OsStr,
+    ) -> Result<LinkMode, LinkError> {
+        Self::link_at(self, src_dir, src, dst_dir, dst)
+    }
+}
+
 /// Links files and trees from the cache into targets, deciding the fallback ladder once.
 ///
 /// A linker starts on the rung of the requested mode. The first file whose transfer fails

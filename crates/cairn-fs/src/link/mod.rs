@@ -37,7 +37,7 @@ use std::path::Path;
 
 pub use dir::LinkDir;
 pub use error::LinkError;
-pub use linker::Linker;
+pub use linker::{Link, Linker};
 pub use mode::{LinkMode, ParseLinkModeError};
 
 /// What linking a tree did.

@@ -20,7 +20,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use cairn_fs::{LinkDir, LinkError, LinkMode, Linker};
+use cairn_fs::{Link, LinkDir, LinkError, LinkMode};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -134,12 +134,12 @@ struct DirLinks<'a> {
 /// Creates the directories of every planned file under `root` and puts the files there.
 ///
 /// Linked files are grouped by source and destination directory; each pair of directories is
-/// opened once and its files linked by name ([`Linker::link_at`]), so the kernel resolves one
+/// opened once and its files linked by name ([`Link::link_at`]), so the kernel resolves one
 /// name per file on each side rather than two full paths.
 pub(crate) fn stage(
     root: &Path,
     plans: &[WheelPlan],
-    linker: &Linker,
+    linker: &dyn Link,
     counts: &[StageCounts],
 ) -> Result<(), InstallError> {
     // Largest directories first, one job per task: a directory linked on one thread starts
@@ -174,7 +174,7 @@ struct Stager<'a> {
     /// The staging root, laid out as the target.
     root: &'a Path,
     plans: &'a [WheelPlan],
-    linker: &'a Linker,
+    linker: &'a dyn Link,
     /// One per plan.
     counts: &'a [StageCounts],
 }

@@ -10,6 +10,7 @@ use cairn_types::SourceError;
 /// A requirements file or requirement that cairn cannot use. Every variant names where the
 /// problem was written (file and line, or the command line).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequirementsError {
     /// A requirements file could not be read.
     #[error("cannot read the requirements file `{}`{}: {source}", path.display(), IncludedFrom(included_from.as_ref()))]
@@ -149,8 +150,8 @@ pub enum LineProblem {
         requirement: String,
     },
     /// A wheel URL or path that is not usable.
-    #[error("{0}")]
-    Source(#[source] SourceError),
+    #[error(transparent)]
+    Source(SourceError),
     /// `name @ url` whose wheel is of another project.
     #[error("the wheel `{filename}` is of the project `{wheel_name}`, not `{name}`")]
     NameMismatch {
@@ -162,7 +163,7 @@ pub enum LineProblem {
         wheel_name: String,
     },
     /// `--hash` with a malformed value.
-    #[error("invalid --hash `{value}`: {source}; expected e.g. `--hash=sha256:<64 hex digits>`")]
+    #[error("invalid --hash `{value}`; expected e.g. `--hash=sha256:<64 hex digits>`")]
     Hash {
         /// The value.
         value: String,

@@ -11,10 +11,10 @@ use super::lines::{LogicalLine, expand_env_vars, logical_lines};
 use super::location::Location;
 use super::marker::MarkerEnvironment;
 use super::options::{IncludeKind, LineOption, split_line};
-use super::redact::{quote_line, redact_credentials};
+use super::redact::quote_line;
 use super::requirement::{ParsedRequirement, Pin, Requirement};
 use cairn_hash::Digest;
-use cairn_types::WheelSource;
+use cairn_types::{PackageName, WheelSource, redact_text};
 
 /// A pinned requirements file, as `pip-compile --generate-hashes` and
 /// `uv pip compile --generate-hashes` write them, with the files it includes.
@@ -99,6 +99,7 @@ impl RequirementsFile {
 /// A line of a constraints file that applies in the environment.
 struct Constraint {
     parsed: ParsedRequirement,
+    /// The line's `--hash` digests and its wheel URL's fragment digests.
     hashes: Vec<Digest>,
     location: Location,
 }
@@ -110,7 +111,7 @@ struct Parser<'e> {
     open: Vec<(PathBuf, Option<Location>)>,
     file: RequirementsFile,
     /// Index in `file.requirements` by normalised name.
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<PackageName, usize>,
     index_url_at: Option<Location>,
     constraints: Vec<Constraint>,
 }
@@ -209,6 +210,7 @@ impl<'e> Parser<'e> {
             return Ok(());
         }
         if kind == IncludeKind::Constraints {
+            let hashes = parsed.hashes_with(hashes).map_err(line_error)?;
             self.constraints.push(Constraint {
                 parsed,
                 hashes,
@@ -249,7 +251,7 @@ impl<'e> Parser<'e> {
             LineOption::Include(include, target) => {
                 if target.contains("://") {
                     return Err(line_error(LineProblem::UnsupportedOption {
-                        option: format!("-r/-c {}", redact_credentials(&target)),
+                        option: format!("-r/-c {}", redact_text(&target)),
                         reason: "cairn reads included files from disk only; download the file \
                                  and include its path",
                     }));
@@ -295,9 +297,9 @@ impl<'e> Parser<'e> {
             {
                 Err(RequirementsError::ConflictingIndexUrls {
                     first: first.clone(),
-                    first_url: redact_credentials(existing).into(),
+                    first_url: redact_text(existing).into(),
                     second: location.clone(),
-                    second_url: redact_credentials(&url).into(),
+                    second_url: redact_text(&url).into(),
                 })
             }
             (Some(_), _) => Ok(()),
@@ -321,7 +323,7 @@ impl<'e> Parser<'e> {
         if !same_pin(existing, &requirement) {
             return Err(RequirementsError::ConflictingPins {
                 second_pin: requirement.pin().into(),
-                name: requirement.normalized.into(),
+                name: requirement.normalized.into_string().into(),
                 first: existing.source.clone(),
                 first_pin: existing.pin().into(),
                 second: requirement.source,
@@ -349,18 +351,16 @@ impl<'e> Parser<'e> {
             let requirement = &mut self.file.requirements[index];
             if !satisfies(requirement, &constraint.parsed.pin) {
                 return Err(RequirementsError::ConstraintViolated {
-                    name: requirement.normalized.clone().into(),
+                    name: requirement.normalized.to_string().into(),
                     requirement: requirement.source.clone(),
                     pin: requirement.pin().into(),
                     constraint: constraint.location.clone(),
                     constraint_text: constraint.parsed.text.clone().into(),
                 });
             }
-            let mut constraint_hashes = constraint.hashes.clone();
-            constraint_hashes.extend(constraint.parsed.url_hashes.iter().copied());
             requirement.hashes = narrow_hashes(
                 &requirement.hashes,
-                &constraint_hashes,
+                &constraint.hashes,
                 &requirement.normalized,
                 &requirement.source,
                 &constraint.location,

@@ -2,11 +2,11 @@
 //!
 //! Parsing and evaluation are `pep508_rs`'s; this module wraps its types so that cairn's public
 //! API does not change with that crate's, and builds the environment from a description of a
-//! real interpreter ([`InterpreterMarkers`]), which [`InterpreterMarkers::probe`] asks Python for.
+//! real interpreter ([`InterpreterMarkers`]). The interpreter query
+//! ([`Interpreter::query`](crate::tags::Interpreter::query)) asks Python for that description
+//! in the same run as its tag facts, and caches it with them.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use pep508_rs::{MarkerEnvironmentBuilder, MarkerTree};
 use serde::{Deserialize, Serialize};
@@ -42,32 +42,9 @@ pub struct InterpreterMarkers {
     pub sys_platform: String,
 }
 
-/// Python code that prints an interpreter's [`InterpreterMarkers`] as JSON on one line.
-///
-/// It runs on any CPython or PyPy from 3.6 on and imports only the standard library.
-pub const PROBE_SCRIPT: &str = r#"import json, os, platform, sys
-def pep440(info):
-    version = "{0.major}.{0.minor}.{0.micro}".format(info)
-    if info.releaselevel != "final":
-        version += info.releaselevel[0] + str(info.serial)
-    return version
-print(json.dumps({
-    "implementation_name": sys.implementation.name,
-    "implementation_version": pep440(sys.implementation.version),
-    "os_name": os.name,
-    "platform_machine": platform.machine(),
-    "platform_python_implementation": platform.python_implementation(),
-    "platform_release": platform.release(),
-    "platform_system": platform.system(),
-    "platform_version": platform.version(),
-    "python_full_version": platform.python_version(),
-    "python_version": ".".join(platform.python_version_tuple()[:2]),
-    "sys_platform": sys.platform,
-}))
-"#;
-
 /// The interpreter description could not be had or is not valid.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MarkerEnvironmentError {
     /// A version field is not a PEP 440 version.
     #[error("the interpreter's {field} `{value}` is not a PEP 440 version")]
@@ -77,56 +54,15 @@ pub enum MarkerEnvironmentError {
         /// Its value.
         value: String,
     },
-    /// The interpreter could not be run.
-    #[error("cannot run the Python interpreter `{}` to read its marker values: {source}", python.display())]
-    Spawn {
-        /// The interpreter.
-        python: PathBuf,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The interpreter ran but failed.
-    #[error(
-        "the Python interpreter `{}` failed while reporting its marker values ({status}): {stderr}",
-        python.display()
-    )]
-    ProbeFailed {
-        /// The interpreter.
-        python: PathBuf,
-        /// How it exited.
-        status: std::process::ExitStatus,
-        /// What it printed on standard error (trimmed).
-        stderr: String,
-    },
-    /// The description is not the JSON that [`PROBE_SCRIPT`] prints.
+    /// The description is not the JSON of an [`InterpreterMarkers`].
     #[error("invalid interpreter description: {0}")]
     Json(#[from] serde_json::Error),
 }
 
 impl InterpreterMarkers {
-    /// Parses the JSON that [`PROBE_SCRIPT`] prints.
+    /// Parses a JSON object whose keys are the marker variables' names.
     pub fn from_json(json: &str) -> Result<Self, MarkerEnvironmentError> {
         Ok(serde_json::from_str(json)?)
-    }
-
-    /// Runs `python` with [`PROBE_SCRIPT`] and reads its answer.
-    pub fn probe(python: &Path) -> Result<Self, MarkerEnvironmentError> {
-        let output = Command::new(python)
-            .args(["-I", "-S", "-c", PROBE_SCRIPT])
-            .output()
-            .map_err(|source| MarkerEnvironmentError::Spawn {
-                python: python.to_path_buf(),
-                source,
-            })?;
-        if !output.status.success() {
-            return Err(MarkerEnvironmentError::ProbeFailed {
-                python: python.to_path_buf(),
-                status: output.status,
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            });
-        }
-        Self::from_json(&String::from_utf8_lossy(&output.stdout))
     }
 }
 
@@ -185,11 +121,6 @@ impl MarkerEnvironment {
         })
     }
 
-    /// The environment of the interpreter `python`, asked by running it.
-    pub fn probe(python: &Path) -> Result<Self, MarkerEnvironmentError> {
-        Self::new(&InterpreterMarkers::probe(python)?)
-    }
-
     /// The `python_full_version` the interpreter reported, e.g. `3.12.4` or `3.14.0a1`.
     pub fn python_full_version(&self) -> &str {
         &self.python_full_version
@@ -198,6 +129,21 @@ impl MarkerEnvironment {
     /// The `sys_platform` marker value.
     pub fn sys_platform(&self) -> &str {
         self.inner.sys_platform()
+    }
+
+    /// Whether `requirement` (a Requires-Dist entry, say) applies here when the extras
+    /// `extras` of the project that declares it are requested: true without a marker.
+    pub fn applies(
+        &self,
+        requirement: &pep508_rs::Requirement,
+        extras: &[pep508_rs::ExtraName],
+    ) -> bool {
+        requirement.evaluate_markers(&self.inner, extras)
+    }
+
+    /// The PEP 508 environment, for evaluating markers of `pep508_rs` types directly.
+    pub fn as_pep508(&self) -> &pep508_rs::MarkerEnvironment {
+        &self.inner
     }
 }
 

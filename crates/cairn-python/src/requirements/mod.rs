@@ -39,7 +39,5 @@ mod requirement;
 pub use error::{LineProblem, RequirementsError};
 pub use file::RequirementsFile;
 pub use location::Location;
-pub use marker::{
-    InterpreterMarkers, Marker, MarkerEnvironment, MarkerEnvironmentError, PROBE_SCRIPT,
-};
+pub use marker::{InterpreterMarkers, Marker, MarkerEnvironment, MarkerEnvironmentError};
 pub use requirement::{Requirement, parse_requirement_arg};

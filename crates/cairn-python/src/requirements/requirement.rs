@@ -10,9 +10,9 @@ use pep508_rs::{MarkerTree, Pep508Error, Pep508Url, VersionOrUrl};
 use super::error::{LineProblem, RequirementsError};
 use super::location::Location;
 use super::marker::{Marker, MarkerEnvironment};
-use super::redact::{quote_line, redact_credentials};
+use super::redact::quote_line;
 use cairn_hash::{Digest, ExpectedHashes};
-use cairn_types::{WheelSource, normalize_name};
+use cairn_types::{PackageName, WheelSource, redact_text};
 
 /// A pinned requirement: one exact version from an index, or one wheel file.
 ///
@@ -22,7 +22,7 @@ pub struct Requirement {
     /// The project name as written (for a bare wheel path or URL: as in the file name).
     pub name: String,
     /// The PEP 503 normalised name, which identifies the project.
-    pub normalized: String,
+    pub normalized: PackageName,
     /// The extras asked for (`pkg[a,b]`), normalised. In a compiled file their dependencies are
     /// listed as requirements of their own; they are kept for reporting.
     pub extras: Vec<String>,
@@ -59,7 +59,7 @@ impl Requirement {
     pub fn pin(&self) -> String {
         match (&self.version, &self.url) {
             (Some(version), _) => format!("=={version}"),
-            (None, Some(url)) => format!("@ {}", redact_credentials(url)),
+            (None, Some(url)) => format!("@ {}", redact_text(url)),
             (None, None) => String::new(),
         }
     }
@@ -111,12 +111,10 @@ pub(super) enum Pin {
 #[derive(Debug, Clone)]
 pub(super) struct ParsedRequirement {
     pub(super) name: String,
-    pub(super) normalized: String,
+    pub(super) normalized: PackageName,
     pub(super) extras: Vec<String>,
     pub(super) pin: Pin,
     pub(super) marker: Option<Marker>,
-    /// Digests from a URL fragment.
-    pub(super) url_hashes: Vec<Digest>,
     /// The text as written, credentials masked.
     pub(super) text: String,
 }
@@ -136,22 +134,22 @@ impl ParsedRequirement {
             .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
             .unwrap_or(text.trim_start().len());
         let name = text.trim_start()[..written_name_len].to_owned();
-        let normalized = normalize_name(&name);
+        let normalized = PackageName::new(&name);
         let extras = requirement.extras.iter().map(ToString::to_string).collect();
         let marker = Marker::new(requirement.marker);
-        let (pin, url_hashes) = match requirement.version_or_url {
-            None => (Pin::Unpinned(VersionSpecifiers::empty()), Vec::new()),
-            Some(VersionOrUrl::VersionSpecifier(specifiers)) => (pin_of(specifiers), Vec::new()),
+        let pin = match requirement.version_or_url {
+            None => Pin::Unpinned(VersionSpecifiers::empty()),
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) => pin_of(specifiers),
             Some(VersionOrUrl::Url(WrittenUrl(url))) => {
-                let (url, hashes, wheel_name) = resolve_wheel(&url, base_dir)?;
-                if normalize_name(&wheel_name.name) != normalized {
+                let (url, wheel_name) = resolve_wheel(&url, base_dir)?;
+                if wheel_name.normalized_name() != normalized {
                     return Err(LineProblem::NameMismatch {
                         name,
                         filename: wheel_name.to_string(),
                         wheel_name: wheel_name.name,
                     });
                 }
-                (Pin::Url(url), hashes)
+                Pin::Url(url)
             }
         };
         Ok(Self {
@@ -160,8 +158,7 @@ impl ParsedRequirement {
             extras,
             pin,
             marker,
-            url_hashes,
-            text: redact_credentials(text),
+            text: redact_text(text),
         })
     }
 
@@ -179,16 +176,28 @@ impl ParsedRequirement {
             Some((location, extras)) => (location, parse_extras(extras)?),
             None => (location, Vec::new()),
         };
-        let (url, url_hashes, wheel) = resolve_wheel(location, base_dir)?;
+        let (url, wheel) = resolve_wheel(location, base_dir)?;
         Ok(Self {
-            normalized: normalize_name(&wheel.name),
+            normalized: wheel.normalized_name(),
             name: wheel.name,
             extras,
             pin: Pin::Url(url),
             marker,
-            url_hashes,
-            text: redact_credentials(text),
+            text: redact_text(text),
         })
+    }
+
+    /// The digests the requirement's wheel must match: `pins` (the line's `--hash` values)
+    /// and, for a wheel URL, its fragment's, without repeats.
+    pub(super) fn hashes_with(&self, pins: Vec<Digest>) -> Result<Vec<Digest>, LineProblem> {
+        match &self.pin {
+            Pin::Url(url) => {
+                let (_, expected) =
+                    WheelSource::parse_pinned(url, &pins).map_err(LineProblem::Source)?;
+                Ok(expected.iter().copied().collect())
+            }
+            Pin::Version(_) | Pin::Unpinned(_) => Ok(pins),
+        }
     }
 
     /// Applies the pinning rule and adds the `--hash` digests.
@@ -197,6 +206,7 @@ impl ParsedRequirement {
         line_hashes: Vec<Digest>,
         source: Location,
     ) -> Result<Requirement, LineProblem> {
+        let hashes = self.hashes_with(line_hashes)?;
         let (version, url) = match self.pin {
             Pin::Version(version) => (Some(version), None),
             Pin::Url(url) => (None, Some(url)),
@@ -206,12 +216,6 @@ impl ParsedRequirement {
                 });
             }
         };
-        let mut hashes = line_hashes;
-        for digest in self.url_hashes {
-            if !hashes.contains(&digest) {
-                hashes.push(digest);
-            }
-        }
         Ok(Requirement {
             name: self.name,
             normalized: self.normalized,
@@ -325,12 +329,12 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
 }
 
-/// Checks that `location` names a wheel; returns it (a relative path joined to `base_dir`),
-/// its fragment digests and its parsed file name.
+/// Checks that `location` names a wheel (and that its fragment's digests parse); returns it (a
+/// relative path joined to `base_dir`) and its parsed file name.
 fn resolve_wheel(
     location: &str,
     base_dir: Option<&Path>,
-) -> Result<(String, Vec<Digest>, cairn_types::WheelFilename), LineProblem> {
+) -> Result<(String, cairn_types::WheelFilename), LineProblem> {
     let has_scheme = url::Url::parse(location).is_ok_and(|url| url.scheme().len() > 1);
     let resolved = match base_dir {
         Some(dir) if !has_scheme && Path::new(location).is_relative() => {
@@ -346,9 +350,9 @@ fn resolve_wheel(
         }
         _ => location.to_owned(),
     };
-    let (source, expected) = WheelSource::parse(&resolved).map_err(LineProblem::Source)?;
+    let (source, _) = WheelSource::parse(&resolved).map_err(LineProblem::Source)?;
     let filename = source.filename().map_err(LineProblem::Source)?;
-    Ok((resolved, expected.iter().copied().collect(), filename))
+    Ok((resolved, filename))
 }
 
 /// A pep508 error as a message, with the column. `Pep508Error`'s own `Display` is avoided: it
@@ -359,7 +363,7 @@ fn syntax<T: Pep508Url>(error: &Pep508Error<T>) -> LineProblem {
         .get(..error.start)
         .map_or(1, |before| before.chars().count() + 1);
     LineProblem::Syntax {
-        message: redact_credentials(&format!("{} (at column {column})", error.message)),
+        message: redact_text(&format!("{} (at column {column})", error.message)),
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub enum TagsError {
     /// The interpreter path (or name on `PATH`) does not lead to a file.
     #[error(
-        "cannot find the Python interpreter `{}`: {source}; pass the path of an existing \
+        "cannot find the Python interpreter `{}`; pass the path of an existing \
          interpreter",
         path.display()
     )]
@@ -22,7 +22,7 @@ pub enum TagsError {
     },
     /// The interpreter could not be started.
     #[error(
-        "cannot run the Python interpreter `{}`: {source}; check that it is executable",
+        "cannot run the Python interpreter `{}`; check that it is executable",
         path.display()
     )]
     Spawn {

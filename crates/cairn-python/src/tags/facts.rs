@@ -3,14 +3,20 @@
 //! The script only reports raw facts; every decision (the ABI tags, the platform) is made here,
 //! so that a fix to a decision applies to cached answers too.
 
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 
 use super::interpreter::Interpreter;
 use super::platform::Platform;
+use crate::requirements::{InterpreterMarkers, MarkerEnvironment};
 
 /// The query script's answer, stored as is in the interpreter cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Facts {
+    /// `os.path.realpath(sys.executable)`: the interpreter binary itself, behind any launcher
+    /// script or symlink; `None` where Python does not know it (an embedded interpreter).
+    pub(crate) executable: Option<PathBuf>,
     /// `sys.implementation.name`: `cpython`, `pypy`, …
     pub(crate) implementation: String,
     /// `sys.version_info[:3]`.
@@ -43,19 +49,35 @@ pub(crate) struct Facts {
     pub(crate) musl: Option<String>,
     /// The macOS version, on macOS.
     pub(crate) macos: Option<String>,
+    /// The PEP 508 environment marker values.
+    pub(crate) markers: InterpreterMarkers,
 }
 
 impl Facts {
-    /// The interpreter these facts describe, or why they make no sense.
-    pub(crate) fn interpreter(&self, path: std::path::PathBuf) -> Result<Interpreter, String> {
+    /// The interpreter these facts describe, or why they make no sense. `path` is the
+    /// interpreter as asked for, `canonical` the file it resolves to (the executable when
+    /// Python does not report one).
+    pub(crate) fn interpreter(
+        &self,
+        path: PathBuf,
+        canonical: &Path,
+    ) -> Result<Interpreter, String> {
         let (major, minor, _) = self.version;
         if major < 3 {
             return Err(format!(
                 "Python {major}.{minor} is too old; cairn needs Python 3"
             ));
         }
+        // Checked here so that a bad answer is refused once, before it is cached.
+        MarkerEnvironment::new(&self.markers).map_err(|error| error.to_string())?;
         Ok(Interpreter {
             path,
+            executable: self
+                .executable
+                .clone()
+                .filter(|executable| executable.is_absolute())
+                .unwrap_or_else(|| canonical.to_owned()),
+            markers: self.markers.clone(),
             implementation: self.implementation.clone(),
             version: (major, minor),
             interpreter_tag: self.interpreter_tag(),

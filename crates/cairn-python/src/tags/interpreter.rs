@@ -1,4 +1,5 @@
-//! [`Interpreter::query`]: run a Python interpreter once to learn its tags, then remember it.
+//! [`Interpreter::query`]: run a Python interpreter once to learn its tags, its environment
+//! markers and its real executable, then remember them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,12 +12,15 @@ use serde::{Deserialize, Serialize};
 use super::error::TagsError;
 use super::facts::Facts;
 use super::platform::Platform;
+use crate::requirements::{InterpreterMarkers, MarkerEnvironment, MarkerEnvironmentError};
 
 /// The script that makes an interpreter describe itself, as JSON on stdout.
 const QUERY_SCRIPT: &str = include_str!("query.py");
 
-/// The version of the interpreter cache record; a record of another version is a miss.
-const RECORD_FORMAT: u32 = 1;
+/// The version of the interpreter cache record; a record of another version is a miss. (A change
+/// of the facts also bumps the bucket's version, `interpreter-vN`, so that older cairn releases
+/// sharing the cache root do not misread it.)
+const RECORD_FORMAT: u32 = 2;
 
 /// How long a process waits for another one's query of the same interpreter before running
 /// its own; an interpreter answers in well under a second.
@@ -25,11 +29,18 @@ const QUERY_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of the interpreter's stderr an error quotes.
 const STDERR_TAIL: usize = 2000;
 
-/// A Python interpreter, described by what decides which wheels it can load.
+/// A Python interpreter, described by what decides which wheels it can load and which
+/// requirements apply to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interpreter {
-    /// The interpreter as it was asked for, made absolute.
+    /// The interpreter as it was asked for, made absolute (a `PATH` entry, a launcher script or
+    /// a virtual environment's symlink stay as they are).
     pub path: PathBuf,
+    /// The interpreter binary that actually runs: its `sys.executable` with every symlink
+    /// resolved (behind a pyenv shim, `~/.pyenv/versions/3.11.7/bin/python3.11`). A virtual
+    /// environment's `bin/python` resolves to its base interpreter, so use
+    /// [`path`](Self::path) to name the environment.
+    pub executable: PathBuf,
     /// `sys.implementation.name`: `cpython`, `pypy`, …
     pub implementation: String,
     /// The Python language version, `(3, 11)`.
@@ -41,6 +52,9 @@ pub struct Interpreter {
     pub abi_tags: Vec<String>,
     /// Where it runs.
     pub platform: Platform,
+    /// Its PEP 508 environment marker values; [`Interpreter::marker_environment`] evaluates
+    /// markers against them.
+    pub markers: InterpreterMarkers,
 }
 
 /// What the interpreter cache stores: the facts, and how to tell that the binary changed.
@@ -56,12 +70,14 @@ struct Record {
 }
 
 impl Interpreter {
-    /// Describes the interpreter at `python` (a path, or a bare name looked up on `PATH`).
+    /// Describes the interpreter at `python` (a path, or a bare name looked up on `PATH`): its
+    /// tag facts, its environment markers and its real executable, from one run.
     ///
     /// The interpreter runs once (an embedded script printing JSON); the answer is cached in
     /// the interpreter bucket under the interpreter's canonical path, and reused while the
-    /// file's size and modification time are unchanged. Failing to write the cache is not an
-    /// error: the answer is only slower next time.
+    /// file's size and modification time are unchanged (and, on Linux, while the kernel
+    /// release and version that `platform_release` and `platform_version` report are). Failing
+    /// to write the cache is not an error: the answer is only slower next time.
     ///
     /// A launcher script (a pyenv shim, say) is keyed by the script itself: switching the
     /// version it launches without touching it is not noticed. Pass the real interpreter.
@@ -99,27 +115,35 @@ impl Interpreter {
                 cached()
             }
         };
-        let facts = match facts {
+        match facts {
             Some(facts) => {
                 tracing::debug!(python = %canonical.display(), "interpreter facts from the cache");
                 facts
+                    .interpreter(path.clone(), &canonical)
+                    .map_err(|reason| TagsError::BadAnswer { path, reason })
             }
             None => {
                 let facts = run_query(&path)?;
+                // Only an answer that makes sense is cached.
+                let interpreter = facts
+                    .interpreter(path.clone(), &canonical)
+                    .map_err(|reason| TagsError::BadAnswer { path, reason })?;
                 let record = Record {
                     format: RECORD_FORMAT,
-                    path: canonical.clone(),
+                    path: canonical,
                     size,
                     modified,
                     facts,
                 };
                 write_record(&entry, &record);
-                record.facts
+                Ok(interpreter)
             }
-        };
-        facts
-            .interpreter(path.clone())
-            .map_err(|reason| TagsError::BadAnswer { path, reason })
+        }
+    }
+
+    /// The environment that requirement markers are evaluated in for this interpreter.
+    pub fn marker_environment(&self) -> Result<MarkerEnvironment, MarkerEnvironmentError> {
+        MarkerEnvironment::new(&self.markers)
     }
 }
 
@@ -151,8 +175,30 @@ fn read_record(entry: &CacheEntry, canonical: &Path, size: u64, modified: i128) 
     (record.format == RECORD_FORMAT
         && record.path == canonical
         && record.size == size
-        && record.modified == modified)
-        .then_some(record.facts)
+        && record.modified == modified
+        && same_kernel(&record.facts.markers))
+    .then_some(record.facts)
+}
+
+/// Whether the kernel is still the one the record's `platform_release` and `platform_version`
+/// describe. They come from `uname`, which changes with a kernel upgrade while the interpreter
+/// binary does not; Linux shows the same two strings in `/proc`, which costs no process to
+/// read. Elsewhere (or without `/proc`) the recorded values are trusted.
+fn same_kernel(markers: &InterpreterMarkers) -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let current = |name: &str| {
+        std::fs::read_to_string(Path::new("/proc/sys/kernel").join(name))
+            .ok()
+            .map(|text| text.trim_end_matches('\n').to_owned())
+    };
+    [
+        ("osrelease", &markers.platform_release),
+        ("version", &markers.platform_version),
+    ]
+    .into_iter()
+    .all(|(name, recorded)| current(name).is_none_or(|current| current == *recorded))
 }
 
 fn write_record(entry: &CacheEntry, record: &Record) {

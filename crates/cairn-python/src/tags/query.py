@@ -1,6 +1,7 @@
 # Prints, as one JSON object, the facts about this interpreter that decide which wheels it can
-# load. cairn runs it once per interpreter binary and caches the answer; the tags themselves are
-# derived from these facts in Rust, so improving that derivation never needs a re-query.
+# load, its PEP 508 environment marker values and its real executable. cairn runs it once per
+# interpreter binary and caches the answer; the tags themselves are derived from these facts in
+# Rust, so improving that derivation never needs a re-query.
 # Runs on any Python 3 and imports only the standard library. cairn runs it with `-I -S`; it
 # avoids `json` (which imports `re`) and imports `subprocess` only where needed, because on a
 # cold cache the interpreter's start-up is on the critical path of an install.
@@ -135,8 +136,34 @@ def to_json(value):
     return "{" + ",".join(json_string(k) + ":" + to_json(v) for k, v in value.items()) + "}"
 
 
+def pep440(info):
+    """`sys.implementation.version` as PEP 440 text: `3.12.4`, `3.14.0a1`."""
+    version = "%d.%d.%d" % (info.major, info.minor, info.micro)
+    if info.releaselevel != "final":
+        version += info.releaselevel[0] + str(info.serial)
+    return version
+
+
+def markers():
+    """The PEP 508 environment marker values, as pip computes them."""
+    return {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": pep440(sys.implementation.version),
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_python_implementation": platform.python_implementation(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
 glibc = glibc_version() if sys.platform.startswith("linux") else None
 print(to_json({
+    "executable": os.path.realpath(sys.executable) if sys.executable else None,
     "implementation": sys.implementation.name,
     "version": list(sys.version_info[:3]),
     "py_version_nodot": config_text("py_version_nodot"),
@@ -153,4 +180,5 @@ print(to_json({
     "glibc": glibc,
     "musl": musl_version() if sys.platform.startswith("linux") and not glibc else None,
     "macos": macos_version(),
+    "markers": markers(),
 }))

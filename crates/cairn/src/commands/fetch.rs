@@ -15,7 +15,7 @@ use crate::progress::Bars;
 #[derive(Debug, Serialize)]
 struct Record<'a> {
     source: &'a str,
-    filename: &'a str,
+    filename: String,
     archive: String,
     digests: Vec<String>,
     bytes: u64,
@@ -31,9 +31,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         .collect::<Result<Vec<_>, _>>()?;
     let mut requests = Vec::with_capacity(args.sources.len());
     for input in &args.sources {
-        let (source, mut expected) = WheelSource::parse(input)?;
-        expected.extend(pinned.iter().copied());
-        requests.push((source, expected));
+        requests.push(WheelSource::parse_pinned(input, &pinned)?);
     }
     let cache = super::open_cache(global)?;
     let store = WheelStore::new(cache, super::store_settings(global))
@@ -60,7 +58,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
 fn record(wheel: &FetchedWheel) -> Record<'_> {
     Record {
         source: &wheel.source,
-        filename: &wheel.filename,
+        filename: wheel.filename.to_string(),
         archive: wheel.archive.path().display().to_string(),
         digests: wheel.hashes.iter().map(ToString::to_string).collect(),
         bytes: wheel.size,

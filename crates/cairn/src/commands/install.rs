@@ -13,9 +13,7 @@ use cairn_http::HttpClient;
 use cairn_index::IndexClient;
 use cairn_index::locate::{check_hash_mode, locate, prefetchable};
 use cairn_install::{InstallRequest, InstallSettings, Installer};
-use cairn_python::requirements::{
-    MarkerEnvironment, Requirement, RequirementsFile, parse_requirement_arg,
-};
+use cairn_python::requirements::{Requirement, RequirementsFile, parse_requirement_arg};
 use cairn_python::tags::{Interpreter, Tags};
 use cairn_types::WheelFilename;
 use futures_util::future::{BoxFuture, FutureExt, Shared, TryFutureExt};
@@ -28,12 +26,17 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
     let started = Instant::now();
     let cache = super::open_cache(global)?;
     // On a cold cache the interpreter runs for tens of milliseconds: read the requirements and
-    // start fetching the wheels that need no tags to find meanwhile.
-    let interpreter = {
+    // start fetching the wheels that need no tags to find meanwhile. Its one run answers both
+    // the marker environment of the requirements files and the target's tags.
+    let interpreter: SharedInterpreter = {
         let (python, cache) = (args.python.clone(), cache.clone());
-        tokio::task::spawn_blocking(move || Interpreter::query(&python, &cache))
+        let query = tokio::task::spawn_blocking(move || Interpreter::query(&python, &cache));
+        async move { anyhow::Ok(Arc::new(query.await??)) }
+            .map_err(Arc::new)
+            .boxed()
+            .shared()
     };
-    let (requirements, file_index) = collect_requirements(&args)?;
+    let (requirements, file_index) = collect_requirements(&args, interpreter.clone()).await?;
     if requirements.is_empty() {
         bail!(
             "nothing to install: every requirement's environment marker is false for this interpreter"
@@ -42,7 +45,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
     let target = {
         let explicit = args.python_version.clone().zip(args.platform.clone());
         async move {
-            let interpreter = interpreter.await.map_err(anyhow::Error::from)??;
+            let interpreter = interpreter.await.map_err(shared_error)?;
             let tags = match explicit {
                 Some((version, platform)) => {
                     Tags::for_target(parse_python_version(&version)?, &platform)?
@@ -138,15 +141,22 @@ fn parse_python_version(text: &str) -> anyhow::Result<(u8, u8)> {
     })
 }
 
-/// Requirements from the command line and `-r` files, and an index URL a file may name.
-fn collect_requirements(args: &InstallArgs) -> anyhow::Result<(Vec<Requirement>, Option<String>)> {
+/// Requirements from the command line and `-r` files, and an index URL a file may name. The
+/// files' markers are judged for `interpreter` (the real one, even with `--python-version`).
+async fn collect_requirements(
+    args: &InstallArgs,
+    interpreter: SharedInterpreter,
+) -> anyhow::Result<(Vec<Requirement>, Option<String>)> {
     let mut requirements = Vec::new();
     for arg in &args.packages {
         requirements.push(parse_requirement_arg(arg)?);
     }
     let mut index_url = None;
     if !args.requirements.is_empty() {
-        let env = MarkerEnvironment::probe(&args.python)?;
+        let env = interpreter
+            .await
+            .map_err(shared_error)?
+            .marker_environment()?;
         for path in &args.requirements {
             let file = RequirementsFile::read(path, &env)?;
             file.check_hash_mode()?;
@@ -187,9 +197,12 @@ fn index_client(
 
 /// The interpreter an install is for, and the tags of the wheels it can load.
 struct Target {
-    interpreter: Interpreter,
+    interpreter: Arc<Interpreter>,
     tags: Tags,
 }
+
+/// The interpreter's query, run once and awaited for markers and for tags.
+type SharedInterpreter = Shared<BoxFuture<'static, Result<Arc<Interpreter>, Arc<anyhow::Error>>>>;
 
 /// The target, learned once and awaited by every requirement.
 type SharedTarget = Shared<BoxFuture<'static, Result<Arc<Target>, Arc<anyhow::Error>>>>;
