@@ -24,7 +24,7 @@ use cairn_hash::ExpectedHashes;
 use cairn_http::{ClientSettings, HttpClient};
 use cairn_index::{FoundWheel, IndexClient, IndexFile};
 use cairn_install::{InstallRequest, InstallSettings, Installer};
-use cairn_python::metadata::{CoreMetadata, read_dist_info_metadata};
+use cairn_python::metadata::{CoreMetadata, check_requires_python, read_dist_info_metadata};
 use cairn_python::pep508_rs::{Requirement, VersionOrUrl};
 use cairn_python::tags::{Interpreter, Tags};
 use cairn_python::{Version, VersionSpecifiers};
@@ -76,7 +76,13 @@ struct Pick {
     found: FoundWheel,
     /// The specifiers that led here, for the error when a later one disagrees.
     wanted_by: Vec<String>,
+    /// Named on the command line (a root), not only pulled in as a dependency: the install
+    /// marks it `REQUESTED`.
+    requested: bool,
 }
+
+/// The parent of a root requirement in messages.
+const COMMAND_LINE: &str = "the command line";
 
 /// The resolver's view of everything: the interpreter, the index and the cache.
 struct Resolver {
@@ -132,20 +138,23 @@ impl Resolver {
             file,
             found,
             wanted_by: Vec::new(),
+            requested: false,
         })
     }
 
     /// The wheel's metadata: from the index when it publishes it (no download), else from the
     /// wheel, fetched into the cache (the install then reuses the fetch).
     async fn metadata(&self, pick: &Pick) -> anyhow::Result<CoreMetadata> {
-        if pick.file.core_metadata.is_some() {
-            return Ok(self.index.fetch_metadata(&pick.file).await?);
-        }
-        let fetched = self.fetch(&pick.found).await?;
-        Ok(read_dist_info_metadata(
-            fetched.archive.path(),
-            pick.found.filename(),
-        )?)
+        let metadata = if pick.file.core_metadata.is_some() {
+            self.index.fetch_metadata(&pick.file).await?
+        } else {
+            let fetched = self.fetch(&pick.found).await?;
+            read_dist_info_metadata(fetched.archive.path(), pick.found.filename())?
+        };
+        // The index's `data-requires-python` may be missing or disagree with the wheel's own.
+        let python: Version = self.interpreter.markers.python_full_version.parse()?;
+        check_requires_python(&metadata, &python)?;
+        Ok(metadata)
     }
 
     async fn fetch(&self, found: &FoundWheel) -> anyhow::Result<FetchedWheel> {
@@ -171,7 +180,7 @@ async fn resolve(
     let mut picks: BTreeMap<PackageName, Pick> = BTreeMap::new();
     let mut queue: VecDeque<(Requirement, String)> = roots
         .into_iter()
-        .map(|root| (root, "the command line".to_owned()))
+        .map(|root| (root, COMMAND_LINE.to_owned()))
         .collect();
     while let Some((requirement, parent)) = queue.pop_front() {
         if !env.applies(&requirement, &[]) {
@@ -195,10 +204,12 @@ async fn resolve(
                 );
             }
             pick.wanted_by.push(wanted);
+            pick.requested |= parent == COMMAND_LINE;
             continue;
         }
         let mut pick = resolver.pick(&name, &specifiers).await?;
         pick.wanted_by.push(wanted);
+        pick.requested = parent == COMMAND_LINE;
         let metadata = resolver.metadata(&pick).await?;
         let from = format!("{name}=={}", pick.version);
         queue.extend(
@@ -235,25 +246,28 @@ async fn run() -> anyhow::Result<()> {
     };
 
     let picks = resolve(&resolver, args.requirements).await?;
-    let mut fetched: Vec<FetchedWheel> = Vec::new();
+    let mut fetched: Vec<(FetchedWheel, bool)> = Vec::new();
     for pick in picks.values() {
-        fetched.push(resolver.fetch(&pick.found).await?);
+        fetched.push((resolver.fetch(&pick.found).await?, pick.requested));
     }
-    let python = resolver.interpreter.executable.clone();
+    let python = resolver.interpreter.shebang_path().to_owned();
     let target = args.target.clone();
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let installer = Installer::new(&target, InstallSettings::new(python))?;
         let manifests: Vec<_> = fetched
             .iter()
-            .map(|wheel| cache.manifest_path(wheel.archive.digest()))
+            .map(|(wheel, _)| cache.manifest_path(wheel.archive.digest()))
             .collect();
         let requests: Vec<InstallRequest<'_>> = fetched
             .iter()
             .zip(&manifests)
-            .map(|(wheel, manifest)| InstallRequest {
+            .map(|((wheel, requested), manifest)| InstallRequest {
                 archive: wheel.archive.path(),
                 filename: &wheel.filename,
                 manifest: Some(manifest),
+                // Index wheels: no direct URL. Only the roots were asked for.
+                direct_url: None,
+                requested: *requested,
             })
             .collect();
         Ok(installer.install(&requests)?)

@@ -143,6 +143,17 @@ async fn resolves_fetches_and_installs_the_dependency_closure() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&python.stdout), "2.0 5\n");
+    // Only the root was asked for; its dependencies are not REQUESTED. None came from a direct
+    // URL.
+    for (dist_info, requested) in [
+        ("app-1.0.dist-info", true),
+        ("lib-2.0.dist-info", false),
+        ("tiny-0.5.dist-info", false),
+    ] {
+        let dir = target.join(dist_info);
+        assert_eq!(dir.join("REQUESTED").is_file(), requested, "{dist_info}");
+        assert!(!dir.join("direct_url.json").exists(), "{dist_info}");
+    }
     // PEP 658 metadata spared the downloads of app and tiny until the install; the yanked and
     // the too-new lib were never fetched; the Python 2 dependency was never looked up.
     assert_eq!(server.hits("/files/app-1.0-py3-none-any.whl.metadata"), 1);

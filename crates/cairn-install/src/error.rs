@@ -96,10 +96,14 @@ pub enum InstallError {
         problem: &'static str,
     },
 
-    /// The wheel's `RECORD` or the archive's manifest lists a file the unpacked archive lacks.
+    /// A file the archive's manifest (or a listing of the archive) names is gone from the
+    /// unpacked archive: the cache entry was damaged after the wheel was unpacked. A file only
+    /// the wheel's `RECORD` lists is not this error: the wheel is inconsistent, and it is
+    /// installed without the file, with a warning.
     #[error(
-        "{wheel}: the wheel lists `{entry}` but the unpacked archive {} has no such file; the \
-         cache entry is damaged or incomplete: remove it so cairn unpacks the wheel again",
+        "{wheel}: `{entry}` is missing from the unpacked archive {}, though the archive's \
+         manifest lists it; the cache entry is damaged or incomplete: remove it so cairn \
+         unpacks the wheel again",
         archive.display()
     )]
     MissingFile {
@@ -141,10 +145,11 @@ pub enum InstallError {
         second: String,
     },
 
-    /// Two wheels of one call write the same path.
+    /// Two wheels of one call write the same path, and not the same bytes (or one writes a
+    /// file where the other has a directory). Identical files are shared, not refused.
     #[error(
-        "{first} and {second} both write `{path}`; two projects cannot own one file: install \
-         only one of them"
+        "{first} and {second} both write `{path}`, with different content; projects may share \
+         a file only when they write the same bytes: install only one of them"
     )]
     WheelsConflict {
         /// The target-relative path.
@@ -155,11 +160,12 @@ pub enum InstallError {
         second: String,
     },
 
-    /// A wheel writes a path that belongs to another installed project.
+    /// A wheel writes a path that belongs to another installed project, and not the same
+    /// bytes it holds. Identical files are shared, not refused.
     #[error(
-        "{wheel} writes `{path}`, which belongs to the installed project {installed}; two \
-         projects cannot own one file: uninstall {installed} first, or install into another \
-         target"
+        "{wheel} writes `{path}`, which the installed project {installed} already wrote with \
+         different content; projects may share a file only when they write the same bytes: \
+         uninstall that project first, or install into another target"
     )]
     ConflictsWithInstalled {
         /// The wheel's file name.

@@ -1,12 +1,17 @@
 //! The projects already installed in a target, found by their `.dist-info` directories, and the
 //! files their `RECORD`s say they own.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use super::error::InstallError;
 use super::layout::{self, DIST_INFO_SUFFIX};
+use super::relpath::PathProblem;
 use super::{record, relpath};
 use cairn_types::PackageName;
 
@@ -63,13 +68,23 @@ fn name_from_metadata(dist_info: &Path) -> Option<(PackageName, String)> {
     ))
 }
 
-/// The target-relative files `installed`'s `RECORD` lists. Entries that leave the target
-/// (absolute, or with `..`, as pip writes for scripts outside `site-packages`) are skipped:
-/// cairn never touches anything outside the target.
+/// The target-relative files `installed`'s `RECORD` lists (see [`target_path`] for the rows
+/// that leave the target).
 pub(crate) fn recorded_paths(
     target: &Path,
     installed: &Installed,
 ) -> Result<Vec<String>, InstallError> {
+    let mut paths = Vec::new();
+    for_each_recorded(target, installed, |path| paths.push(path.to_owned()))?;
+    Ok(paths)
+}
+
+/// Calls `visit` with every target-relative file `installed`'s `RECORD` lists.
+fn for_each_recorded(
+    target: &Path,
+    installed: &Installed,
+    mut visit: impl FnMut(&str),
+) -> Result<(), InstallError> {
     let dist_info = target.join(&installed.dist_info);
     let cannot_replace = |problem: String| InstallError::CannotReplace {
         project: installed.project.to_string(),
@@ -98,21 +113,77 @@ pub(crate) fn recorded_paths(
             error.line, error.problem
         ))
     })?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| match relpath::normalize(&row.path) {
-            Ok(path) => Some(path.into_owned()),
-            Err(problem) => {
+    for row in rows {
+        match target_path(&row.path) {
+            Ok(path) => visit(&path),
+            Err(problem) => tracing::debug!(
+                dist_info = installed.dist_info,
+                entry = %row.path,
+                problem = problem.describe(),
+                "RECORD entry outside the target left alone"
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// The target-relative path a `RECORD` row names.
+///
+/// `pip install --target` installs into a temporary home scheme, whose `site-packages` is
+/// `<home>/lib/python`, then moves that directory's entries and `<home>`'s other entries (`bin`,
+/// `include`, data) into the target: its `RECORD`s name the scripts `../../bin/x`, and that file
+/// is the target's `bin/x`. So a row `../../x` names `x` in the target, except under `lib` (pip
+/// moves nothing from there). Any other row that leaves the target (absolute, or another `..`)
+/// names no file of the target: cairn never touches anything outside it.
+fn target_path(path: &str) -> Result<Cow<'_, str>, PathProblem> {
+    match relpath::normalize(path) {
+        Err(PathProblem::ParentComponent) => match path.strip_prefix("../../") {
+            Some(inside) => match relpath::normalize(inside) {
+                Ok(inside) if relpath::top_level(&inside) != "lib" => Ok(inside),
+                _ => Err(PathProblem::ParentComponent),
+            },
+            None => Err(PathProblem::ParentComponent),
+        },
+        other => other,
+    }
+}
+
+/// The files among those `wanted` accepts that the `RECORD` of one of `candidates` lists, each
+/// with the `.dist-info` of the first that does. The `RECORD`s are read in parallel; one that
+/// cannot be read is passed over (its project is not replaced, so what it lists stays anyway).
+pub(crate) fn listed_by(
+    target: &Path,
+    candidates: &[&Installed],
+    wanted: impl Fn(&str) -> bool + Sync,
+) -> HashMap<String, String> {
+    let found: Vec<Vec<String>> = candidates
+        .par_iter()
+        .map(|installed| {
+            let mut found = Vec::new();
+            let read = for_each_recorded(target, installed, |path| {
+                if wanted(path) {
+                    found.push(path.to_owned());
+                }
+            });
+            if let Err(error) = read {
                 tracing::debug!(
                     dist_info = installed.dist_info,
-                    entry = %row.path,
-                    problem = problem.describe(),
-                    "RECORD entry outside the target left alone"
+                    %error,
+                    "cannot read an installed RECORD; passing it over"
                 );
-                None
             }
+            found
         })
-        .collect())
+        .collect();
+    let mut owners = HashMap::new();
+    for (installed, paths) in candidates.iter().zip(found) {
+        for path in paths {
+            owners
+                .entry(path)
+                .or_insert_with(|| installed.dist_info.clone());
+        }
+    }
+    owners
 }
 
 /// The `.dist-info` of the first project among `candidates` whose `RECORD` lists `path`. Only
@@ -129,4 +200,29 @@ pub(crate) fn find_owner<'a>(
             .any(|owned| owned == path || owned.starts_with(&format!("{path}/")))
             .then(|| installed.dist_info.clone())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pip_target_rows_name_files_in_the_target() {
+        assert_eq!(target_path("pkg/a.py").as_deref(), Ok("pkg/a.py"));
+        assert_eq!(target_path("../../bin/tool").as_deref(), Ok("bin/tool"));
+        assert_eq!(
+            target_path("../../include/python/x/x.h").as_deref(),
+            Ok("include/python/x/x.h")
+        );
+        for outside in [
+            "../bin/tool",
+            "../../../bin/tool",
+            "../../lib/python/x.py",
+            "../../bin/../../x",
+            "/usr/bin/tool",
+            "pkg/../../x",
+        ] {
+            assert!(target_path(outside).is_err(), "{outside}");
+        }
+    }
 }

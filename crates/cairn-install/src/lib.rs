@@ -39,11 +39,14 @@
 //!     archive: &archive,
 //!     filename: &filename,
 //!     manifest: None,
+//!     direct_url: None,
+//!     requested: true,
 //! }])?;
 //!
 //! assert_eq!(report.wheels[0].name, "demo");
 //! assert!(target.join("demo/__init__.py").is_file());
 //! assert!(target.join("demo-1.0.dist-info/INSTALLER").is_file());
+//! assert!(target.join("demo-1.0.dist-info/REQUESTED").is_file());
 //! # Ok(())
 //! # }
 //! ```
@@ -51,17 +54,21 @@
 //! # How an install runs
 //!
 //! 1. **Plan** (read only, each wheel in parallel). List the unpacked archive (from its
-//!    manifest when there is one), check it against the wheel's `RECORD` (a listed file that
-//!    is missing is an error; paths that would leave the target are refused), map `.data`
-//!    files to their destinations, and generate the entry-point launchers, `INSTALLER` and the
-//!    new `RECORD` in memory. Linked files keep the hash and size from the wheel's `RECORD`:
+//!    manifest when there is one), check it against the wheel's `RECORD` (a file only `RECORD`
+//!    lists is warned about and left out; paths that would leave the target are refused), map
+//!    `.data` files to their destinations, and generate the entry-point launchers, `INSTALLER`,
+//!    `direct_url.json`, `REQUESTED` and the new `RECORD` in memory (see
+//!    [What an install writes](#what-an-install-writes)). Linked files keep the hash and size from the wheel's `RECORD`:
 //!    no byte of them is read.
 //! 2. **Check** (reads the target). The destinations of all wheels form one tree; two wheels
-//!    writing one path, or one project twice, is an error. The target's `.dist-info`
-//!    directories name the installed projects; the `RECORD`s of the versions being replaced
-//!    list the files they own. The tree is laid over the target (`merge`): an existing file
-//!    that no replaced version owns is a conflict, reported with its owner if another project
-//!    records it. Every conflict is found here, before anything in the target changes.
+//!    writing one path with different bytes, or one project twice, is an error (see
+//!    [Files several projects write](#files-several-projects-write)). The target's
+//!    `.dist-info` directories name the installed projects; the `RECORD`s of the versions
+//!    being replaced list the files they own, less those another installed project lists too.
+//!    The tree is laid over the target (`merge`): an existing file that no replaced version
+//!    owns is a conflict, reported with its owner if another project records it, unless it
+//!    holds the new file's bytes and another project records it. Every conflict is found
+//!    here, before anything in the target changes.
 //! 3. **Stage**, beside the check. A `.cairn-install-*` directory is made inside the target
 //!    (same filesystem), and every file is linked (one [`Linker`], so the clone → hardlink →
 //!    copy ladder is decided once for the whole call) or written into it, in parallel. If the
@@ -81,7 +88,9 @@
 //! renaming every file twice (stage, then place) doubles the metadata work. Here a fresh
 //! install of torch (13k files) costs one `link` per file plus a handful of renames; its
 //! upgrade adds two renames and the deletion of the old tree. Conflicts are found by `lstat`
-//! only where a new entry meets an existing one, not by reading every installed `RECORD`.
+//! only where a new entry meets an existing one. The other installed projects' `RECORD`s are
+//! read (in parallel) only when the install replaces a version or meets an identical file, to
+//! find the files they share; a fresh install into a new target reads none.
 //!
 //! Staging links file by file through [`Linker::link_at`] after creating the directories,
 //! rather than with [`Linker::link_tree`] per top-level directory: the plan has already listed
@@ -94,10 +103,67 @@
 //! exist (see `stage`), while other threads check the target, make the other directories and
 //! link the other files. In copy mode an install is bound by copying the bytes.
 //!
+//! # What an install writes
+//!
+//! Besides the wheel's own files, each `.dist-info` directory gets what pip writes there, so
+//! that pip and other tools read a cairn install as one of theirs:
+//!
+//! - `INSTALLER` (`cairn`), always.
+//! - `direct_url.json` (PEP 610) when the request has a [`DirectUrl`]: a wheel installed from a
+//!   path or a URL, not one found on an index. It holds the wheel's URL (`file://` and the
+//!   absolute path for a local file) and its hash when the caller knows it, in the bytes pip
+//!   writes. `pip freeze` then names the project by that URL instead of a version no index
+//!   may have.
+//! - `REQUESTED` (PEP 376, empty) when the request is `requested`: the user named the project,
+//!   rather than it being installed as someone's dependency.
+//! - `RECORD`, rewritten: every installed file with its hash and size, the generated files
+//!   above included (hashed, as pip does), and itself without a hash. It lists exactly the files
+//!   that were installed: a row of the wheel's `RECORD` for a file the wheel does not contain is
+//!   dropped with a warning naming the wheel and the file (pip and uv install such wheels
+//!   too; pip copies the row into its `RECORD`, listing a file that is not there). Such a wheel is inconsistent, and refusing it would blame
+//!   the wrong party: the archive's manifest, when there is one, was written from the very
+//!   entries the extractor unpacked. A file the *manifest* lists that the archive lacks is
+//!   different: the cache entry was damaged after unpacking, and that is
+//!   [`InstallError::MissingFile`]. Without a manifest the listing of the archive is all there
+//!   is, and a missing file is taken as the wheel's.
+//!
+//! An older version's `direct_url.json` or `REQUESTED` goes with it when a project is
+//! reinstalled without them, as the old `RECORD` owns them.
+//!
+//! Scripts follow pip: a console or GUI script in `entry_points.txt` gets a launcher in `bin/`,
+//! and a `.data/scripts` file that is a wrapper of it is left out (debug log) instead of
+//! colliding with the launcher: a file of the script's name, or setuptools' Windows wrappers
+//! `NAME.exe`, `NAME-script.py`, `NAME-script.pyw` and `NAME.pya`, which cannot run on POSIX.
+//! pip's own tests assert those are not created. pip matches `-script.pyw` only by its full
+//! name and so installs it; cairn leaves it out too. Other `.data/scripts` files, `.exe` files
+//! named after no entry point among them, are installed as they are.
+//!
+//! # Files several projects write
+//!
+//! Projects that share a namespace package often all ship its `__init__.py`: the CUDA wheels of
+//! torch an empty `nvidia/__init__.py`, the `backports.*` projects the same `pkgutil` line in
+//! `backports/__init__.py`. pip and uv install them, the last writer winning. cairn shares such
+//! a file when every project writes the same bytes, in one call or across calls: it is staged
+//! once (or left as it is in the target), and every project's `RECORD` lists it, so that each
+//! still accounts for all its files. An upgrade or reinstall of one of them removes the file
+//! only when no other installed project's `RECORD` lists it. Contents are compared cheaply: the
+//! sizes first, the bytes only when the sizes are equal, stopping at the first difference.
+//!
+//! Different bytes are refused ([`InstallError::WheelsConflict`],
+//! [`InstallError::ConflictsWithInstalled`], naming both projects and the file): one file
+//! cannot hold both, and letting the last writer win silently breaks the other project (jwt
+//! and PyJWT both write `jwt/__init__.py`). An identical file in the target that no project
+//! records is refused as any unrecorded file is.
+//!
 //! # Guarantees and limits
 //!
 //! - Nothing outside the target is written or removed. Archive and `RECORD` paths with `..`
-//!   or a root are refused; old `RECORD` entries that leave the target are ignored.
+//!   or a root are refused; old `RECORD` entries that leave the target are ignored (debug
+//!   log), except `../../…`: `pip install --target` installs into a scheme whose
+//!   `site-packages` is `<home>/lib/python`, then moves `<home>/bin` and the other data
+//!   directories into the target, so its `RECORD` names the target's `bin/tool` as
+//!   `../../bin/tool`. Those rows name that file of the target, so an upgrade replaces pip's
+//!   scripts instead of refusing them as unrecorded files.
 //! - No symlink found in the target is followed: entries are inspected with `lstat`, a
 //!   symlink is treated as a file (replaced only if an old version owns it), an old file is
 //!   only removed when every directory above it is a real directory, and files are created
@@ -109,9 +175,10 @@
 //!   `.cairn-install-*` directory holding set-aside files.
 //! - Bytecode is not compiled. Old modules' `__pycache__/*.pyc` files are removed with them.
 //! - A file that exists in the target but that no installed project records counts as a
-//!   conflict, like one owned by another project. A file another project's `RECORD` lists but
-//!   that no longer exists is not one.
+//!   conflict, even with the new file's bytes, like one another project owns with other bytes.
+//!   A file another project's `RECORD` lists but that no longer exists is not one.
 
+mod direct_url;
 mod entry_points;
 mod error;
 mod installed;
@@ -138,10 +205,11 @@ use rayon::prelude::*;
 // The linking types in this crate's signatures, so a caller needs no direct cairn-fs dependency.
 pub use cairn_fs::{Link, LinkDir, LinkError, LinkMode, Linker};
 pub use cairn_types::WheelFilename;
+pub use direct_url::{ArchiveHash, DirectUrl, DirectUrlError};
 pub use error::InstallError;
 
 use self::installed::Installed;
-use self::merge::{Clash, MergeError, MergePlan, NewTree};
+use self::merge::{MergeError, MergePlan, NewTree, TreeError};
 use self::plan::WheelPlan;
 use self::stage::StageCounts;
 use self::transaction::Transaction;
@@ -178,7 +246,19 @@ pub struct InstallRequest<'a> {
     /// listing every directory of the archive (torch: one read instead of 773 directory
     /// listings). A manifest that is missing (an archive unpacked by an older cairn may have
     /// none) or unreadable is passed over, and the archive listed.
+    ///
+    /// With a manifest, a file it lists that the archive lacks is damage to the cache entry
+    /// ([`InstallError::MissingFile`]); a file only the wheel's `RECORD` lists is the wheel's
+    /// own inconsistency, warned about and left out.
     pub manifest: Option<&'a Path>,
+    /// Where the wheel came from, for a wheel installed from a path or a URL (a direct
+    /// reference): written as the PEP 610 `direct_url.json`. `None` for a wheel found on an
+    /// index or in a find-links directory, as pip does.
+    pub direct_url: Option<&'a DirectUrl>,
+    /// Whether the user asked for this project (a requirement they named, not a dependency
+    /// pulled in for one): writes the empty `REQUESTED` file of PEP 376, which tools read to
+    /// tell what may be removed when nothing depends on it any more.
+    pub requested: bool,
 }
 
 /// What an install did.
@@ -198,7 +278,8 @@ pub struct InstalledWheel {
     pub version: String,
     /// Files linked from the cache.
     pub files_linked: u64,
-    /// Files written new: `RECORD`, `INSTALLER`, entry-point launchers and `.data` scripts.
+    /// Files written new: `RECORD`, `INSTALLER`, `direct_url.json`, `REQUESTED`, entry-point
+    /// launchers and `.data` scripts whose `#!python` line was rewritten.
     pub files_written: u64,
     /// The weakest link mode any of the wheel's linked files got.
     pub mode: LinkMode,
@@ -306,7 +387,8 @@ impl Installer {
         );
         let (merge_plan, replaced) = match (checked, staged) {
             (Ok(checked), Ok(())) => checked,
-            // A clash between new files also fails staging (`EEXIST`); the check names it.
+            // Staging puts a path written by several wheels in place once; the check decides
+            // whether they may share it.
             (Err(error), _) | (Ok(_), Err(error)) => return Err(transaction.undo(error)),
         };
         tracing::debug!(
@@ -349,16 +431,49 @@ impl Installer {
         plans: &[WheelPlan],
         by_project: &HashMap<&str, usize>,
     ) -> Result<(MergePlan, Vec<Vec<Installed>>), InstallError> {
-        let tree = NewTree::build(plans).map_err(|clash| clash_error(plans, clash))?;
+        let tree = NewTree::build(plans).map_err(|error| tree_error(plans, error))?;
         let installed = installed::scan(&self.target)?;
         let mut old_owned = HashSet::new();
+        let mut others = Vec::new();
         for old in &installed {
             if by_project.contains_key(old.project.as_str()) {
                 old_owned.extend(installed::recorded_paths(&self.target, old)?);
+            } else {
+                others.push(old);
             }
         }
-        let merge_plan = merge::plan_merge(&self.target, &tree, &old_owned)
+        // A file another installed project also lists is not the old version's to remove.
+        if !old_owned.is_empty() {
+            let shared =
+                installed::listed_by(&self.target, &others, |path| old_owned.contains(path));
+            for (path, owner) in shared {
+                tracing::debug!(path, owner, "kept: another installed project lists it too");
+                old_owned.remove(&path);
+            }
+        }
+        let merge_plan = merge::plan_merge(&self.target, &tree, plans, &old_owned)
             .map_err(|error| self.merge_error(error, plans, &installed, by_project))?;
+        // An existing file the new one would replace with the same bytes is shared only with a
+        // project that records it; a file nobody records stays a conflict.
+        if !merge_plan.kept.is_empty() {
+            let kept: HashSet<&str> = merge_plan
+                .kept
+                .iter()
+                .map(|(path, _)| path.as_str())
+                .collect();
+            let owners = installed::listed_by(&self.target, &others, |path| kept.contains(path));
+            if let Some((path, wheel)) = merge_plan
+                .kept
+                .iter()
+                .find(|(path, _)| !owners.contains_key(path))
+            {
+                return Err(InstallError::UnrecordedFileExists {
+                    wheel: plans[*wheel].wheel.clone(),
+                    full_path: self.target.join(path),
+                    path: path.clone(),
+                });
+            }
+        }
         let mut replaced: Vec<Vec<Installed>> = plans.iter().map(|_| Vec::new()).collect();
         for old in installed {
             if let Some(&wheel) = by_project.get(old.project.as_str()) {
@@ -397,6 +512,15 @@ impl Installer {
     ) -> InstallError {
         match error {
             MergeError::Io { path, source } => InstallError::ReadTarget { path, source },
+            MergeError::ReadArchive {
+                wheel,
+                path,
+                source,
+            } => InstallError::ReadArchive {
+                wheel: plans[wheel].wheel.clone(),
+                path,
+                source,
+            },
             MergeError::Conflict { path, wheel } => {
                 let others = installed
                     .iter()
@@ -434,7 +558,21 @@ fn index_projects(plans: &[WheelPlan]) -> Result<HashMap<&str, usize>, InstallEr
     Ok(by_project)
 }
 
-fn clash_error(plans: &[WheelPlan], clash: Clash) -> InstallError {
+fn tree_error(plans: &[WheelPlan], error: TreeError) -> InstallError {
+    let clash = match error {
+        TreeError::Clash(clash) => clash,
+        TreeError::Read {
+            wheel,
+            path,
+            source,
+        } => {
+            return InstallError::ReadArchive {
+                wheel: plans[wheel].wheel.clone(),
+                path,
+                source,
+            };
+        }
+    };
     let first = &plans[clash.first];
     if clash.first == clash.second {
         return InstallError::InvalidWheel {

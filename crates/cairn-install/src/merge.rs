@@ -1,15 +1,18 @@
 //! Deciding, before anything is written, how the new files meet the target.
 //!
 //! The files of every wheel in the call form one tree ([`NewTree`]); building it finds two
-//! wheels writing one path. The tree is then laid over the target, top down:
+//! wheels writing one path, which is allowed only when both write the same bytes (the file is
+//! then staged once and both `RECORD`s list it). The tree is then laid over the target, top
+//! down:
 //!
 //! - an entry the target lacks is moved in whole: one rename for a whole package;
 //! - a target directory that holds nothing but files of the versions being replaced (and
 //!   bytecode caches) is set aside whole and the new one moved in: an upgrade of a large package
 //!   costs two renames, not two per file;
 //! - any other directory (a namespace package, `bin`) is merged entry by entry;
-//! - a file the old version owns is set aside and replaced; any other existing file is a
-//!   conflict.
+//! - a file the old version owns is set aside and replaced; an existing file with the same bytes
+//!   as the new one is kept (the caller checks that another project's `RECORD` lists it); any
+//!   other existing file is a conflict.
 //!
 //! Old files the new versions do not replace are set aside too, with the bytecode caches of old
 //! modules, and the directories they leave empty are removed at commit.
@@ -22,14 +25,19 @@ use std::path::{Path, PathBuf};
 use super::plan::WheelPlan;
 use super::{relpath, walk};
 
+mod content;
+
+use content::Bytes;
+
 /// A directory's entries, by name.
 pub(crate) type Children = BTreeMap<String, Node>;
 
 /// An entry of the new files' tree.
 #[derive(Debug)]
 pub(crate) enum Node {
-    /// A file, written by the wheel at this index.
-    File { wheel: usize },
+    /// A file: the one at index `file` of the wheel at index `wheel` (the first wheel that
+    /// writes it, when several write the same bytes).
+    File { wheel: usize, file: usize },
     /// A directory.
     Dir(Children),
 }
@@ -38,7 +46,7 @@ impl Node {
     /// A wheel that writes something at or under this node.
     pub(crate) fn any_wheel(&self) -> usize {
         match self {
-            Self::File { wheel } => *wheel,
+            Self::File { wheel, .. } => *wheel,
             Self::Dir(children) => children.values().next().map_or(0, Self::any_wheel),
         }
     }
@@ -58,40 +66,96 @@ pub(crate) struct Clash {
     pub(crate) second: usize,
 }
 
+/// Why the new files form no tree.
+#[derive(Debug)]
+pub(crate) enum TreeError {
+    /// Two wheels write one path with different content, or one wheel writes it twice.
+    Clash(Clash),
+    /// A file of the wheel at index `wheel` could not be read to compare it with another.
+    Read {
+        wheel: usize,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+/// A planned file: (wheel index, file index in its plan).
+type FileRef = (usize, usize);
+
 impl NewTree {
-    pub(crate) fn build(plans: &[WheelPlan]) -> Result<Self, Clash> {
+    /// The tree of every file of `plans`. A path written by several wheels is one node when
+    /// they all write the same bytes; the bytes are compared only for such paths.
+    pub(crate) fn build(plans: &[WheelPlan]) -> Result<Self, TreeError> {
+        let mut same = |first: FileRef, second: FileRef| {
+            let bytes =
+                |(wheel, file): FileRef| Bytes::planned(&plans[wheel], &plans[wheel].files[file]);
+            content::same(&bytes(first), &bytes(second)).map_err(|(side, error)| TreeError::Read {
+                wheel: if side == 0 { first.0 } else { second.0 },
+                path: error.path,
+                source: error.source,
+            })
+        };
         let mut tree = Self::default();
         for (wheel, plan) in plans.iter().enumerate() {
-            for file in &plan.files {
-                insert(&mut tree.root, &file.dest, &file.dest, wheel)?;
+            for (index, file) in plan.files.iter().enumerate() {
+                insert(
+                    &mut tree.root,
+                    &file.dest,
+                    &file.dest,
+                    (wheel, index),
+                    &mut same,
+                )?;
             }
         }
         Ok(tree)
     }
 }
 
-/// Inserts `rest`, the tail of `dest`, under `children`.
-fn insert(children: &mut Children, dest: &str, rest: &str, wheel: usize) -> Result<(), Clash> {
+/// Inserts `rest`, the tail of `dest`, under `children`. A file already there is kept if it is
+/// another wheel's and `same` says it has the same bytes.
+fn insert(
+    children: &mut Children,
+    dest: &str,
+    rest: &str,
+    new: FileRef,
+    same: &mut dyn FnMut(FileRef, FileRef) -> Result<bool, TreeError>,
+) -> Result<(), TreeError> {
     let (component, tail) = match rest.split_once('/') {
         Some((component, tail)) => (component, Some(tail)),
         None => (rest, None),
     };
-    let clash = |first| Clash {
-        path: dest[..dest.len() - rest.len() + component.len()].to_owned(),
-        first,
-        second: wheel,
+    let clash = |first| {
+        TreeError::Clash(Clash {
+            path: dest[..dest.len() - rest.len() + component.len()].to_owned(),
+            first,
+            second: new.0,
+        })
     };
     if let Some(node) = children.get_mut(component) {
         return match (node, tail) {
-            (Node::Dir(next), Some(tail)) => insert(next, dest, tail, wheel),
+            (Node::Dir(next), Some(tail)) => insert(next, dest, tail, new, same),
+            (&mut Node::File { wheel, file }, None) if wheel != new.0 => {
+                if same((wheel, file), new)? {
+                    tracing::debug!(
+                        path = dest,
+                        "an identical file from two wheels, staged once"
+                    );
+                    Ok(())
+                } else {
+                    Err(clash(wheel))
+                }
+            }
             (node, _) => Err(clash(node.any_wheel())),
         };
     }
     let node = match tail {
-        None => Node::File { wheel },
+        None => Node::File {
+            wheel: new.0,
+            file: new.1,
+        },
         Some(tail) => {
             let mut next = Children::new();
-            insert(&mut next, dest, tail, wheel)?;
+            insert(&mut next, dest, tail, new, same)?;
             Node::Dir(next)
         }
     };
@@ -108,6 +172,10 @@ pub(crate) struct MergePlan {
     pub(crate) move_ins: Vec<String>,
     /// Directories to remove at commit if they are then empty, deepest first.
     pub(crate) prune: Vec<String>,
+    /// Existing files that a new file would replace with the same bytes, with the index of a
+    /// wheel writing them: they stay as they are, and are valid only if an installed project
+    /// that is not being replaced records them (the caller checks).
+    pub(crate) kept: Vec<(String, usize)>,
 }
 
 /// Why no plan could be made.
@@ -118,17 +186,26 @@ pub(crate) enum MergeError {
     Conflict { path: String, wheel: usize },
     /// The target could not be inspected.
     Io { path: PathBuf, source: io::Error },
+    /// A file of the wheel at this index could not be read to compare it with the target's.
+    ReadArchive {
+        wheel: usize,
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
-/// Plans laying `tree` over `target`, replacing the files in `old_owned` (target-relative paths
-/// from the `RECORD`s of the versions being replaced).
+/// Plans laying `tree` (the files of `plans`) over `target`, replacing the files in
+/// `old_owned` (target-relative paths from the `RECORD`s of the versions being replaced that no
+/// other installed project lists).
 pub(crate) fn plan_merge(
     target: &Path,
     tree: &NewTree,
+    plans: &[WheelPlan],
     old_owned: &HashSet<String>,
 ) -> Result<MergePlan, MergeError> {
     let mut planner = Planner {
         target,
+        plans,
         old_owned,
         old_tops: old_owned
             .iter()
@@ -149,6 +226,7 @@ pub(crate) fn plan_merge(
 
 struct Planner<'a> {
     target: &'a Path,
+    plans: &'a [WheelPlan],
     old_owned: &'a HashSet<String>,
     /// Top-level entries that hold something an old version owns; no other can be swapped.
     old_tops: HashSet<&'a str>,
@@ -185,6 +263,11 @@ impl Planner<'_> {
                 // A file or symlink of an old version; renaming it away never follows it.
                 self.set_aside_file(path.clone());
                 self.plan.move_ins.push(path);
+            } else if let &Node::File { wheel, file } = node
+                && self.same_as_existing(&path, wheel, file)?
+            {
+                // Another project's (the caller checks) file, with the same bytes: shared.
+                self.plan.kept.push((path, wheel));
             } else {
                 return Err(MergeError::Conflict {
                     path,
@@ -193,6 +276,29 @@ impl Planner<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Whether the existing file at `path` holds the bytes the new file `file` of the wheel at
+    /// index `wheel` would.
+    fn same_as_existing(&self, path: &str, wheel: usize, file: usize) -> Result<bool, MergeError> {
+        let plan = &self.plans[wheel];
+        let existing = Bytes::File(self.target.join(path));
+        content::same(&existing, &Bytes::planned(plan, &plan.files[file])).map_err(
+            |(side, error)| {
+                if side == 0 {
+                    MergeError::Io {
+                        path: error.path,
+                        source: error.source,
+                    }
+                } else {
+                    MergeError::ReadArchive {
+                        wheel,
+                        path: error.path,
+                        source: error.source,
+                    }
+                }
+            },
+        )
     }
 
     /// Sets aside the old versions' files that no new file replaced: whole top-level
@@ -366,12 +472,30 @@ fn is_bytecode_cache(path: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn tree_of(files: &[(&str, usize)]) -> Result<NewTree, Clash> {
+    /// The tree of `(path, wheel, content)`: two files are the same when their contents are.
+    fn shared_tree_of(files: &[(&str, usize, &str)]) -> Result<NewTree, Clash> {
         let mut tree = NewTree::default();
-        for (path, wheel) in files {
-            insert(&mut tree.root, path, path, *wheel)?;
+        let mut same = |first: FileRef, second: FileRef| Ok(files[first.1].2 == files[second.1].2);
+        for (index, (path, wheel, _)) in files.iter().enumerate() {
+            insert(&mut tree.root, path, path, (*wheel, index), &mut same).map_err(|error| {
+                match error {
+                    TreeError::Clash(clash) => clash,
+                    TreeError::Read { .. } => panic!("nothing is read"),
+                }
+            })?;
         }
         Ok(tree)
+    }
+
+    /// The tree of `(path, wheel)`, every file with its own content.
+    fn tree_of(files: &[(&str, usize)]) -> Result<NewTree, Clash> {
+        let contents: Vec<String> = (0..files.len()).map(|i| i.to_string()).collect();
+        let files: Vec<(&str, usize, &str)> = files
+            .iter()
+            .zip(&contents)
+            .map(|(&(path, wheel), content)| (path, wheel, content.as_str()))
+            .collect();
+        shared_tree_of(&files)
     }
 
     #[test]
@@ -400,6 +524,39 @@ mod tests {
             (clash.path.as_str(), clash.first, clash.second),
             ("pkg", 2, 1)
         );
+    }
+
+    #[test]
+    fn identical_files_of_two_wheels_are_one_node() {
+        let tree = shared_tree_of(&[
+            ("ns/__init__.py", 0, ""),
+            ("ns/a.py", 0, "a"),
+            ("ns/__init__.py", 1, ""),
+            ("ns/b.py", 1, "b"),
+            ("ns/__init__.py", 2, ""),
+        ])
+        .unwrap();
+        let Node::Dir(ns) = &tree.root["ns"] else {
+            panic!("ns is a directory")
+        };
+        assert!(matches!(
+            ns["__init__.py"],
+            Node::File { wheel: 0, file: 0 }
+        ));
+        assert_eq!(ns.len(), 3);
+
+        let clash =
+            shared_tree_of(&[("ns/__init__.py", 0, ""), ("ns/__init__.py", 1, "x")]).unwrap_err();
+        assert_eq!(
+            (clash.path.as_str(), clash.first, clash.second),
+            ("ns/__init__.py", 0, 1)
+        );
+        // One wheel writing a path twice is never sharing, even with the same bytes.
+        let clash = shared_tree_of(&[("ns/x.py", 0, ""), ("ns/x.py", 0, "")]).unwrap_err();
+        assert_eq!((clash.first, clash.second), (0, 0));
+        // A file and a directory never share.
+        let clash = shared_tree_of(&[("ns", 0, ""), ("ns/x.py", 1, "")]).unwrap_err();
+        assert_eq!(clash.path, "ns");
     }
 
     #[test]

@@ -4,7 +4,13 @@
 //! listed in parallel), its `RECORD` is checked against that list, and every file gets a
 //! target-relative destination and its `RECORD` hash and size. Linked files reuse the hash
 //! and size from the wheel's `RECORD`, so no byte of them is read; only generated files
-//! (launchers, `INSTALLER`, rewritten scripts) are hashed.
+//! (launchers, `INSTALLER`, `REQUESTED`, `direct_url.json`, rewritten scripts) are hashed.
+//!
+//! A file the wheel's `RECORD` lists but the archive does not hold is the wheel's own
+//! inconsistency (the archive's manifest, when there is one, was written from the very entries
+//! the extractor unpacked): it is warned about and left out of the new `RECORD`, as pip and uv
+//! install such wheels. A `.data/scripts` file that is a wrapper of a console or GUI script
+//! (see [`scripts::wrapped_entry_point`]) is left out: the entry point's launcher replaces it.
 
 use std::borrow::Cow;
 use std::fs::{self, File};
@@ -12,8 +18,9 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use cairn_cache::ArchiveManifest;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
+use super::direct_url::DIRECT_URL_FILE;
 use super::entry_points::{self, ScriptEntryPoint};
 use super::error::InstallError;
 use super::layout::{self, DIST_INFO_SUFFIX, DataScheme};
@@ -23,6 +30,9 @@ use cairn_types::PackageName;
 
 /// What cairn writes into `INSTALLER`.
 const INSTALLER_CONTENT: &[u8] = b"cairn\n";
+
+/// How many of the files a wheel's `RECORD` lists but lacks a warning names.
+const MISSING_NAMED: usize = 5;
 
 /// One wheel, ready to be staged.
 #[derive(Debug)]
@@ -113,33 +123,63 @@ pub(crate) fn plan_wheel(
     let data_prefix = format!("{stem}.data/");
     let record_entry = format!("{dist_info}/RECORD");
     let installer_entry = format!("{dist_info}/INSTALLER");
+    let direct_url_entry = format!("{dist_info}/{DIRECT_URL_FILE}");
+    let requested_entry = format!("{dist_info}/REQUESTED");
+    // Files of the archive that cairn writes itself: `RECORD` and `INSTALLER` always,
+    // `direct_url.json` and `REQUESTED` when it writes its own.
+    let written_here = |entry: &str| {
+        entry == record_entry
+            || entry == installer_entry
+            || (request.direct_url.is_some() && entry == direct_url_entry)
+            || (request.requested && entry == requested_entry)
+    };
 
-    let mut files = Vec::with_capacity(listed.len() + 4);
+    let entry_points = reader.script_entry_points(&dist_info_path.join("entry_points.txt"))?;
+    let script_names: FxHashSet<&str> = entry_points
+        .iter()
+        .map(|script| script.name.as_str())
+        .collect();
+
+    let mut files = Vec::with_capacity(listed.len() + 6);
     for entry in listed {
         let fields = recorded.remove(entry.as_str());
-        if entry == record_entry || entry == installer_entry {
-            // Both are cairn's to write.
+        if written_here(&entry) {
             continue;
         }
         let file = match entry.strip_prefix(&data_prefix) {
-            Some(inner) => reader.plan_data_file(&entry, inner, name, shebang, fields)?,
+            Some(inner) => {
+                if let Some(script) = inner.strip_prefix("scripts/").and_then(|script| {
+                    scripts::wrapped_entry_point(relpath::file_name(script), |name| {
+                        script_names.contains(name)
+                    })
+                }) {
+                    tracing::debug!(
+                        wheel,
+                        entry,
+                        script,
+                        "leaving out a .data script that the entry point's launcher replaces"
+                    );
+                    continue;
+                }
+                reader.plan_data_file(&entry, inner, name, shebang, fields)?
+            }
             None => reader.planned(entry.clone(), entry, false, fields)?,
         };
         files.push(file);
     }
-    recorded.remove(record_entry.as_str());
-    if let Some(missing) = recorded.into_keys().min() {
-        return Err(InstallError::MissingFile {
-            wheel: wheel.clone(),
-            entry: missing.into_owned(),
-            archive: archive.to_path_buf(),
-        });
+    let mut missing: Vec<Cow<'_, str>> = recorded
+        .into_keys()
+        .filter(|entry| !written_here(entry))
+        .collect();
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        warn_missing(&wheel, &missing);
     }
 
-    for script in reader.script_entry_points(&dist_info_path.join("entry_points.txt"))? {
+    for script in &entry_points {
         files.push(generated(
             format!("bin/{}", script.name),
-            scripts::launcher(shebang, &script),
+            scripts::launcher(shebang, script),
             true,
         ));
     }
@@ -148,6 +188,16 @@ pub(crate) fn plan_wheel(
         INSTALLER_CONTENT.to_vec(),
         false,
     ));
+    if let Some(direct_url) = request.direct_url {
+        files.push(generated(
+            direct_url_entry,
+            direct_url.to_json().into_bytes(),
+            false,
+        ));
+    }
+    if request.requested {
+        files.push(generated(requested_entry, Vec::new(), false));
+    }
     // Stable sort: a manifest's files come sorted, so this is mostly merging a few runs.
     files.sort_by(|a, b| a.file.dest.cmp(&b.file.dest));
 
@@ -173,6 +223,29 @@ pub(crate) fn plan_wheel(
         version: version.to_owned(),
         files,
     })
+}
+
+/// Warns that the wheel's `RECORD` lists `missing` (sorted), which its archive does not hold:
+/// the wheel is inconsistent, and the files it does hold are installed.
+fn warn_missing(wheel: &str, missing: &[Cow<'_, str>]) {
+    for entry in missing {
+        tracing::debug!(wheel, %entry, "RECORD lists a file the wheel does not contain");
+    }
+    let mut files = missing
+        .iter()
+        .take(MISSING_NAMED)
+        .map(|entry| entry.as_ref())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if missing.len() > MISSING_NAMED {
+        files.push_str(&format!(" and {} more", missing.len() - MISSING_NAMED));
+    }
+    tracing::warn!(
+        wheel,
+        files,
+        "the wheel's RECORD lists files the wheel does not contain; installing the files it \
+         holds, and a RECORD of those"
+    );
 }
 
 fn generated<'t>(dest: String, bytes: Vec<u8>, executable: bool) -> RecordedFile<'t> {

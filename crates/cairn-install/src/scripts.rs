@@ -63,6 +63,32 @@ pub(crate) fn launcher(shebang: &[u8], entry: &ScriptEntryPoint) -> Vec<u8> {
     script
 }
 
+/// The console or GUI script that the `.data/scripts` file `file_name` is a wrapper of, if it is
+/// one: the file is named like the entry point, or like one of the Windows wrappers setuptools
+/// writes for it (`NAME.exe`, `NAME-script.py`, `NAME-script.pyw`, `NAME.pya`; the suffix in
+/// any case). `is_entry_point` says whether a name is one of the wheel's script entry points.
+///
+/// The installer generates the entry point's launcher itself, so such a file is left out, as
+/// pip leaves it out: on POSIX the Windows wrappers could not run, and a file with the script's
+/// own name would collide with the launcher. pip compares `-script.py`, `.exe` and `.pya`;
+/// `-script.pyw` (the wrapper of a GUI script) is left out here too, where pip installs it.
+pub(crate) fn wrapped_entry_point(
+    file_name: &str,
+    is_entry_point: impl Fn(&str) -> bool,
+) -> Option<&str> {
+    let stem = ["-script.pyw", "-script.py", ".exe", ".pya"]
+        .into_iter()
+        .find_map(|suffix| {
+            let split = file_name.len().checked_sub(suffix.len())?;
+            file_name
+                .get(split..)
+                .filter(|end| end.eq_ignore_ascii_case(suffix))
+                .and_then(|_| file_name.get(..split))
+        })
+        .unwrap_or(file_name);
+    is_entry_point(stem).then_some(stem)
+}
+
 /// `content` with a first line of `#!python` or `#!pythonw` (optionally followed by
 /// interpreter arguments) replaced by `shebang`; `None` when the first line is anything else,
 /// which wheels use for shell scripts and binaries that must not change.
@@ -140,6 +166,35 @@ mod tests {
         assert!(text.starts_with("#!/py\n# -*- coding: utf-8 -*-\n"));
         assert!(text.contains("from pkg.cli import App\n"));
         assert!(text.ends_with("    sys.exit(App.run())\n"));
+    }
+
+    #[test]
+    fn setuptools_wrappers_of_entry_points_are_recognised() {
+        let names = ["t1", "gui"];
+        let wrapped = |name| wrapped_entry_point(name, |stem| names.contains(&stem));
+        for (file, script) in [
+            ("t1", "t1"),
+            ("t1.exe", "t1"),
+            ("t1.EXE", "t1"),
+            ("t1-script.py", "t1"),
+            ("t1-Script.PY", "t1"),
+            ("gui-script.pyw", "gui"),
+            ("gui.exe", "gui"),
+            ("t1.pya", "t1"),
+        ] {
+            assert_eq!(wrapped(file), Some(script), "{file}");
+        }
+        for file in [
+            "other",
+            "other.exe",
+            "t1.sh",
+            "t1-script.pyc",
+            "T1",
+            "t1.exe.exe",
+            "é.exe",
+        ] {
+            assert_eq!(wrapped(file), None, "{file}");
+        }
     }
 
     #[test]

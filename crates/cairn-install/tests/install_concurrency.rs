@@ -34,6 +34,8 @@ fn child_entry() {
             archive,
             filename: &filename,
             manifest: None,
+            direct_url: None,
+            requested: false,
         }])
         .unwrap();
     println!("installed");

@@ -44,6 +44,8 @@ fn time_installs(work: &Path, archive: &Path, filename: &WheelFilename, mode: Li
         archive,
         filename,
         manifest: None,
+        direct_url: None,
+        requested: false,
     };
     let mut fresh = Vec::new();
     let mut target = PathBuf::new();

@@ -5,8 +5,8 @@
 //!   packaging's order;
 //! - [`requirements`]: pinned requirements files as `pip-compile --generate-hashes` and
 //!   `uv pip compile --generate-hashes` write them, with markers and pip's hash-checking mode;
-//! - [`metadata`]: core metadata (`METADATA`, `PKG-INFO`) as typed fields, and the `METADATA` of
-//!   an unpacked wheel.
+//! - [`metadata`]: core metadata (`METADATA`, `PKG-INFO`) as typed fields, the `METADATA` of
+//!   an unpacked wheel, and whether its `Requires-Python` admits an interpreter.
 //!
 //! The PEP 440 and PEP 508 crates whose types appear in this crate's signatures are re-exported
 //! ([`pep440_rs`], [`pep508_rs`], and [`Version`], [`VersionSpecifiers`] at the root), so that
@@ -49,6 +49,7 @@
 //! ```
 
 pub mod metadata;
+mod metadata_python;
 mod metadata_wheel;
 pub mod requirements;
 pub mod tags;

@@ -15,12 +15,14 @@
 //! - `\n` and `\r\n` line endings, and a UTF-8 byte-order mark, are accepted.
 //!
 //! [`read_dist_info_metadata`] reads the `METADATA` of an unpacked wheel, such as an archive in
-//! the cache.
+//! the cache, and [`check_requires_python`] tells whether its `Requires-Python` admits the
+//! interpreter it is to be installed for.
 
 use std::str::FromStr;
 
 use thiserror::Error;
 
+pub use crate::metadata_python::{RequiresPythonError, check_requires_python};
 pub use crate::metadata_wheel::{DistInfoError, read_dist_info_metadata};
 pub use cairn_types::{InvalidPackageName, PackageName};
 pub use pep440_rs::{Version, VersionSpecifiers};

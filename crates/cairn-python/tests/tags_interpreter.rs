@@ -268,3 +268,53 @@ fn a_bare_name_is_found_on_path() {
     assert!(interpreter.path.is_absolute(), "{:?}", interpreter.path);
     assert_eq!(interpreter.version.0, 3);
 }
+
+/// `os.path.realpath(sys.executable)` of the machine's `python3`.
+fn realpath_python3() -> PathBuf {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import os, sys; print(os.path.realpath(sys.executable))",
+        ])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+#[test]
+fn scripts_name_the_real_interpreter_behind_a_launcher_script_or_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let exec = format!("exec '{}' \"$@\"", real_python3().display());
+    let shim = wrapper(dir.path(), "python3", &exec);
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&shim, &link).unwrap();
+    let cache = Cache::temporary().unwrap();
+    for python in [&shim, &link] {
+        let interpreter = Interpreter::query(python, &cache).unwrap();
+        assert_eq!(interpreter.path, *python);
+        assert_eq!(interpreter.shebang_path(), realpath_python3());
+    }
+}
+
+#[test]
+fn scripts_name_a_virtual_environment_interpreter_by_its_own_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    let created = Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let python = venv.join("bin").join("python");
+    let cache = Cache::temporary().unwrap();
+    let interpreter = Interpreter::query(&python, &cache).unwrap();
+    assert_eq!(interpreter.shebang_path(), python);
+    // Its binary is the base interpreter, which does not see the environment.
+    assert_eq!(interpreter.executable, realpath_python3());
+
+    // Without `pyvenv.cfg` the same symlink is no environment.
+    std::fs::remove_file(venv.join("pyvenv.cfg")).unwrap();
+    let interpreter = Interpreter::query(&python, &cache).unwrap();
+    assert_eq!(interpreter.shebang_path(), realpath_python3());
+}

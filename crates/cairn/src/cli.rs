@@ -82,10 +82,13 @@ pub(crate) struct InstallArgs {
     /// How files come from the cache [default: clone, else hardlink, else copy].
     #[arg(long, value_name = "MODE", env = "CAIRN_LINK_MODE")]
     pub(crate) link_mode: Option<String>,
-    /// The interpreter to install for: its tags choose wheels, its path goes in script shebangs.
+    /// The interpreter to install for: its tags choose wheels, its version must meet each
+    /// wheel's Requires-Python, and its real executable (or, for a virtual environment's
+    /// interpreter, this path) goes in script shebangs.
     #[arg(long, default_value = "python3", value_name = "PATH")]
     pub(crate) python: PathBuf,
-    /// Choose wheels for this Python version (`3.12`) instead of the interpreter's.
+    /// Choose wheels for this Python version (`3.12`) instead of the interpreter's, and check
+    /// their Requires-Python against it.
     #[arg(long, value_name = "X.Y", requires = "platform")]
     pub(crate) python_version: Option<String>,
     /// Choose wheels for this platform (`manylinux_2_28_x86_64`, `win_amd64`, …).

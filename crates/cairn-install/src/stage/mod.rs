@@ -2,9 +2,12 @@
 //! changes.
 //!
 //! Files are linked or written by rayon's threads with no existence check: the staging tree
-//! starts empty, and a destination written twice fails with `EEXIST` (the checks that run
-//! beside staging then name the clash). Linked files go directory by directory, named relative
-//! to the two directories held open, largest directory first.
+//! starts empty, so a destination that exists (`EEXIST`) was put there by another file of the
+//! plans. That file is skipped: several wheels may write one file with the same bytes (a shared
+//! `__init__.py` of a namespace package), which is staged once, and any other case (different
+//! bytes, a file where a directory is) is refused by the checks that run beside staging.
+//! Linked files go directory by directory, named relative to the two directories held open,
+//! largest directory first.
 //!
 //! The directories of the largest job are made first and its links start at once, while the
 //! other directories are made (each before its children, siblings in parallel). One directory
@@ -225,25 +228,29 @@ impl Stager<'_> {
             names.iter().try_for_each(|&(src, dst)| {
                 // The plan took every entry from the archive's manifest or directories, which
                 // said it is a regular file.
-                let mode = self
-                    .linker
-                    .link_at(&src_dir, OsStr::new(src), &dst_dir, OsStr::new(dst))
-                    .map_err(|source| match source {
-                        // The staging directory is held open: the archive lacks the file.
-                        LinkError::Link { ref source, .. }
-                            if source.kind() == io::ErrorKind::NotFound =>
-                        {
-                            InstallError::MissingFile {
-                                wheel: plan.wheel.clone(),
-                                entry: relpath::join(links.src_dir, src),
-                                archive: plan.archive.clone(),
-                            }
-                        }
-                        source => InstallError::Link {
+                let linked =
+                    self.linker
+                        .link_at(&src_dir, OsStr::new(src), &dst_dir, OsStr::new(dst));
+                if let Err(LinkError::DestinationExists { dst, .. }) = &linked {
+                    tracing::trace!(path = %dst.display(), "already staged by another wheel");
+                    return Ok(());
+                }
+                let mode = linked.map_err(|source| match source {
+                    // The staging directory is held open: the archive lacks the file.
+                    LinkError::Link { ref source, .. }
+                        if source.kind() == io::ErrorKind::NotFound =>
+                    {
+                        InstallError::MissingFile {
                             wheel: plan.wheel.clone(),
-                            source,
-                        },
-                    })?;
+                            entry: relpath::join(links.src_dir, src),
+                            archive: plan.archive.clone(),
+                        }
+                    }
+                    source => InstallError::Link {
+                        wheel: plan.wheel.clone(),
+                        source,
+                    },
+                })?;
                 count.linked.fetch_add(1, Ordering::Relaxed);
                 count.weakest.fetch_max(mode_rank(mode), Ordering::Relaxed);
                 Ok(())
@@ -269,13 +276,25 @@ impl Stager<'_> {
         fill: impl FnOnce(&mut File) -> io::Result<()>,
     ) -> Result<(), InstallError> {
         let dst = self.root.join(dest);
-        create_new(&dst, executable)
-            .and_then(|mut writer| fill(&mut writer))
-            .map_err(|source| InstallError::Stage {
-                wheel: self.plans[wheel].wheel.clone(),
-                path: dst,
-                source,
-            })?;
+        let mut writer = match create_new(&dst, executable) {
+            Ok(writer) => writer,
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                tracing::trace!(path = %dst.display(), "already staged by another wheel");
+                return Ok(());
+            }
+            Err(source) => {
+                return Err(InstallError::Stage {
+                    wheel: self.plans[wheel].wheel.clone(),
+                    path: dst,
+                    source,
+                });
+            }
+        };
+        fill(&mut writer).map_err(|source| InstallError::Stage {
+            wheel: self.plans[wheel].wheel.clone(),
+            path: dst,
+            source,
+        })?;
         self.counts[wheel].written.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -31,7 +31,8 @@ pub struct Unpacked {
     /// wrote. [`Unpacked::request`] leaves it out; [`Unpacked::request_with_manifest`] passes it.
     pub manifest: PathBuf,
     pub filename: WheelFilename,
-    pub builder: WheelBuilder,
+    /// What built the wheel; `None` for a wheel file from elsewhere (PyPI).
+    pub builder: Option<WheelBuilder>,
 }
 
 impl Unpacked {
@@ -40,6 +41,8 @@ impl Unpacked {
             archive: &self.archive,
             filename: &self.filename,
             manifest: None,
+            direct_url: None,
+            requested: false,
         }
     }
 
@@ -50,8 +53,13 @@ impl Unpacked {
         }
     }
 
+    /// The `.dist-info` directory name, as the unpacked archive has it.
     pub fn dist_info(&self) -> String {
-        self.builder.dist_info_dir()
+        std::fs::read_dir(&self.archive)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .find(|name| name.ends_with(".dist-info"))
+            .unwrap()
     }
 }
 
@@ -67,15 +75,25 @@ impl Workspace {
         let wheels = self.dir.path().join("wheels");
         std::fs::create_dir_all(&wheels).unwrap();
         let wheel = builder.build(&wheels);
+        Unpacked {
+            builder: Some(builder.clone()),
+            ..self.unpack_file(&wheel)
+        }
+    }
+
+    /// Extracts the wheel file at `wheel` (one from PyPI, say) with cairn's extractor into
+    /// `archives/<file name>…`, with its manifest beside it, as the cache holds it.
+    pub fn unpack_file(&self, wheel: &Path) -> Unpacked {
+        let filename = wheel.file_name().unwrap().to_str().unwrap().to_owned();
         // A fresh directory each time, so one test can unpack one wheel several times.
         let archives = self.dir.path().join("archives");
         std::fs::create_dir_all(&archives).unwrap();
         let archive = tempfile::Builder::new()
-            .prefix(&builder.filename())
+            .prefix(&filename)
             .tempdir_in(&archives)
             .unwrap()
             .keep();
-        let report = unzip::extract_file(&wheel, &archive, &Limits::default()).unwrap();
+        let report = unzip::extract_file(wheel, &archive, &Limits::default()).unwrap();
         let entries = report
             .written
             .into_iter()
@@ -92,8 +110,8 @@ impl Workspace {
         Unpacked {
             archive,
             manifest,
-            filename: builder.filename().parse().unwrap(),
-            builder: builder.clone(),
+            filename: filename.parse().unwrap(),
+            builder: None,
         }
     }
 

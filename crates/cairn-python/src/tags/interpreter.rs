@@ -39,7 +39,8 @@ pub struct Interpreter {
     /// The interpreter binary that actually runs: its `sys.executable` with every symlink
     /// resolved (behind a pyenv shim, `~/.pyenv/versions/3.11.7/bin/python3.11`). A virtual
     /// environment's `bin/python` resolves to its base interpreter, so use
-    /// [`path`](Self::path) to name the environment.
+    /// [`path`](Self::path) to name the environment, and
+    /// [`shebang_path`](Self::shebang_path) for the interpreter scripts should run on.
     pub executable: PathBuf,
     /// `sys.implementation.name`: `cpython`, `pypy`, …
     pub implementation: String,
@@ -145,6 +146,35 @@ impl Interpreter {
     pub fn marker_environment(&self) -> Result<MarkerEnvironment, MarkerEnvironmentError> {
         MarkerEnvironment::new(&self.markers)
     }
+
+    /// The interpreter that installed scripts name in their shebangs, as pip and uv name
+    /// `sys.executable`:
+    ///
+    /// - a virtual environment's interpreter ([`path`](Self::path) in a `bin/` or `Scripts/`
+    ///   directory with a `pyvenv.cfg` beside it) is named by its own path, absolute but not
+    ///   resolved: its `bin/python` is a symlink to the base interpreter, which would not see
+    ///   the environment's packages;
+    /// - any other by its real [`executable`](Self::executable), behind launcher scripts and
+    ///   symlinks: the scripts of a pyenv shim's interpreter keep running on the interpreter
+    ///   they were installed for, whichever version the shim picks later.
+    ///
+    /// Looks for `pyvenv.cfg` on every call (one `stat`).
+    pub fn shebang_path(&self) -> &Path {
+        if is_virtual_environment_interpreter(&self.path) {
+            &self.path
+        } else {
+            &self.executable
+        }
+    }
+}
+
+/// Whether `python` is a virtual environment's interpreter: `<env>/bin/python` (or
+/// `<env>\Scripts\python.exe`) with a `<env>/pyvenv.cfg` file (PEP 405).
+fn is_virtual_environment_interpreter(python: &Path) -> bool {
+    python
+        .parent()
+        .and_then(Path::parent)
+        .is_some_and(|env| env.join("pyvenv.cfg").is_file())
 }
 
 /// `python` made absolute; a bare name (no separator) is searched for on `PATH`, as a shell

@@ -12,10 +12,12 @@ use cairn_distribution::{FetchedWheel, WheelStore};
 use cairn_http::HttpClient;
 use cairn_index::IndexClient;
 use cairn_index::locate::{check_hash_mode, locate, prefetchable};
-use cairn_install::{InstallRequest, InstallSettings, Installer};
+use cairn_install::{ArchiveHash, DirectUrl, InstallRequest, InstallSettings, Installer};
+use cairn_python::Version;
+use cairn_python::metadata::{check_requires_python, read_dist_info_metadata};
 use cairn_python::requirements::{Requirement, RequirementsFile, parse_requirement_arg};
 use cairn_python::tags::{Interpreter, Tags};
-use cairn_types::WheelFilename;
+use cairn_types::{WheelFilename, WheelSource};
 use futures_util::future::{BoxFuture, FutureExt, Shared, TryFutureExt};
 use url::Url;
 
@@ -46,13 +48,22 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         let explicit = args.python_version.clone().zip(args.platform.clone());
         async move {
             let interpreter = interpreter.await.map_err(shared_error)?;
-            let tags = match explicit {
+            let (tags, python) = match explicit {
                 Some((version, platform)) => {
-                    Tags::for_target(parse_python_version(&version)?, &platform)?
+                    let (major, minor) = parse_python_version(&version)?;
+                    let python = Version::new([u64::from(major), u64::from(minor)]);
+                    (Tags::for_target((major, minor), &platform)?, python)
                 }
-                None => Tags::from_interpreter(&interpreter),
+                None => (
+                    Tags::from_interpreter(&interpreter),
+                    interpreter_version(&interpreter),
+                ),
             };
-            Ok(Arc::new(Target { interpreter, tags }))
+            Ok(Arc::new(Target {
+                interpreter,
+                tags,
+                python,
+            }))
         }
         .map_err(Arc::new)
         .boxed()
@@ -83,10 +94,17 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
     };
     let settings = InstallSettings {
         link_mode,
-        ..InstallSettings::new(interpreter.path.clone())
+        ..InstallSettings::new(interpreter.shebang_path().to_owned())
     };
     let target = std::path::absolute(&args.target)
         .with_context(|| format!("cannot resolve `{}`", args.target.display()))?;
+    // Every requirement was named by the user (there are no dependencies to pull in), so each
+    // is REQUESTED; those given by path or URL also record it in direct_url.json.
+    let direct_urls = requirements
+        .iter()
+        .zip(&wheels)
+        .map(|(requirement, (wheel, _))| direct_url(requirement, wheel))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let installer = Installer::new(&target, settings)?;
         let manifests: Vec<_> = wheels
@@ -96,11 +114,16 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         let requests: Vec<InstallRequest<'_>> = wheels
             .iter()
             .zip(&manifests)
-            .map(|((wheel, filename), manifest)| InstallRequest {
-                archive: wheel.archive.path(),
-                filename,
-                manifest: Some(manifest),
-            })
+            .zip(&direct_urls)
+            .map(
+                |(((wheel, filename), manifest), direct_url)| InstallRequest {
+                    archive: wheel.archive.path(),
+                    filename,
+                    manifest: Some(manifest),
+                    direct_url: direct_url.as_ref(),
+                    requested: true,
+                },
+            )
             .collect();
         Ok(installer.install(&requests)?)
     })
@@ -130,6 +153,38 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
 #[allow(clippy::print_stderr)]
 fn report_line(text: std::fmt::Arguments<'_>) {
     eprintln!("{text}");
+}
+
+/// PEP 610's record of where a wheel named by a path or URL came from: its `file://` URL or
+/// its URL without credentials, and its SHA-256 when the fetch knows it (a pin, a `#sha256=`
+/// fragment, or an earlier fetch that checked one). `None` for a wheel found on an index or in
+/// a find-links directory, as pip does. The wheel is not hashed for this: a warm install of a
+/// local wheel does not read it.
+fn direct_url(
+    requirement: &Requirement,
+    wheel: &FetchedWheel,
+) -> anyhow::Result<Option<DirectUrl>> {
+    let Some(url) = &requirement.url else {
+        return Ok(None);
+    };
+    let (source, _) = WheelSource::parse(url)?;
+    let direct = match source {
+        WheelSource::Path(path) => DirectUrl::for_file(&path)?,
+        WheelSource::Url(mut url) => {
+            // PEP 610: no credentials in the file. Neither call fails on an http(s) URL.
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            DirectUrl::new(url.as_str())
+        }
+    };
+    let sha256 = wheel
+        .hashes
+        .iter()
+        .find(|digest| digest.algorithm() == cairn_hash::HashAlgorithm::Sha256);
+    Ok(Some(match sha256 {
+        Some(digest) => direct.with_archive_hash(ArchiveHash::new("sha256", &digest.to_hex())?),
+        None => direct,
+    }))
 }
 
 fn parse_python_version(text: &str) -> anyhow::Result<(u8, u8)> {
@@ -199,6 +254,22 @@ fn index_client(
 struct Target {
     interpreter: Arc<Interpreter>,
     tags: Tags,
+    /// The Python version wheels' `Requires-Python` must admit: `--python-version`'s `X.Y`, else
+    /// the interpreter's full version.
+    python: Version,
+}
+
+/// The interpreter's `python_full_version` (`3.12.4`); its `X.Y` should that not parse (a
+/// development build's `3.14.0a1+`).
+fn interpreter_version(interpreter: &Interpreter) -> Version {
+    interpreter
+        .markers
+        .python_full_version
+        .parse()
+        .unwrap_or_else(|_| {
+            let (major, minor) = interpreter.version;
+            Version::new([u64::from(major), u64::from(minor)])
+        })
 }
 
 /// The interpreter's query, run once and awaited for markers and for tags.
@@ -240,5 +311,26 @@ async fn fetch(
     };
     let wheel = fetched
         .with_context(|| format!("failed to fetch `{}` for `{requirement}`", located.filename))?;
+    check_python(&wheel, &located.filename, &target.python).await?;
     Ok((wheel, located.filename))
+}
+
+/// Refuses a fetched wheel whose `Requires-Python` (in the `METADATA` of its archive) excludes
+/// the target's Python, before anything is installed. The index's `data-requires-python`
+/// already chose among its files, but wheels given by path or URL, or found in find-links
+/// directories, carry theirs only inside.
+async fn check_python(
+    wheel: &FetchedWheel,
+    filename: &WheelFilename,
+    python: &Version,
+) -> anyhow::Result<()> {
+    let archive = wheel.archive.path().to_owned();
+    let (filename, python) = (filename.clone(), python.clone());
+    tokio::task::spawn_blocking(move || {
+        let metadata = read_dist_info_metadata(&archive, &filename)
+            .with_context(|| format!("cannot read the metadata of `{filename}`"))?;
+        check_requires_python(&metadata, &python)
+            .with_context(|| format!("cannot install `{filename}`"))
+    })
+    .await?
 }
