@@ -86,7 +86,11 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
     for result in futures_util::future::join_all(fetches).await {
         wheels.push(result?);
     }
-    let interpreter = target.await.map_err(shared_error)?.interpreter.clone();
+    let target_facts = target.await.map_err(shared_error)?;
+    let (interpreter, python) = (
+        target_facts.interpreter.clone(),
+        target_facts.python.clone(),
+    );
 
     let link_mode = match &args.link_mode {
         Some(mode) => mode.parse().map_err(|error| anyhow::anyhow!("{error}"))?,
@@ -106,6 +110,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         .map(|(requirement, (wheel, _))| direct_url(requirement, wheel))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        for (wheel, filename) in &wheels {
+            check_python(wheel, filename, &python)?;
+        }
         let installer = Installer::new(&target, settings)?;
         let manifests: Vec<_> = wheels
             .iter()
@@ -311,26 +318,19 @@ async fn fetch(
     };
     let wheel = fetched
         .with_context(|| format!("failed to fetch `{}` for `{requirement}`", located.filename))?;
-    check_python(&wheel, &located.filename, &target.python).await?;
     Ok((wheel, located.filename))
 }
 
 /// Refuses a fetched wheel whose `Requires-Python` (in the `METADATA` of its archive) excludes
 /// the target's Python, before anything is installed. The index's `data-requires-python`
 /// already chose among its files, but wheels given by path or URL, or found in find-links
-/// directories, carry theirs only inside.
-async fn check_python(
+/// directories, carry theirs only inside. Blocking: called on the install's thread.
+fn check_python(
     wheel: &FetchedWheel,
     filename: &WheelFilename,
     python: &Version,
 ) -> anyhow::Result<()> {
-    let archive = wheel.archive.path().to_owned();
-    let (filename, python) = (filename.clone(), python.clone());
-    tokio::task::spawn_blocking(move || {
-        let metadata = read_dist_info_metadata(&archive, &filename)
-            .with_context(|| format!("cannot read the metadata of `{filename}`"))?;
-        check_requires_python(&metadata, &python)
-            .with_context(|| format!("cannot install `{filename}`"))
-    })
-    .await?
+    let metadata = read_dist_info_metadata(wheel.archive.path(), filename)
+        .with_context(|| format!("cannot read the metadata of `{filename}`"))?;
+    check_requires_python(&metadata, python).with_context(|| format!("cannot install `{filename}`"))
 }
