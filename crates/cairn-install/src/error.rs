@@ -280,4 +280,21 @@ pub enum InstallError {
         /// The staging directory kept with the backups.
         backup: PathBuf,
     },
+
+    /// The wheels were installed (the install committed), but their bytecode could not be
+    /// compiled: the interpreter did not start or a worker failed. The target holds the new
+    /// wheels, with bytecode for none or some of their files; Python compiles the rest when it
+    /// imports them. A file that does not compile is not this error.
+    #[error(
+        "installed {} wheel(s), but could not compile their bytecode (Python compiles each \
+         module when it first imports it, where it can write)",
+        report.wheels.len()
+    )]
+    Bytecode {
+        /// What the install did.
+        report: Box<crate::InstallReport>,
+        /// Why compiling failed.
+        #[source]
+        source: crate::BytecodeError,
+    },
 }

@@ -155,6 +155,56 @@
 //! and PyJWT both write `jwt/__init__.py`). An identical file in the target that no project
 //! records is refused as any unrecorded file is.
 //!
+//! # Listing and uninstalling
+//!
+//! [`list`] reads the target's `*.dist-info` directories as `pip list --path` does: each
+//! project's name and version (from `METADATA`), whether it holds `REQUESTED`, and its
+//! `INSTALLER`, under a shared lock so a running install is seen before or after.
+//!
+//! [`uninstall`] (or [`Installer::uninstall`]) removes projects with the install's machinery:
+//! under the same exclusive lock, what a project owns is every file its `RECORD` lists inside
+//! the target (pip's `../../bin/…` rows name the target's `bin/…`, as on upgrade; other rows
+//! leaving the target are ignored), less the files another installed project's `RECORD` lists
+//! too, which stay until their last owner goes (see
+//! [Files several projects write](#files-several-projects-write)). The removal is planned as an
+//! upgrade to nothing: directories holding only the project's files and bytecode caches are
+//! set aside whole, shared ones (`bin`, namespace packages) file by file with the bytecode of
+//! the modules removed, and the `.dist-info` goes whole. Everything is renamed into the staging
+//! directory, journalled; any failed rename puts everything back
+//! ([`UninstallError::Move`]), and the commit deletes the staging directory and the
+//! directories left empty. Names that are not installed are refused, naming them, before
+//! anything changes. A file no `RECORD` lists (other than bytecode) is left alone, and so is
+//! the directory holding it.
+//!
+//! pip lists and uninstalls what cairn installed (its `RECORD` rows are relative to the target,
+//! which pip resolves from the `.dist-info`'s parent), and cairn what `pip install --target`
+//! installed.
+//!
+//! # Bytecode
+//!
+//! With [`InstallSettings::compile_bytecode`], `install` compiles the `.py` files it installed
+//! (every planned file whose path ends in `.py`, shared files once; not other files of the
+//! target) to `__pycache__/<module>.<tag>.pyc` after the commit, still holding the target's
+//! lock, as `uv pip install --compile-bytecode` does. The compiler is
+//! [`InstallSettings::python`], the interpreter the scripts run with, so the `.pyc` files have
+//! its cache tag and magic number. Worker processes of it (one per core, fewer for a few
+//! dozen files) run a small script, `compile.py`, that reads paths on stdin and calls
+//! `py_compile.compile` on each, with the invalidation mode `compileall` would pick
+//! (timestamps, checked hashes under `SOURCE_DATE_EPOCH`); each worker takes the next path from
+//! one shared list, so one large module does not hold up the rest. The interpreter runs
+//! isolated (`-I`), so `PYTHONPYCACHEPREFIX` cannot send the files elsewhere.
+//!
+//! - A file that does not compile (vendored Python 2 code, say) is skipped, logged at debug
+//!   and counted in [`BytecodeReport::failed`]: pip and uv ignore such files too.
+//! - An interpreter that cannot start, or a worker that dies, is
+//!   [`InstallError::Bytecode`]. The install has committed by then and stands; the error
+//!   carries its report.
+//! - The `.pyc` files are not listed in `RECORD`, as with uv (pip, compiling during the
+//!   install, lists them). PEP 491 lets installers leave them out: uninstallers remove the
+//!   `__pycache__` entries of the modules they remove, and so do cairn's upgrades.
+//! - Without the option an install starts no interpreter and lists no sources: it does no
+//!   extra work.
+//!
 //! # Guarantees and limits
 //!
 //! - Nothing outside the target is written or removed. Archive and `RECORD` paths with `..`
@@ -169,20 +219,23 @@
 //!   only removed when every directory above it is a real directory, and files are created
 //!   with `O_EXCL` in the staging directory.
 //! - `RECORD` is always a new file, never a link into the cache.
-//! - Two cairn processes installing into one target take turns (an exclusive `flock` on the
-//!   target directory). Other tools writing the target during an install are not guarded
-//!   against, and a crash between the first rename and the commit can leave a
+//! - Two cairn processes installing or uninstalling in one target take turns (an exclusive
+//!   `flock` on the target directory). Other tools writing the target during an install are
+//!   not guarded against, and a crash between the first rename and the commit can leave a
 //!   `.cairn-install-*` directory holding set-aside files.
-//! - Bytecode is not compiled. Old modules' `__pycache__/*.pyc` files are removed with them.
+//! - Bytecode is compiled only when asked for (see [Bytecode](#bytecode)). Old modules'
+//!   `__pycache__/*.pyc` files are removed with them either way.
 //! - A file that exists in the target but that no installed project records counts as a
 //!   conflict, even with the new file's bytes, like one another project owns with other bytes.
 //!   A file another project's `RECORD` lists but that no longer exists is not one.
 
+mod compile;
 mod direct_url;
 mod entry_points;
 mod error;
 mod installed;
 mod layout;
+mod list;
 mod merge;
 mod plan;
 mod record;
@@ -190,6 +243,7 @@ mod relpath;
 mod scripts;
 mod stage;
 mod transaction;
+mod uninstall;
 mod walk;
 
 use std::collections::{HashMap, HashSet};
@@ -204,9 +258,12 @@ use rayon::prelude::*;
 
 // The linking types in this crate's signatures, so a caller needs no direct cairn-fs dependency.
 pub use cairn_fs::{Link, LinkDir, LinkError, LinkMode, Linker};
-pub use cairn_types::WheelFilename;
+pub use cairn_types::{PackageName, WheelFilename};
+pub use compile::{BytecodeError, BytecodeReport};
 pub use direct_url::{ArchiveHash, DirectUrl, DirectUrlError};
 pub use error::InstallError;
+pub use list::{InstalledDist, list};
+pub use uninstall::{UninstallError, UninstallReport, UninstalledDist, uninstall};
 
 use self::installed::Installed;
 use self::merge::{MergeError, MergePlan, NewTree, TreeError};
@@ -221,7 +278,12 @@ pub struct InstallSettings {
     /// filesystem cannot do this mode (see [`cairn_fs::link`]).
     pub link_mode: LinkMode,
     /// The interpreter that scripts run with: an absolute path, written into their `#!` line.
+    /// It also compiles the bytecode when `compile_bytecode` is set.
     pub python: PathBuf,
+    /// Whether to compile the installed `.py` files to `__pycache__/*.pyc` with `python`
+    /// after the install commits (see [Bytecode](crate#bytecode)). Off by default: an install
+    /// without it starts no interpreter and does no extra work.
+    pub compile_bytecode: bool,
 }
 
 impl InstallSettings {
@@ -230,6 +292,7 @@ impl InstallSettings {
         Self {
             link_mode: LinkMode::default(),
             python: python.into(),
+            compile_bytecode: false,
         }
     }
 }
@@ -266,6 +329,8 @@ pub struct InstallRequest<'a> {
 pub struct InstallReport {
     /// One entry per installed wheel, in the order they were given.
     pub wheels: Vec<InstalledWheel>,
+    /// What compiling the bytecode did, when [`InstallSettings::compile_bytecode`] is set.
+    pub bytecode: Option<BytecodeReport>,
 }
 
 /// What installing one wheel did.
@@ -294,6 +359,8 @@ pub struct Installer {
     target: PathBuf,
     linker: Arc<dyn Link>,
     shebang: Vec<u8>,
+    /// The interpreter that compiles bytecode, when the settings ask for it.
+    compile_with: Option<PathBuf>,
 }
 
 impl Installer {
@@ -345,6 +412,7 @@ impl Installer {
         }
         Ok(Self {
             shebang: scripts::shebang(&settings.python),
+            compile_with: settings.compile_bytecode.then_some(settings.python),
             linker,
             target,
         })
@@ -361,7 +429,8 @@ impl Installer {
     /// # Errors
     ///
     /// Any [`InstallError`]; the target is then exactly as it was before the call, unless the
-    /// error is [`InstallError::RollbackFailed`].
+    /// error is [`InstallError::RollbackFailed`], or [`InstallError::Bytecode`]: the wheels were
+    /// installed, and only compiling their bytecode failed.
     pub fn install(&self, wheels: &[InstallRequest<'_>]) -> Result<InstallReport, InstallError> {
         if wheels.is_empty() {
             return Ok(InstallReport::default());
@@ -400,6 +469,11 @@ impl Installer {
         transaction.apply(&merge_plan)?;
         transaction.commit(&merge_plan.prune);
         tracing::debug!(elapsed = ?started.elapsed(), "install: committed");
+        // Listed before the plans are consumed below; nothing is collected without the option.
+        let sources = self
+            .compile_with
+            .as_ref()
+            .map(|_| self.python_sources(&plans));
 
         let fallback = self.linker.mode();
         let wheels = plans
@@ -421,7 +495,47 @@ impl Installer {
                 }),
             })
             .collect();
-        Ok(InstallReport { wheels })
+        let mut report = InstallReport {
+            wheels,
+            bytecode: None,
+        };
+        if let (Some(python), Some(sources)) = (&self.compile_with, sources) {
+            match compile::compile(python, &sources) {
+                Ok(bytecode) => {
+                    tracing::debug!(
+                        elapsed = ?started.elapsed(),
+                        compiled = bytecode.compiled,
+                        failed = bytecode.failed,
+                        "install: compiled bytecode"
+                    );
+                    report.bytecode = Some(bytecode);
+                }
+                Err(source) => {
+                    return Err(InstallError::Bytecode {
+                        report: Box::new(report),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// The absolute paths of the `.py` files the plans installed, each once (a file several
+    /// wheels share is listed by each).
+    fn python_sources(&self, plans: &[WheelPlan]) -> Vec<PathBuf> {
+        let mut sources: Vec<&str> = plans
+            .iter()
+            .flat_map(|plan| &plan.files)
+            .map(|file| file.dest.as_str())
+            .filter(|dest| dest.ends_with(".py"))
+            .collect();
+        sources.sort_unstable();
+        sources.dedup();
+        sources
+            .into_iter()
+            .map(|dest| self.target.join(dest))
+            .collect()
     }
 
     /// Checks the plans against each other and against the target: what the install moves,
@@ -485,22 +599,7 @@ impl Installer {
 
     /// An exclusive lock on the target directory itself, so no file is added to the target.
     fn lock(&self) -> Result<File, InstallError> {
-        let error = |action| {
-            move |source| InstallError::Target {
-                path: self.target.clone(),
-                action,
-                source,
-            }
-        };
-        let directory = File::open(&self.target).map_err(error("open"))?;
-        match directory.lock() {
-            Ok(()) => {}
-            Err(lock_error) if lock_error.kind() == io::ErrorKind::Unsupported => {
-                tracing::debug!(%lock_error, "the target cannot be locked; installing unlocked");
-            }
-            Err(source) => return Err(error("lock")(source)),
-        }
-        Ok(directory)
+        transaction::lock_target(&self.target)
     }
 
     fn merge_error(

@@ -375,7 +375,7 @@ impl Planner<'_> {
         }
         stale.sort_unstable();
         for path in stale {
-            if !self.backed_up_files.contains(&path) {
+            if !self.is_set_aside(&path) {
                 self.set_aside_file(path);
             }
         }

@@ -52,7 +52,7 @@ pub(crate) fn launcher(shebang: &[u8], entry: &ScriptEntryPoint) -> Vec<u8> {
          import sys\n\
          from {module} import {import_name}\n\
          if __name__ == \"__main__\":\n    \
-         sys.argv[0] = re.sub(r\"(-script\\.pyw?|\\.exe)?$\", \"\", sys.argv[0])\n    \
+         sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    \
          sys.exit({attr}())\n",
         module = entry.module,
         attr = entry.attr,

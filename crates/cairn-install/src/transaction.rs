@@ -6,7 +6,7 @@
 //! from the target before the commit: replaced files are only moved into `backup/`, which the
 //! commit removes.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,28 @@ use super::walk;
 /// The prefix of staging directories in the target; the leading dot keeps them from ever being
 /// imported.
 pub(crate) const STAGING_PREFIX: &str = ".cairn-install-";
+
+/// Takes an exclusive lock on the target directory itself (`flock`), held until the returned
+/// file is dropped: installs and uninstalls into one target take turns. A filesystem that cannot
+/// lock is used unlocked.
+pub(crate) fn lock_target(target: &Path) -> Result<File, InstallError> {
+    let error = |action| {
+        move |source| InstallError::Target {
+            path: target.to_path_buf(),
+            action,
+            source,
+        }
+    };
+    let directory = File::open(target).map_err(error("open"))?;
+    match directory.lock() {
+        Ok(()) => {}
+        Err(lock_error) if lock_error.kind() == io::ErrorKind::Unsupported => {
+            tracing::debug!(%lock_error, "the target cannot be locked; working unlocked");
+        }
+        Err(source) => return Err(error("lock")(source)),
+    }
+    Ok(directory)
+}
 
 /// One move that has been made.
 #[derive(Debug)]

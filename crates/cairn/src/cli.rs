@@ -55,6 +55,10 @@ pub(crate) enum Command {
     Cache(CacheArgs),
     /// Print digests of files, like sha256sum or b3sum.
     Hash(HashArgs),
+    /// List the projects installed in a target directory, from their `.dist-info` directories.
+    List(ListInstalledArgs),
+    /// Uninstall projects from a target directory: every file their RECORDs list there.
+    Uninstall(UninstallArgs),
 }
 
 /// Arguments of `cairn install`.
@@ -100,6 +104,58 @@ pub(crate) struct InstallArgs {
     /// Revalidate cached index pages of this package (repeatable).
     #[arg(long, value_name = "PACKAGE")]
     pub(crate) refresh_package: Vec<String>,
+    /// Compile the installed `.py` files to `__pycache__/*.pyc` with `--python`, in one worker
+    /// process per core, so the first import need not. Files that do not compile are skipped.
+    #[arg(
+        long,
+        env = "CAIRN_COMPILE_BYTECODE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub(crate) compile_bytecode: bool,
+}
+
+/// Where `cairn list` and `cairn uninstall` look: only `--target` for now.
+#[derive(Debug, Args)]
+pub(crate) struct InstalledTargetArgs {
+    /// The target directory (as given to `cairn install --target` or `pip install --target`).
+    /// Required for now.
+    #[arg(long, short = 't', value_name = "DIR")]
+    pub(crate) target: Option<PathBuf>,
+    /// An environment's interpreter: not supported yet (environment installs are not built);
+    /// use `--target DIR`.
+    #[arg(long, value_name = "PATH", conflicts_with = "target")]
+    pub(crate) python: Option<PathBuf>,
+}
+
+/// How `cairn list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ListFormat {
+    /// A table: package, version, installer.
+    Columns,
+    /// A JSON array of `{name, version, installer, requested}`.
+    Json,
+    /// `name==version` lines, as `pip freeze` prints.
+    Freeze,
+}
+
+/// Arguments of `cairn list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListInstalledArgs {
+    #[command(flatten)]
+    pub(crate) location: InstalledTargetArgs,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Columns)]
+    pub(crate) format: ListFormat,
+}
+
+/// Arguments of `cairn uninstall`.
+#[derive(Debug, Args)]
+pub(crate) struct UninstallArgs {
+    /// The projects to uninstall (names are compared after PEP 503 normalisation).
+    #[arg(required = true, value_name = "NAME")]
+    pub(crate) packages: Vec<String>,
+    #[command(flatten)]
+    pub(crate) location: InstalledTargetArgs,
 }
 
 /// Arguments of `cairn fetch`.

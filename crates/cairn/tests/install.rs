@@ -938,3 +938,74 @@ with zipfile.ZipFile(source) as old, zipfile.ZipFile(dest, "w") as new:
         std::fs::read_to_string(target.join("demo_app-1.0.dist-info").join("RECORD")).unwrap();
     assert!(!record.contains("missing_module"), "{record}");
 }
+
+/// The `__pycache__` files under `dir`, relative to it, sorted.
+fn bytecode_files(dir: &Path) -> Vec<String> {
+    let mut found: Vec<String> = tree(dir)
+        .into_iter()
+        .map(|(path, _)| path.to_str().unwrap().to_owned())
+        .filter(|path| path.contains("__pycache__/"))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn compile_bytecode_from_the_flag_or_the_environment() {
+    let wheel = demo_wheel().file("demo_app/legacy.py", "print \"python 2\"\n");
+    let work = tempfile::tempdir().unwrap();
+    let built = wheel.build(work.path());
+    let cache = work.path().join("cache");
+    let tag = python3_says("import sys; print(sys.implementation.cache_tag)");
+    let expected = vec![
+        format!("demo_app/__pycache__/__init__.{tag}.pyc"),
+        format!("demo_app/__pycache__/cli.{tag}.pyc"),
+    ];
+    let install = |target: &Path, flag: Option<&str>, env: Option<&str>| {
+        let mut args = vec![
+            "--offline",
+            "install",
+            built.to_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+        ];
+        args.extend(flag);
+        let mut command = support::command(&cache, &args);
+        if let Some(value) = env {
+            command.env("CAIRN_COMPILE_BYTECODE", value);
+        }
+        success(&command.output().unwrap())
+    };
+
+    let flagged = work.path().join("flagged");
+    let stderr = install(&flagged, Some("--compile-bytecode"), None);
+    assert_eq!(bytecode_files(&flagged), expected);
+    assert!(
+        stderr.contains("Bytecode compiled 2 files (1 did not compile: skipped)"),
+        "{stderr}"
+    );
+    // The .pyc files are valid for their sources: Python takes the code from them.
+    let verbose = Command::new("python3")
+        .args(["-v", "-c", "import demo_app.cli"])
+        .env("PYTHONPATH", &flagged)
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env_remove("PYTHONPYCACHEPREFIX")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&verbose.stderr);
+    for pyc in &expected {
+        let line = format!("# code object from '{}'", flagged.join(pyc).display());
+        assert!(log.contains(&line), "{line} not in:\n{log}");
+    }
+
+    let from_env = work.path().join("from-env");
+    install(&from_env, None, Some("1"));
+    assert_eq!(bytecode_files(&from_env), expected);
+
+    for (name, env) in [("plain", None), ("env-off", Some("false"))] {
+        let target = work.path().join(name);
+        let stderr = install(&target, None, env);
+        assert_eq!(bytecode_files(&target), Vec::<String>::new(), "{name}");
+        assert!(!stderr.contains("Bytecode"), "{name}: {stderr}");
+    }
+}

@@ -98,6 +98,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
     };
     let settings = InstallSettings {
         link_mode,
+        compile_bytecode: args.compile_bytecode,
         ..InstallSettings::new(interpreter.shebang_path().to_owned())
     };
     let target = std::path::absolute(&args.target)
@@ -152,6 +153,18 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
                 )),
                 _ => report_line(format_args!(" + {}=={}", wheel.name, wheel.version)),
             }
+        }
+        if let Some(bytecode) = &report.bytecode {
+            let skipped = if bytecode.failed == 0 {
+                String::new()
+            } else {
+                format!(" ({} did not compile: skipped)", bytecode.failed)
+            };
+            report_line(format_args!(
+                "Bytecode compiled {} file{}{skipped}",
+                bytecode.compiled,
+                if bytecode.compiled == 1 { "" } else { "s" },
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)

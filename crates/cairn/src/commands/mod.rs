@@ -4,6 +4,8 @@ mod cache;
 mod fetch;
 mod hash;
 mod install;
+mod list;
+mod uninstall;
 
 use std::process::ExitCode;
 
@@ -19,6 +21,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hash(args) => hash::run(args),
         Command::Cache(args) => cache::run(&cli.global, args.command),
         Command::Install(args) => install::run(&cli.global, args).await,
+        Command::List(args) => list::run(args),
+        Command::Uninstall(args) => uninstall::run(&cli.global, args),
     }
 }
 

@@ -16,6 +16,7 @@ pub fn command(cache: &Path, args: &[&str]) -> Command {
         "CAIRN_INDEX_URL",
         "CAIRN_LINK_MODE",
         "CAIRN_CONCURRENT_UNPACKS",
+        "CAIRN_COMPILE_BYTECODE",
     ] {
         command.env_remove(variable);
     }

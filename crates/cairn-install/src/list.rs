@@ -1,0 +1,90 @@
+//! Listing the projects installed in a target, as `pip list --path` does.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::Path;
+
+use cairn_types::PackageName;
+
+use super::error::InstallError;
+use super::{installed, layout};
+
+/// One project installed in a target, read from its `.dist-info` directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InstalledDist {
+    /// The project name as its `METADATA` spells it (`PyJWT`), else as the `.dist-info`
+    /// directory's name does.
+    pub name: String,
+    /// The normalised project name (`pyjwt`).
+    pub project: PackageName,
+    /// The version from `METADATA`, else from the `.dist-info` directory's name.
+    pub version: String,
+    /// The `.dist-info` directory, relative to the target.
+    pub dist_info: String,
+    /// Whether the `.dist-info` holds `REQUESTED` (PEP 376): the user named the project,
+    /// rather than it being installed as someone's dependency.
+    pub requested: bool,
+    /// The first line of `INSTALLER` (`cairn`, `pip`, `uv`), if there is one.
+    pub installer: Option<String>,
+}
+
+/// Every project installed at the root of `target` (its `*.dist-info` directories), sorted by
+/// normalised name then version. `.egg-info` installs are not listed.
+///
+/// A shared lock on the target is held while reading, so an install or uninstall running in
+/// another process is seen before or after, never halfway.
+///
+/// # Errors
+///
+/// [`InstallError::Target`] if the target cannot be opened, locked or listed (a missing target
+/// is such an error, not an empty list).
+pub fn list(target: &Path) -> Result<Vec<InstalledDist>, InstallError> {
+    let target_error = |action| {
+        move |source| InstallError::Target {
+            path: target.to_path_buf(),
+            action,
+            source,
+        }
+    };
+    let directory = File::open(target).map_err(target_error("open"))?;
+    match directory.lock_shared() {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::Unsupported => {
+            tracing::debug!(%error, "the target cannot be locked; listing unlocked");
+        }
+        Err(source) => return Err(target_error("lock")(source)),
+    }
+    let mut dists: Vec<InstalledDist> = installed::scan(target)?
+        .into_iter()
+        .map(|found| read_dist(target, found))
+        .collect();
+    dists.sort_by(|a, b| {
+        a.project
+            .cmp(&b.project)
+            .then_with(|| a.version.cmp(&b.version))
+    });
+    Ok(dists)
+}
+
+/// What the `.dist-info` of `found` says about it. Unreadable files are passed over: the
+/// directory's name already gives the name and version.
+pub(crate) fn read_dist(target: &Path, found: installed::Installed) -> InstalledDist {
+    let dir = target.join(&found.dist_info);
+    let metadata = fs::read_to_string(dir.join("METADATA")).unwrap_or_default();
+    let (name, version) = layout::parse_metadata(&metadata);
+    let fallback_name = layout::split_dist_info_name(&found.dist_info)
+        .map_or(found.project.as_str(), |(name, _)| name);
+    let installer = fs::read_to_string(dir.join("INSTALLER"))
+        .ok()
+        .and_then(|text| text.lines().next().map(|line| line.trim().to_owned()))
+        .filter(|line| !line.is_empty());
+    InstalledDist {
+        name: name.unwrap_or(fallback_name).to_owned(),
+        version: version.map_or_else(|| found.version.clone(), str::to_owned),
+        requested: fs::symlink_metadata(dir.join("REQUESTED")).is_ok(),
+        installer,
+        dist_info: found.dist_info,
+        project: found.project,
+    }
+}
