@@ -51,8 +51,8 @@ pub(crate) fn launcher(shebang: &[u8], entry: &ScriptEntryPoint) -> Vec<u8> {
          import re\n\
          import sys\n\
          from {module} import {import_name}\n\
-         if __name__ == \"__main__\":\n    \
-         sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    \
+         if __name__ == '__main__':\n    \
+         sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    \
          sys.exit({attr}())\n",
         module = entry.module,
         attr = entry.attr,
