@@ -29,6 +29,15 @@ pub enum CacheError {
     /// A digest or a path inside a content-addressed bucket was malformed.
     #[error(transparent)]
     Digest(#[from] DigestError),
+    /// An archive's file list cannot be its manifest (an unsafe or repeated path).
+    #[error("cannot record the manifest of the archive `{digest}`")]
+    Manifest {
+        /// The archive's digest.
+        digest: String,
+        /// What is wrong with the list.
+        #[source]
+        source: crate::ManifestError,
+    },
     /// A record could not be encoded.
     #[error("failed to encode the cache record for `{}`", path.display())]
     Encode {

@@ -10,10 +10,12 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use cairn_fs::ContentDigest;
+use tempfile::TempDir;
+
+use cairn_fs::{ContentDigest, PersistOutcome};
 
 use crate::maintenance::Usage;
-use crate::{Cache, CacheError};
+use crate::{ArchivePath, Cache, CacheError};
 
 /// The first line of a manifest that records the archive's usage on disk (the format cairn
 /// writes); another first line is another format.
@@ -264,6 +266,32 @@ impl Cache {
         name.push(".");
         name.push(MANIFEST_EXTENSION);
         PathBuf::from(name)
+    }
+
+    /// Publishes `temp`, the unpacked archive `digest` whose files `entries` lists (as the
+    /// extractor reported them), after writing its manifest with those entries and the space
+    /// `temp` takes: the one order in which every archive has its manifest from the moment it
+    /// appears, which `cairn cache verify`, `size` and `list` rely on.
+    ///
+    /// # Errors
+    ///
+    /// [`CacheError::Manifest`] for an unsafe or repeated path in `entries`; an I/O failure
+    /// measuring `temp`, writing the manifest or renaming `temp` into place.
+    pub fn persist_unpacked(
+        &self,
+        temp: TempDir,
+        digest: &ContentDigest,
+        entries: Vec<ManifestEntry>,
+    ) -> Result<(ArchivePath, PersistOutcome), CacheError> {
+        let usage = crate::maintenance::measure_tree(temp.path())?;
+        let manifest = ArchiveManifest::new(entries)
+            .map_err(|source| CacheError::Manifest {
+                digest: digest.as_str().to_owned(),
+                source,
+            })?
+            .with_usage(usage);
+        self.write_manifest(digest, &manifest)?;
+        self.persist(temp, digest)
     }
 
     /// Writes the manifest of the archive `digest` atomically. Called before the archive is

@@ -128,11 +128,11 @@ fn pointer_keys_and_bytes_are_the_documented_ones() {
         entry.path(),
         cache.root().join("wheels-v0/url/014f61effa6134e7.json")
     );
-    let key = PointerKey::path(Path::new("/home/ana/wheels/demo-1.0-py3-none-any.whl"));
+    let key = PointerKey::path(Path::new("/srv/wheels/demo-1.0-py3-none-any.whl"));
     assert_eq!(key.kind(), SourceKind::Path);
     assert_eq!(
         key.relative_path(),
-        Path::new("wheels-v0/path/3273ef4871e89ba8.json")
+        Path::new("wheels-v0/path/8340238282aee3f5.json")
     );
     assert_eq!(SourceKind::ALL.map(SourceKind::dir_name), ["path", "url"]);
 

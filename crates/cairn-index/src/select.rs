@@ -10,7 +10,7 @@ use url::Url;
 
 use super::client::IndexClient;
 use super::error::IndexError;
-use super::file::{Distribution, IndexFile};
+use super::file::IndexFile;
 use super::{find_links, project};
 use cairn_hash::Digest;
 use cairn_python::tags::Tags;
@@ -137,13 +137,14 @@ impl IndexClient {
         files: &[IndexFile],
         local: &[(PathBuf, WheelFilename)],
     ) -> Result<FoundWheel, IndexError> {
-        let classified: Vec<(&IndexFile, Distribution)> = files
+        // Each file's kind and version were read once, when its page was parsed.
+        let matching: Vec<&IndexFile> = files
             .iter()
-            .map(|file| (file, Distribution::of(&file.filename, &wanted.project)))
-            .collect();
-        let matching: Vec<&(&IndexFile, Distribution)> = classified
-            .iter()
-            .filter(|(_, dist)| dist.version().is_some_and(|v| wanted.matches(v)))
+            .filter(|file| {
+                file.version
+                    .as_ref()
+                    .is_some_and(|version| wanted.version.contains(version))
+            })
             .collect();
         let local_matching: Vec<&WheelFilename> = local
             .iter()
@@ -151,10 +152,11 @@ impl IndexClient {
             .filter(|wheel| wanted.matches(&wheel.version))
             .collect();
         if matching.is_empty() && local_matching.is_empty() {
-            let seen = classified
-                .iter()
-                .filter_map(|(_, dist)| dist.version())
-                .chain(local.iter().map(|(_, wheel)| wheel.version.as_str()));
+            let seen = files.iter().filter_map(|file| file.version.clone()).chain(
+                local
+                    .iter()
+                    .filter_map(|(_, wheel)| Version::from_str(&wheel.version).ok()),
+            );
             return Err(IndexError::VersionNotFound {
                 name: wanted.project.to_string(),
                 version: wanted.version_text.to_owned(),
@@ -166,16 +168,13 @@ impl IndexClient {
 
         let wheels: Vec<(&IndexFile, &WheelFilename)> = matching
             .iter()
-            .filter_map(|(file, dist)| match dist {
-                Distribution::Wheel(wheel) => Some((*file, wheel)),
-                _ => None,
-            })
+            .filter_map(|file| Some((*file, file.wheel()?)))
             .collect();
         if wheels.is_empty() && local_matching.is_empty() {
             return Err(IndexError::NoWheel {
                 name: wanted.project.to_string(),
                 version: wanted.version_text.to_owned(),
-                sdists: listing(matching.iter().map(|(file, _)| file.filename.clone())),
+                sdists: listing(matching.iter().map(|file| file.filename.clone())),
             });
         }
 
@@ -287,17 +286,15 @@ fn listing(items: impl Iterator<Item = String>) -> String {
 }
 
 /// Distinct versions in PEP 440 order, the newest ones shown.
-fn versions_listing<'a>(versions: impl Iterator<Item = &'a str>) -> String {
-    let mut parsed: Vec<(Version, &str)> = versions
-        .filter_map(|text| Some((Version::from_str(text).ok()?, text)))
-        .collect();
-    parsed.sort_by(|a, b| a.0.cmp(&b.0));
-    parsed.dedup_by(|a, b| a.0 == b.0);
+fn versions_listing(versions: impl Iterator<Item = Version>) -> String {
+    let mut parsed: Vec<Version> = versions.collect();
+    parsed.sort();
+    parsed.dedup();
     if parsed.is_empty() {
         return "none".to_owned();
     }
     let hidden = parsed.len().saturating_sub(LISTED);
-    let shown: Vec<&str> = parsed[hidden..].iter().map(|(_, text)| *text).collect();
+    let shown: Vec<String> = parsed[hidden..].iter().map(ToString::to_string).collect();
     let mut text = shown.join(", ");
     if hidden > 0 {
         text = format!("{text} (and {hidden} older)");

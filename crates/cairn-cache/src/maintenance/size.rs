@@ -54,9 +54,12 @@ pub fn cache_size(cache: &Cache, archives: ArchiveSizes) -> Result<Usage, Mainte
 }
 
 /// The space `path` takes on disk, and everything under it if it is a directory (links are not
-/// followed, hard-linked files count once): what the fetch code records in an archive's
-/// manifest before it publishes the archive. A path that does not exist takes nothing.
-pub fn measure_tree(path: &Path) -> Result<Usage, MaintenanceError> {
+/// followed, hard-linked files count once): what [`Cache::persist_unpacked`] records in an
+/// archive's manifest before it publishes the archive. A path that does not exist takes
+/// nothing.
+///
+/// [`Cache::persist_unpacked`]: crate::Cache::persist_unpacked
+pub fn measure_tree(path: &Path) -> Result<Usage, FsError> {
     Ok(tally_path(path)?.usage())
 }
 

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_cache::maintenance::{self, CachedWheel, LockWait, Plan, Reason};
 use cairn_cache::{
-    ArchiveManifest, ArchivePath, Cache, CacheSettings, IndexKey, IndexRecord, ManifestEntry,
-    POINTER_FORMAT, Pointer, PointerKey,
+    ArchivePath, Cache, CacheSettings, IndexKey, IndexRecord, ManifestEntry, POINTER_FORMAT,
+    Pointer, PointerKey,
 };
 use cairn_fs::{ContentDigest, LockMode};
 use cairn_hash::HashAlgorithm;
@@ -159,10 +159,8 @@ impl Fixture {
                         executable: file.executable,
                     })
                     .collect();
-                let usage = maintenance::measure_tree(temp.path()).unwrap();
-                let manifest = ArchiveManifest::new(entries).unwrap().with_usage(usage);
-                cache.write_manifest(&digest, &manifest).unwrap();
-                (cache.persist(temp, &digest).unwrap().0, Outcome::Unpacked)
+                let (archive, _) = cache.persist_unpacked(temp, &digest, entries).unwrap();
+                (archive, Outcome::Unpacked)
             }
         };
 

@@ -7,7 +7,7 @@
 use std::io::{self, BufReader, Read};
 
 use bytes::Bytes;
-use cairn_fs::{ContentDigest, PersistOutcome};
+use cairn_fs::PersistOutcome;
 use cairn_hash::{ExpectedHashes, Hashes, HashingReader, HashingStream};
 use cairn_types::WheelFilename;
 use cairn_zip::{ExtractReport, extract_chunks, extract_reader};
@@ -97,8 +97,8 @@ impl WheelStore {
         })?
     }
 
-    /// Verifies `hashes` against `expected`, then writes the manifest, publishes `temp` under
-    /// the BLAKE3 digest and indexes the other digests.
+    /// Verifies `hashes` against `expected`, publishes `temp` under the BLAKE3 digest and
+    /// indexes the other digests.
     fn publish_unpacked(
         &self,
         filename: &WheelFilename,
@@ -108,13 +108,9 @@ impl WheelStore {
         expected: &ExpectedHashes,
     ) -> Result<FetchedWheel, FetchError> {
         let shown = filename.to_string();
-        expected.verify(&hashes, &shown)?;
         let cache = self.cache();
-        let digest =
-            ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
-        record::write_manifest(cache, &digest, report, temp.path())?;
-        let (archive, persisted) = cache.persist(temp, &digest)?;
-        let digests = record::digests_of(&hashes);
+        let (archive, persisted, digests) =
+            record::persist_verified(cache, temp, &hashes, report, expected, &shown)?;
         record::write_index(cache, &archive, &digests, hashes.bytes)?;
         Ok(FetchedWheel {
             source: shown,

@@ -124,8 +124,7 @@ pub(super) fn unpack_once(
     // Dropping `temp` on any error removes the partial tree: nothing half-written is published.
     let temp = cache.temp_dir()?;
     let report = extract(temp.path())?;
-    record::write_manifest(cache, digest, &report, temp.path())?;
-    let (archive, _) = cache.persist(temp, digest)?;
+    let (archive, _) = record::persist(cache, temp, digest, &report)?;
     Ok((archive, FetchOutcome::Unpacked))
 }
 

@@ -1,13 +1,10 @@
 //! Pointers and the published-hash index: how repeat requests find an archive cheaply.
 
-use std::path::Path;
-
-use cairn_cache::maintenance::measure_tree;
 use cairn_cache::{
-    ArchiveManifest, ArchivePath, Cache, CacheEntry, IndexKey, IndexRecord, ManifestEntry,
-    POINTER_FORMAT, Pointer,
+    ArchivePath, Cache, CacheEntry, IndexKey, IndexRecord, ManifestEntry, POINTER_FORMAT, Pointer,
 };
-use cairn_fs::ContentDigest;
+use cairn_fs::{ContentDigest, PersistOutcome};
+use tempfile::TempDir;
 
 use cairn_hash::{Digest, ExpectedHashes, HashAlgorithm, Hashes};
 use cairn_types::WheelFilename;
@@ -126,16 +123,14 @@ pub(super) fn digests_of(hashes: &Hashes) -> Vec<Digest> {
     hashes.iter().copied().collect()
 }
 
-/// Records what the extractor wrote, and the space the unpacked tree at `unpacked` takes, as
-/// the manifest of the archive `digest`, before the archive is persisted: `cairn cache verify`
-/// checks the tree against it later, and `cairn cache size` and `list` read the usage instead of
-/// walking every file (the tree is never written again, and a rename keeps its inodes).
-pub(super) fn write_manifest(
+/// Publishes `temp` as the archive `digest` with the manifest of what the extractor wrote
+/// (`cairn cache verify` checks the tree against it; `size` and `list` read its usage).
+pub(super) fn persist(
     cache: &Cache,
+    temp: TempDir,
     digest: &ContentDigest,
     report: &ExtractReport,
-    unpacked: &Path,
-) -> Result<(), FetchError> {
+) -> Result<(ArchivePath, PersistOutcome), FetchError> {
     let entries = report
         .written
         .iter()
@@ -146,16 +141,23 @@ pub(super) fn write_manifest(
             executable: file.executable,
         })
         .collect();
-    // The extractor already refused unsafe and duplicate names, so this cannot fail for its
-    // output; it is checked anyway rather than trusted.
-    let manifest = ArchiveManifest::new(entries).map_err(|error| FetchError::Task {
-        source_name: digest.as_str().to_owned(),
-        message: format!("cannot record the archive's manifest: {error}"),
-    })?;
-    let usage = measure_tree(unpacked).map_err(|error| FetchError::Task {
-        source_name: digest.as_str().to_owned(),
-        message: format!("cannot measure the unpacked archive: {error}"),
-    })?;
-    cache.write_manifest(digest, &manifest.with_usage(usage))?;
-    Ok(())
+    Ok(cache.persist_unpacked(temp, digest, entries)?)
+}
+
+/// Checks the bytes a stream delivered (`hashes`) against `expected`, then publishes `temp`,
+/// unpacked from them, under their BLAKE3 digest; returns the archive, the outcome and every
+/// digest known for the bytes (BLAKE3 first).
+pub(super) fn persist_verified(
+    cache: &Cache,
+    temp: TempDir,
+    hashes: &Hashes,
+    report: &ExtractReport,
+    expected: &ExpectedHashes,
+    shown: &str,
+) -> Result<(ArchivePath, PersistOutcome, Vec<Digest>), FetchError> {
+    expected.verify(hashes, shown)?;
+    let digest =
+        ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
+    let (archive, persisted) = persist(cache, temp, &digest, report)?;
+    Ok((archive, persisted, digests_of(hashes)))
 }

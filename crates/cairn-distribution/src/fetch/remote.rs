@@ -6,7 +6,6 @@ use std::time::SystemTime;
 
 use cairn_cache::{ArchivePath, CacheEntry, Pointer, PointerKey};
 use cairn_cache_key::CanonicalUrl;
-use cairn_fs::ContentDigest;
 use futures_util::TryStreamExt;
 use tempfile::TempDir;
 use tokio::io::{AsyncRead, AsyncWriteExt};
@@ -231,12 +230,14 @@ async fn download(
         }
         Err(error) => return Err(error.into()),
     };
-    request.expected.verify(&hashes, &request.shown)?;
-    let digest =
-        ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
-    record::write_manifest(store.cache(), &digest, &report, temp.path())?;
-    let (archive, _) = store.cache().persist(temp, &digest)?;
-    let digests = record::digests_of(&hashes);
+    let (archive, _, digests) = record::persist_verified(
+        store.cache(),
+        temp,
+        &hashes,
+        &report,
+        request.expected,
+        &request.shown,
+    )?;
     publish(
         store,
         request,
