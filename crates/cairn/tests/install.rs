@@ -585,32 +585,44 @@ fn scripts_behind_a_shim_name_the_real_interpreter() {
     let shim = shim_dir.join("python3");
     std::fs::write(&shim, format!("#!/bin/sh\nexec '{real}' \"$@\"\n")).unwrap();
     std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let wheel = demo_wheel().build(work.path());
-    let target = work.path().join("target");
+    let (shebang, run) = install_demo_script(work.path(), &shim, &["there"]);
+    assert_eq!(shebang, format!("#!{real}"));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "hello from demo there\n"
+    );
+    assert_eq!(run.status.code(), Some(3));
+}
+
+/// Installs the demo wheel for `python` into a new target under `work`, and returns its console
+/// script's shebang line and the output of running it with `args`.
+fn install_demo_script(
+    work: &Path,
+    python: &Path,
+    args: &[&str],
+) -> (String, std::process::Output) {
+    let wheel = demo_wheel().build(work);
+    let target = work.join("target");
     success(&cairn(
-        &work.path().join("cache"),
+        &work.join("cache"),
         &[
             "install",
             wheel.to_str().unwrap(),
             "--python",
-            shim.to_str().unwrap(),
+            python.to_str().unwrap(),
             "--target",
             target.to_str().unwrap(),
         ],
     ));
     let script = target.join("bin").join("demo-app");
     let text = std::fs::read_to_string(&script).unwrap();
-    assert_eq!(text.lines().next(), Some(format!("#!{real}").as_str()));
+    let shebang = text.lines().next().unwrap_or_default().to_owned();
     let run = Command::new(&script)
-        .arg("there")
+        .args(args)
         .env("PYTHONPATH", &target)
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout),
-        "hello from demo there\n"
-    );
-    assert_eq!(run.status.code(), Some(3));
+    (shebang, run)
 }
 
 /// A virtual environment's interpreter is named by its own path (not resolved to the base
@@ -626,29 +638,8 @@ fn scripts_for_a_virtual_environment_name_its_interpreter() {
         .unwrap();
     assert!(created.success());
     let python = venv.join("bin").join("python");
-    let wheel = demo_wheel().build(work.path());
-    let target = work.path().join("target");
-    success(&cairn(
-        &work.path().join("cache"),
-        &[
-            "install",
-            wheel.to_str().unwrap(),
-            "--python",
-            python.to_str().unwrap(),
-            "--target",
-            target.to_str().unwrap(),
-        ],
-    ));
-    let script = target.join("bin").join("demo-app");
-    let text = std::fs::read_to_string(&script).unwrap();
-    assert_eq!(
-        text.lines().next(),
-        Some(format!("#!{}", python.display()).as_str())
-    );
-    let run = Command::new(&script)
-        .env("PYTHONPATH", &target)
-        .output()
-        .unwrap();
+    let (shebang, run) = install_demo_script(work.path(), &python, &[]);
+    assert_eq!(shebang, format!("#!{}", python.display()));
     assert_eq!(String::from_utf8_lossy(&run.stdout), "hello from demo\n");
 }
 
