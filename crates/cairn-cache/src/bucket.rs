@@ -41,8 +41,9 @@ impl CacheBucket {
             Self::Wheels => "wheels-v0",
             Self::Hashes => "hashes-v0",
             Self::Simple => "simple-v0",
-            // v1: the records gained the marker values and the executable.
-            Self::Interpreter => "interpreter-v1",
+            // v1: the records gained the marker values and the executable; v2: keyed by the
+            // path as asked for, with the environment (prefix, scheme, sys.executable).
+            Self::Interpreter => "interpreter-v2",
             Self::Locks => "locks-v0",
         }
     }

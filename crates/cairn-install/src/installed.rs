@@ -10,7 +10,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::error::InstallError;
-use super::layout::{self, DIST_INFO_SUFFIX};
+use super::layout::{self, DIST_INFO_SUFFIX, Layout};
 use super::relpath::PathProblem;
 use super::{record, relpath};
 use cairn_types::PackageName;
@@ -18,7 +18,7 @@ use cairn_types::PackageName;
 /// One installed project.
 #[derive(Debug, Clone)]
 pub(crate) struct Installed {
-    /// Its `.dist-info` directory, relative to the target.
+    /// Its `.dist-info` directory, relative to the root (see `layout`).
     pub(crate) dist_info: String,
     /// The normalised project name.
     pub(crate) project: PackageName,
@@ -26,34 +26,43 @@ pub(crate) struct Installed {
     pub(crate) version: String,
 }
 
-/// Every `.dist-info` directory at the target's root. Symlinks are not followed: a linked
-/// metadata directory is not cairn's to manage.
-pub(crate) fn scan(target: &Path) -> Result<Vec<Installed>, InstallError> {
-    let read_error = |source| InstallError::Target {
-        path: target.to_path_buf(),
-        action: "list",
-        source,
-    };
+/// Every `.dist-info` directory in the layout's library directories (a target's root).
+/// Symlinks are not followed: a linked metadata directory is not cairn's to manage. A library
+/// directory that does not exist yet holds nothing.
+pub(crate) fn scan(layout: &Layout) -> Result<Vec<Installed>, InstallError> {
     let mut installed = Vec::new();
-    for entry in fs::read_dir(target).map_err(read_error)? {
-        let entry = entry.map_err(read_error)?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if !name.ends_with(DIST_INFO_SUFFIX) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let (project, version) = match layout::split_dist_info_name(name) {
-            Some((project, version)) => (PackageName::new(project), version.to_owned()),
-            None => name_from_metadata(&target.join(name)).unwrap_or_else(|| {
-                let stem = name.strip_suffix(DIST_INFO_SUFFIX).unwrap_or(name);
-                (PackageName::new(stem), String::new())
-            }),
+    for lib in layout.lib_dirs() {
+        let dir = layout.root.join(lib);
+        let read_error = |source| InstallError::Target {
+            path: dir.clone(),
+            action: "list",
+            source,
         };
-        installed.push(Installed {
-            dist_info: name.to_owned(),
-            project,
-            version,
-        });
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound && !lib.is_empty() => continue,
+            Err(error) => return Err(read_error(error)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(read_error)?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !name.ends_with(DIST_INFO_SUFFIX) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let (project, version) = match layout::split_dist_info_name(name) {
+                Some((project, version)) => (PackageName::new(project), version.to_owned()),
+                None => name_from_metadata(&dir.join(name)).unwrap_or_else(|| {
+                    let stem = name.strip_suffix(DIST_INFO_SUFFIX).unwrap_or(name);
+                    (PackageName::new(stem), String::new())
+                }),
+            };
+            installed.push(Installed {
+                dist_info: relpath::join(lib, name),
+                project,
+                version,
+            });
+        }
     }
     installed.sort_by(|a, b| a.dist_info.cmp(&b.dist_info));
     Ok(installed)
@@ -68,24 +77,25 @@ fn name_from_metadata(dist_info: &Path) -> Option<(PackageName, String)> {
     ))
 }
 
-/// The target-relative files `installed`'s `RECORD` lists (see [`target_path`] for the rows
-/// that leave the target).
+/// The root-relative files `installed`'s `RECORD` lists (see [`row_path`] for the rows that
+/// leave the root).
 pub(crate) fn recorded_paths(
-    target: &Path,
+    layout: &Layout,
     installed: &Installed,
 ) -> Result<Vec<String>, InstallError> {
     let mut paths = Vec::new();
-    for_each_recorded(target, installed, |path| paths.push(path.to_owned()))?;
+    for_each_recorded(layout, installed, |path| paths.push(path.to_owned()))?;
     Ok(paths)
 }
 
-/// Calls `visit` with every target-relative file `installed`'s `RECORD` lists.
+/// Calls `visit` with every root-relative file `installed`'s `RECORD` lists.
 fn for_each_recorded(
-    target: &Path,
+    layout: &Layout,
     installed: &Installed,
     mut visit: impl FnMut(&str),
 ) -> Result<(), InstallError> {
-    let dist_info = target.join(&installed.dist_info);
+    let dist_info = layout.root.join(&installed.dist_info);
+    let lib = relpath::parent(&installed.dist_info);
     let cannot_replace = |problem: String| InstallError::CannotReplace {
         project: installed.project.to_string(),
         dist_info: dist_info.clone(),
@@ -114,17 +124,27 @@ fn for_each_recorded(
         ))
     })?;
     for row in rows {
-        match target_path(&row.path) {
+        match row_path(layout, lib, &row.path) {
             Ok(path) => visit(&path),
             Err(problem) => tracing::debug!(
                 dist_info = installed.dist_info,
                 entry = %row.path,
                 problem = problem.describe(),
-                "RECORD entry outside the target left alone"
+                "RECORD entry outside the install root left alone"
             ),
         }
     }
     Ok(())
+}
+
+/// The root-relative path a `RECORD` row of a `.dist-info` in `lib` names: the row resolved
+/// against `lib` while it stays inside the root, and in a target directory [`target_path`].
+fn row_path<'r>(layout: &Layout, lib: &str, row: &'r str) -> Result<Cow<'r, str>, PathProblem> {
+    if layout.is_target() {
+        target_path(row)
+    } else {
+        Layout::resolve_row(lib, row).map(Cow::Owned)
+    }
 }
 
 /// The target-relative path a `RECORD` row names.
@@ -152,7 +172,7 @@ fn target_path(path: &str) -> Result<Cow<'_, str>, PathProblem> {
 /// with the `.dist-info` of the first that does. The `RECORD`s are read in parallel; one that
 /// cannot be read is passed over (its project is not replaced, so what it lists stays anyway).
 pub(crate) fn listed_by(
-    target: &Path,
+    layout: &Layout,
     candidates: &[&Installed],
     wanted: impl Fn(&str) -> bool + Sync,
 ) -> HashMap<String, String> {
@@ -160,7 +180,7 @@ pub(crate) fn listed_by(
         .par_iter()
         .map(|installed| {
             let mut found = Vec::new();
-            let read = for_each_recorded(target, installed, |path| {
+            let read = for_each_recorded(layout, installed, |path| {
                 if wanted(path) {
                     found.push(path.to_owned());
                 }
@@ -189,12 +209,12 @@ pub(crate) fn listed_by(
 /// The `.dist-info` of the first project among `candidates` whose `RECORD` lists `path`. Only
 /// called to word a conflict, so unreadable records are skipped.
 pub(crate) fn find_owner<'a>(
-    target: &Path,
+    layout: &Layout,
     candidates: impl IntoIterator<Item = &'a Installed>,
     path: &str,
 ) -> Option<String> {
     candidates.into_iter().find_map(|installed| {
-        let paths = recorded_paths(target, installed).ok()?;
+        let paths = recorded_paths(layout, installed).ok()?;
         paths
             .iter()
             .any(|owned| owned == path || owned.starts_with(&format!("{path}/")))

@@ -1,9 +1,10 @@
-//! Installing unpacked wheels from the cache into a target directory.
+//! Installing unpacked wheels from the cache into a target directory or an environment.
 //!
 //! The target is a directory that goes on `sys.path`, as with `pip install --target`: the
-//! packages land at its root and scripts in `bin/` (see `layout` for the `.data` schemes).
-//! [`Installer::install`] installs several wheels as one transaction: it succeeds whole, or the
-//! target is left exactly as it was.
+//! packages land at its root and scripts in `bin/`. [`Installer::with_scheme`] installs into an
+//! environment's [`Scheme`] instead (a virtual environment's `site-packages`, `bin`, …; see
+//! [Environments](#environments)). [`Installer::install`] installs several wheels as one
+//! transaction: it succeeds whole, or the target is left exactly as it was.
 //!
 //! The installer needs only an unpacked wheel directory (a cache archive, or any directory a
 //! wheel was extracted into), its file name and, optionally, the manifest the cache stored
@@ -138,6 +139,20 @@
 //! name and so installs it; cairn leaves it out too. Other `.data/scripts` files, `.exe` files
 //! named after no entry point among them, are installed as they are.
 //!
+//! # Environments
+//!
+//! A [`Scheme`] names the directory of each kind of file, as `sysconfig.get_paths()` reports
+//! them for an interpreter: `purelib` and `platlib` (packages and `.dist-info`), `scripts`,
+//! `headers` and `data`. The installer works in the deepest directory holding all of them (a
+//! virtual environment's prefix), the *root*: the lock, the staging directory and every path of
+//! the transaction are relative to it, so everything below holds for environments as for
+//! targets, with "target" read as "root". Directories of the scheme and those above them are
+//! never removed, even when an uninstall leaves them empty. A wheel's root goes to `purelib`,
+//! or to `platlib` when its `WHEEL` says `Root-Is-Purelib: false`, with its `.dist-info`;
+//! `RECORD` rows are relative to that directory, as pip writes them (`../../../bin/tool`), and
+//! rows of installed projects are resolved the same way (a row leaving the root is ignored).
+//! [`Scheme::target`] is the target directory's layout.
+//!
 //! # Files several projects write
 //!
 //! Projects that share a namespace package often all ship its `__init__.py`: the CUDA wheels of
@@ -262,10 +277,12 @@ pub use cairn_types::{PackageName, WheelFilename};
 pub use compile::{BytecodeError, BytecodeReport};
 pub use direct_url::{ArchiveHash, DirectUrl, DirectUrlError};
 pub use error::InstallError;
+pub use layout::Scheme;
 pub use list::{InstalledDist, list};
 pub use uninstall::{UninstallError, UninstallReport, UninstalledDist, uninstall};
 
 use self::installed::Installed;
+use self::layout::Layout;
 use self::merge::{MergeError, MergePlan, NewTree, TreeError};
 use self::plan::WheelPlan;
 use self::stage::StageCounts;
@@ -352,11 +369,12 @@ pub struct InstalledWheel {
     pub replaced: Option<String>,
 }
 
-/// Installs wheels into one target directory. Holds one [`Link`] (by default a [`Linker`]), so
-/// the link-mode ladder is decided once for everything the installer installs.
+/// Installs wheels into one target directory or one environment's [`Scheme`]. Holds one
+/// [`Link`] (by default a [`Linker`]), so the link-mode ladder is decided once for everything
+/// the installer installs.
 #[derive(Debug)]
 pub struct Installer {
-    target: PathBuf,
+    layout: Layout,
     linker: Arc<dyn Link>,
     shebang: Vec<u8>,
     /// The interpreter that compiles bytecode, when the settings ask for it.
@@ -389,11 +407,6 @@ impl Installer {
         settings: InstallSettings,
         linker: Arc<dyn Link>,
     ) -> Result<Self, InstallError> {
-        if !settings.python.is_absolute() {
-            return Err(InstallError::RelativeInterpreter {
-                python: settings.python,
-            });
-        }
         let target_error = |action| {
             move |source| InstallError::Target {
                 path: target.to_path_buf(),
@@ -405,22 +418,69 @@ impl Installer {
         match fs::metadata(&target) {
             Ok(metadata) if metadata.is_dir() => {}
             Ok(_) => return Err(InstallError::TargetNotDirectory { path: target }),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(&target).map_err(target_error("create"))?;
-            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
             Err(source) => return Err(target_error("inspect")(source)),
+        }
+        Self::with_scheme(&Scheme::target(target), settings, linker)
+    }
+
+    /// An installer for an environment's install scheme (a virtual environment's
+    /// `site-packages`, `bin`, …, from its interpreter's `sysconfig`), linking through
+    /// `linker`. It works in the deepest directory holding every location of the scheme (the
+    /// environment's prefix): the lock and the staging directory live there, which is created
+    /// if missing. `RECORD` rows are written relative to `purelib` (or `platlib`), as pip
+    /// writes them: `../../../bin/tool`.
+    ///
+    /// # Errors
+    ///
+    /// [`InstallError::RelativeInterpreter`] if `settings.python` is not absolute;
+    /// [`InstallError::Target`] if the scheme's directories cannot be resolved or their common
+    /// directory created.
+    pub fn with_scheme(
+        scheme: &Scheme,
+        settings: InstallSettings,
+        linker: Arc<dyn Link>,
+    ) -> Result<Self, InstallError> {
+        if !settings.python.is_absolute() {
+            return Err(InstallError::RelativeInterpreter {
+                python: settings.python,
+            });
+        }
+        let layout = Layout::new(scheme)?;
+        match fs::metadata(&layout.root) {
+            Ok(metadata) if metadata.is_dir() => {}
+            Ok(_) => {
+                return Err(InstallError::TargetNotDirectory {
+                    path: layout.root.clone(),
+                });
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(&layout.root).map_err(|source| InstallError::Target {
+                    path: layout.root.clone(),
+                    action: "create",
+                    source,
+                })?;
+            }
+            Err(source) => {
+                return Err(InstallError::Target {
+                    path: layout.root.clone(),
+                    action: "inspect",
+                    source,
+                });
+            }
         }
         Ok(Self {
             shebang: scripts::shebang(&settings.python),
             compile_with: settings.compile_bytecode.then_some(settings.python),
             linker,
-            target,
+            layout,
         })
     }
 
-    /// The target directory, made absolute.
+    /// The directory the installer works in, absolute and canonical: the target directory, or
+    /// the deepest directory holding every location of the scheme.
     pub fn target(&self) -> &Path {
-        &self.target
+        &self.layout.root
     }
 
     /// Installs all `wheels`, in parallel, as one transaction, replacing any installed version
@@ -440,14 +500,14 @@ impl Installer {
 
         let plans = wheels
             .par_iter()
-            .map(|request| plan::plan_wheel(request, &self.shebang))
+            .map(|request| plan::plan_wheel(request, &self.layout, &self.shebang))
             .collect::<Result<Vec<_>, _>>()?;
         tracing::debug!(elapsed = ?started.elapsed(), wheels = plans.len(), "install: planned");
         let by_project = index_projects(&plans)?;
 
         // Staging writes only inside the staging directory, so it runs beside the checks
         // against the target; if a check fails, what was staged is thrown away.
-        let mut transaction = Transaction::begin(&self.target)?;
+        let mut transaction = Transaction::begin(&self.layout.root)?;
         let counts: Vec<StageCounts> = plans.iter().map(|_| StageCounts::default()).collect();
         let new_root = transaction.new_root();
         let (checked, staged) = rayon::join(
@@ -534,7 +594,7 @@ impl Installer {
         sources.dedup();
         sources
             .into_iter()
-            .map(|dest| self.target.join(dest))
+            .map(|dest| self.layout.root.join(dest))
             .collect()
     }
 
@@ -546,26 +606,26 @@ impl Installer {
         by_project: &HashMap<&str, usize>,
     ) -> Result<(MergePlan, Vec<Vec<Installed>>), InstallError> {
         let tree = NewTree::build(plans).map_err(|error| tree_error(plans, error))?;
-        let installed = installed::scan(&self.target)?;
+        let layout = &self.layout;
+        let installed = installed::scan(layout)?;
         let mut old_owned = HashSet::new();
         let mut others = Vec::new();
         for old in &installed {
             if by_project.contains_key(old.project.as_str()) {
-                old_owned.extend(installed::recorded_paths(&self.target, old)?);
+                old_owned.extend(installed::recorded_paths(layout, old)?);
             } else {
                 others.push(old);
             }
         }
         // A file another installed project also lists is not the old version's to remove.
         if !old_owned.is_empty() {
-            let shared =
-                installed::listed_by(&self.target, &others, |path| old_owned.contains(path));
+            let shared = installed::listed_by(layout, &others, |path| old_owned.contains(path));
             for (path, owner) in shared {
                 tracing::debug!(path, owner, "kept: another installed project lists it too");
                 old_owned.remove(&path);
             }
         }
-        let merge_plan = merge::plan_merge(&self.target, &tree, plans, &old_owned)
+        let merge_plan = merge::plan_merge(layout, &tree, plans, &old_owned)
             .map_err(|error| self.merge_error(error, plans, &installed, by_project))?;
         // An existing file the new one would replace with the same bytes is shared only with a
         // project that records it; a file nobody records stays a conflict.
@@ -575,7 +635,7 @@ impl Installer {
                 .iter()
                 .map(|(path, _)| path.as_str())
                 .collect();
-            let owners = installed::listed_by(&self.target, &others, |path| kept.contains(path));
+            let owners = installed::listed_by(layout, &others, |path| kept.contains(path));
             if let Some((path, wheel)) = merge_plan
                 .kept
                 .iter()
@@ -583,7 +643,7 @@ impl Installer {
             {
                 return Err(InstallError::UnrecordedFileExists {
                     wheel: plans[*wheel].wheel.clone(),
-                    full_path: self.target.join(path),
+                    full_path: layout.root.join(path),
                     path: path.clone(),
                 });
             }
@@ -599,7 +659,7 @@ impl Installer {
 
     /// An exclusive lock on the target directory itself, so no file is added to the target.
     fn lock(&self) -> Result<File, InstallError> {
-        transaction::lock_target(&self.target)
+        transaction::lock_target(&self.layout.root)
     }
 
     fn merge_error(
@@ -625,7 +685,7 @@ impl Installer {
                     .iter()
                     .filter(|old| !new_projects.contains_key(old.project.as_str()));
                 let wheel = plans[wheel].wheel.clone();
-                match installed::find_owner(&self.target, others, &path) {
+                match installed::find_owner(&self.layout, others, &path) {
                     Some(installed) => InstallError::ConflictsWithInstalled {
                         wheel,
                         path,
@@ -633,7 +693,7 @@ impl Installer {
                     },
                     None => InstallError::UnrecordedFileExists {
                         wheel,
-                        full_path: self.target.join(&path),
+                        full_path: self.layout.root.join(&path),
                         path,
                     },
                 }

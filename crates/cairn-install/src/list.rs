@@ -7,7 +7,8 @@ use std::path::Path;
 use cairn_types::PackageName;
 
 use super::error::InstallError;
-use super::{installed, layout};
+use super::layout::{Layout, Scheme};
+use super::{Installer, installed, layout, relpath};
 
 /// One project installed in a target, read from its `.dist-info` directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +21,8 @@ pub struct InstalledDist {
     pub project: PackageName,
     /// The version from `METADATA`, else from the `.dist-info` directory's name.
     pub version: String,
-    /// The `.dist-info` directory, relative to the target.
+    /// The `.dist-info` directory, relative to the target (to the environment's prefix for an
+    /// [`Installer`] of an environment's scheme).
     pub dist_info: String,
     /// Whether the `.dist-info` holds `REQUESTED` (PEP 376): the user named the project,
     /// rather than it being installed as someone's dependency.
@@ -40,6 +42,23 @@ pub struct InstalledDist {
 /// [`InstallError::Target`] if the target cannot be opened, locked or listed (a missing target
 /// is such an error, not an empty list).
 pub fn list(target: &Path) -> Result<Vec<InstalledDist>, InstallError> {
+    list_in(&Layout::new(&Scheme::target(target))?)
+}
+
+impl Installer {
+    /// The projects installed in this installer's target or scheme: see [`list`].
+    ///
+    /// # Errors
+    ///
+    /// As [`list`].
+    pub fn list(&self) -> Result<Vec<InstalledDist>, InstallError> {
+        list_in(&self.layout)
+    }
+}
+
+/// [`list`] in any layout: a target directory's, or an environment's scheme.
+fn list_in(layout: &Layout) -> Result<Vec<InstalledDist>, InstallError> {
+    let target = layout.root.as_path();
     let target_error = |action| {
         move |source| InstallError::Target {
             path: target.to_path_buf(),
@@ -55,7 +74,7 @@ pub fn list(target: &Path) -> Result<Vec<InstalledDist>, InstallError> {
         }
         Err(source) => return Err(target_error("lock")(source)),
     }
-    let mut dists: Vec<InstalledDist> = installed::scan(target)?
+    let mut dists: Vec<InstalledDist> = installed::scan(layout)?
         .into_iter()
         .map(|found| read_dist(target, found))
         .collect();
@@ -73,7 +92,7 @@ pub(crate) fn read_dist(target: &Path, found: installed::Installed) -> Installed
     let dir = target.join(&found.dist_info);
     let metadata = fs::read_to_string(dir.join("METADATA")).unwrap_or_default();
     let (name, version) = layout::parse_metadata(&metadata);
-    let fallback_name = layout::split_dist_info_name(&found.dist_info)
+    let fallback_name = layout::split_dist_info_name(relpath::file_name(&found.dist_info))
         .map_or(found.project.as_str(), |(name, _)| name);
     let installer = fs::read_to_string(dir.join("INSTALLER"))
         .ok()

@@ -22,6 +22,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::layout::Layout;
 use super::plan::WheelPlan;
 use super::{relpath, walk};
 
@@ -83,6 +84,21 @@ pub(crate) enum TreeError {
 type FileRef = (usize, usize);
 
 impl NewTree {
+    /// Whether the tree has an entry (a file or a directory) at `path`.
+    pub(crate) fn contains(&self, path: &str) -> bool {
+        let mut children = &self.root;
+        let mut parts = path.split('/').peekable();
+        while let Some(part) = parts.next() {
+            match children.get(part) {
+                None => return false,
+                Some(_) if parts.peek().is_none() => return true,
+                Some(Node::Dir(grandchildren)) => children = grandchildren,
+                Some(_) => return false,
+            }
+        }
+        false
+    }
+
     /// The tree of every file of `plans`. A path written by several wheels is one node when
     /// they all write the same bytes; the bytes are compared only for such paths.
     pub(crate) fn build(plans: &[WheelPlan]) -> Result<Self, TreeError> {
@@ -194,23 +210,21 @@ pub(crate) enum MergeError {
     },
 }
 
-/// Plans laying `tree` (the files of `plans`) over `target`, replacing the files in
-/// `old_owned` (target-relative paths from the `RECORD`s of the versions being replaced that no
+/// Plans laying `tree` (the files of `plans`) over the layout's root, replacing the files in
+/// `old_owned` (root-relative paths from the `RECORD`s of the versions being replaced that no
 /// other installed project lists).
 pub(crate) fn plan_merge(
-    target: &Path,
+    layout: &Layout,
     tree: &NewTree,
     plans: &[WheelPlan],
     old_owned: &HashSet<String>,
 ) -> Result<MergePlan, MergeError> {
     let mut planner = Planner {
-        target,
+        target: &layout.root,
+        layout,
         plans,
         old_owned,
-        old_tops: old_owned
-            .iter()
-            .map(|path| relpath::top_level(path))
-            .collect(),
+        old_tops: old_owned.iter().map(|path| layout.unit(path)).collect(),
         kept: HashMap::new(),
         plan: MergePlan::default(),
         backed_up_files: HashSet::new(),
@@ -225,12 +239,15 @@ pub(crate) fn plan_merge(
 }
 
 struct Planner<'a> {
+    /// The root every path is relative to.
     target: &'a Path,
+    layout: &'a Layout,
     plans: &'a [WheelPlan],
     old_owned: &'a HashSet<String>,
-    /// Top-level entries that hold something an old version owns; no other can be swapped.
+    /// Units (`Layout::unit`: top-level entries of the root or of a library directory) that
+    /// hold something an old version owns; no other can be swapped.
     old_tops: HashSet<&'a str>,
-    /// Per top-level directory already judged: its directories that must be merged into.
+    /// Per unit already judged: its directories that must be merged into.
     kept: HashMap<String, HashSet<String>>,
     plan: MergePlan,
     backed_up_files: HashSet<String>,
@@ -313,9 +330,9 @@ impl Planner<'_> {
         leftovers.sort_unstable();
         let mut judged_tops = HashSet::new();
         for path in leftovers {
-            let top = relpath::top_level(path);
+            let top = self.layout.unit(path);
             if top != path.as_str()
-                && !tree.root.contains_key(top)
+                && !tree.contains(top)
                 && judged_tops.insert(top.to_owned())
                 && self.lstat(top)?.is_some_and(|meta| meta.is_dir())
                 && self.is_disposable_dir(top)?
@@ -391,7 +408,10 @@ impl Planner<'_> {
                 dir = relpath::parent(dir);
             }
         }
-        let mut dirs: Vec<&str> = dirs.into_iter().collect();
+        let mut dirs: Vec<&str> = dirs
+            .into_iter()
+            .filter(|dir| !self.layout.is_protected(dir))
+            .collect();
         dirs.sort_unstable_by(|a, b| {
             let depth = |path: &str| path.matches('/').count();
             depth(b).cmp(&depth(a)).then_with(|| a.cmp(b))
@@ -437,7 +457,10 @@ impl Planner<'_> {
     /// Whether the directory `path` holds only what the old versions own (and bytecode
     /// caches), so it can be set aside whole.
     fn is_disposable_dir(&mut self, path: &str) -> Result<bool, MergeError> {
-        let top = relpath::top_level(path);
+        if self.layout.is_protected(path) {
+            return Ok(false);
+        }
+        let top = self.layout.unit(path);
         if !self.old_tops.contains(top) {
             return Ok(false);
         }

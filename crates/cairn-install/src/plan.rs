@@ -2,7 +2,7 @@
 //!
 //! Nothing is written here. The archive's files are read from its manifest (or, without one,
 //! listed in parallel), its `RECORD` is checked against that list, and every file gets a
-//! target-relative destination and its `RECORD` hash and size. Linked files reuse the hash
+//! root-relative destination (see `layout`) and its `RECORD` hash and size. Linked files reuse the hash
 //! and size from the wheel's `RECORD`, so no byte of them is read; only generated files
 //! (launchers, `INSTALLER`, `REQUESTED`, `direct_url.json`, rewritten scripts) are hashed.
 //!
@@ -23,7 +23,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use super::direct_url::DIRECT_URL_FILE;
 use super::entry_points::{self, ScriptEntryPoint};
 use super::error::InstallError;
-use super::layout::{self, DIST_INFO_SUFFIX, DataScheme};
+use super::layout::{self, DIST_INFO_SUFFIX, DataScheme, Layout};
 use super::walk::{self, WalkError};
 use super::{InstallRequest, record, relpath, scripts};
 use cairn_types::PackageName;
@@ -54,7 +54,7 @@ pub(crate) struct WheelPlan {
 /// A file to put in the target.
 #[derive(Debug)]
 pub(crate) struct PlannedFile {
-    /// Target-relative path.
+    /// Root-relative path (see `layout`).
     pub(crate) dest: String,
     pub(crate) content: Content,
 }
@@ -79,9 +79,11 @@ pub(crate) enum Content {
     Write { bytes: Vec<u8>, executable: bool },
 }
 
-/// Reads the wheel at `request` into a plan; `shebang` starts every script.
+/// Reads the wheel at `request` into a plan of files laid out by `layout`; `shebang` starts
+/// every script.
 pub(crate) fn plan_wheel(
     request: &InstallRequest<'_>,
+    layout: &Layout,
     shebang: &[u8],
 ) -> Result<WheelPlan, InstallError> {
     let wheel = request.filename.to_string();
@@ -94,7 +96,8 @@ pub(crate) fn plan_wheel(
 
     let dist_info = reader.find_dist_info(&project)?;
     let dist_info_path = archive.join(&dist_info);
-    reader.check_wheel_version(&dist_info_path.join("WHEEL"))?;
+    let root_is_purelib = reader.check_wheel_file(&dist_info_path.join("WHEEL"))?;
+    let lib = layout.wheel_root(root_is_purelib);
     let metadata_path = dist_info_path.join("METADATA");
     let metadata = reader.read_text(&metadata_path)?;
     let (name, version) = layout::parse_metadata(&metadata);
@@ -134,6 +137,7 @@ pub(crate) fn plan_wheel(
             || (request.requested && entry == requested_entry)
     };
 
+    let in_lib = |entry: &str| relpath::join(lib, entry);
     let entry_points = reader.script_entry_points(&dist_info_path.join("entry_points.txt"))?;
     let script_names: FxHashSet<&str> = entry_points
         .iter()
@@ -161,9 +165,9 @@ pub(crate) fn plan_wheel(
                     );
                     continue;
                 }
-                reader.plan_data_file(&entry, inner, name, shebang, fields)?
+                reader.plan_data_file(layout, &entry, inner, name, shebang, fields)?
             }
-            None => reader.planned(entry.clone(), entry, false, fields)?,
+            None => reader.planned(in_lib(&entry), entry, false, fields)?,
         };
         files.push(file);
     }
@@ -178,37 +182,38 @@ pub(crate) fn plan_wheel(
 
     for script in &entry_points {
         files.push(generated(
-            format!("bin/{}", script.name),
+            relpath::join(&layout.scripts, &script.name),
             scripts::launcher(shebang, script),
             true,
         ));
     }
     files.push(generated(
-        installer_entry,
+        in_lib(&installer_entry),
         INSTALLER_CONTENT.to_vec(),
         false,
     ));
     if let Some(direct_url) = request.direct_url {
         files.push(generated(
-            direct_url_entry,
+            in_lib(&direct_url_entry),
             direct_url.to_json().into_bytes(),
             false,
         ));
     }
     if request.requested {
-        files.push(generated(requested_entry, Vec::new(), false));
+        files.push(generated(in_lib(&requested_entry), Vec::new(), false));
     }
     // Stable sort: a manifest's files come sorted, so this is mostly merging a few runs.
     files.sort_by(|a, b| a.file.dest.cmp(&b.file.dest));
 
     let mut new_record = String::with_capacity(files.len() * 100);
     for file in &files {
-        record::write_row(&mut new_record, &file.file.dest, &file.hash, &file.size);
+        let row = Layout::record_path(lib, &file.file.dest);
+        record::write_row(&mut new_record, &row, &file.hash, &file.size);
     }
     record::write_row(&mut new_record, &record_entry, "", "");
     let mut files: Vec<PlannedFile> = files.into_iter().map(|file| file.file).collect();
     files.push(PlannedFile {
-        dest: record_entry,
+        dest: in_lib(&record_entry),
         content: Content::Write {
             bytes: new_record.into_bytes(),
             executable: false,
@@ -333,9 +338,11 @@ impl ArchiveReader<'_> {
     }
 
     /// Refuses a wheel whose format is a major version this installer does not know (PEP 427:
-    /// installers must fail on one); warns on a newer minor version, as pip does.
-    fn check_wheel_version(&self, path: &Path) -> Result<(), InstallError> {
+    /// installers must fail on one); warns on a newer minor version, as pip does. Returns its
+    /// `Root-Is-Purelib`.
+    fn check_wheel_file(&self, path: &Path) -> Result<bool, InstallError> {
         let text = self.read_text(path)?;
+        let root_is_purelib = layout::parse_root_is_purelib(&text);
         match layout::parse_wheel_version(&text) {
             None => Err(self.invalid(path, "WHEEL has no valid Wheel-Version field")),
             Some((major, minor)) if major > 1 => Err(self.invalid(
@@ -350,9 +357,9 @@ impl ArchiveReader<'_> {
                     wheel = self.wheel,
                     "wheel format 1.{minor} is newer than 1.0; installing it as 1.0"
                 );
-                Ok(())
+                Ok(root_is_purelib)
             }
-            Some(_) => Ok(()),
+            Some(_) => Ok(root_is_purelib),
         }
     }
 
@@ -460,6 +467,7 @@ impl ArchiveReader<'_> {
     /// A file of the `.data` directory: `inner` is its path inside it.
     fn plan_data_file<'t>(
         &self,
+        layout: &Layout,
         entry: &str,
         inner: &str,
         project_name: &str,
@@ -467,7 +475,7 @@ impl ArchiveReader<'_> {
         fields: Option<RecordFields<'t>>,
     ) -> Result<RecordedFile<'t>, InstallError> {
         let path = self.archive.join(entry);
-        let (scheme, dest) = layout::data_destination(inner, project_name)
+        let (scheme, dest) = layout::data_destination(layout, inner, project_name)
             .map_err(|problem| self.invalid(&path, problem))?;
         match scheme {
             DataScheme::Lib | DataScheme::Data => {

@@ -21,6 +21,7 @@ use cairn_types::PackageName;
 
 use super::error::InstallError;
 use super::installed::{self, Installed};
+use super::layout::{Layout, Scheme};
 use super::list;
 use super::merge::{self, MergeError, NewTree};
 use super::transaction::{self, Transaction};
@@ -120,20 +121,22 @@ pub struct UninstalledDist {
     pub project: PackageName,
     /// The version removed.
     pub version: String,
-    /// Its `.dist-info` directory, relative to the target.
+    /// Its `.dist-info` directory, relative to the target (to the environment's prefix for an
+    /// [`Installer`] of an environment's scheme).
     pub dist_info: String,
     /// Files its `RECORD` listed that were found and removed (shared files kept not counted).
     pub files_removed: usize,
 }
 
 impl Installer {
-    /// Uninstalls the projects `names` from this installer's target: see [`uninstall`].
+    /// Uninstalls the projects `names` from this installer's target or scheme: see
+    /// [`uninstall`].
     ///
     /// # Errors
     ///
     /// As [`uninstall`].
     pub fn uninstall(&self, names: &[PackageName]) -> Result<UninstallReport, UninstallError> {
-        uninstall(&self.target, names)
+        uninstall_in(&self.layout, names)
     }
 }
 
@@ -153,18 +156,23 @@ pub fn uninstall(target: &Path, names: &[PackageName]) -> Result<UninstallReport
     if names.is_empty() {
         return Ok(UninstallReport::default());
     }
-    let target = std::path::absolute(target).map_err(|source| {
-        UninstallError::Target(InstallError::Target {
-            path: target.to_path_buf(),
-            action: "resolve",
-            source,
-        })
-    })?;
-    let target = target.as_path();
+    let layout = Layout::new(&Scheme::target(target)).map_err(UninstallError::Target)?;
+    uninstall_in(&layout, names)
+}
+
+/// [`uninstall`] in any layout: a target directory's, or an environment's scheme.
+pub(crate) fn uninstall_in(
+    layout: &Layout,
+    names: &[PackageName],
+) -> Result<UninstallReport, UninstallError> {
+    if names.is_empty() {
+        return Ok(UninstallReport::default());
+    }
+    let target = layout.root.as_path();
     let _lock = transaction::lock_target(target).map_err(UninstallError::Target)?;
 
     let wanted: HashSet<&str> = names.iter().map(PackageName::as_str).collect();
-    let (removed, others): (Vec<Installed>, Vec<Installed>) = installed::scan(target)
+    let (removed, others): (Vec<Installed>, Vec<Installed>) = installed::scan(layout)
         .map_err(UninstallError::Target)?
         .into_iter()
         .partition(|found| wanted.contains(found.project.as_str()));
@@ -185,12 +193,12 @@ pub fn uninstall(target: &Path, names: &[PackageName]) -> Result<UninstallReport
     let mut owned_by_each = Vec::with_capacity(removed.len());
     let mut owned: HashSet<String> = HashSet::new();
     for dist in &removed {
-        let paths = installed::recorded_paths(target, dist).map_err(cannot_uninstall)?;
+        let paths = installed::recorded_paths(layout, dist).map_err(cannot_uninstall)?;
         owned.extend(paths.iter().cloned());
         owned_by_each.push(paths);
     }
     let other_refs: Vec<&Installed> = others.iter().collect();
-    let shared = installed::listed_by(target, &other_refs, |path| owned.contains(path));
+    let shared = installed::listed_by(layout, &other_refs, |path| owned.contains(path));
     let mut kept_shared: Vec<String> = shared.into_keys().collect();
     kept_shared.sort_unstable();
     for path in &kept_shared {
@@ -198,7 +206,7 @@ pub fn uninstall(target: &Path, names: &[PackageName]) -> Result<UninstallReport
         owned.remove(path);
     }
 
-    let mut plan = merge::plan_merge(target, &NewTree::default(), &[], &owned)
+    let mut plan = merge::plan_merge(layout, &NewTree::default(), &[], &owned)
         .map_err(|error| plan_error(target, error))?;
     // The `.dist-info` goes whole, with anything its RECORD does not list.
     for dist in &removed {

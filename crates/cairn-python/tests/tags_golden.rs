@@ -70,6 +70,7 @@ pub fn golden_machine() -> Interpreter {
             arch: "x86_64".to_owned(),
         },
         markers: linux_markers("3.11.2"),
+        environment: cairn_python::tags::Environment::default(),
     }
 }
 

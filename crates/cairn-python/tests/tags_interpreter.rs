@@ -192,7 +192,7 @@ fn the_answer_is_cached_until_the_interpreter_changes() {
 }
 
 #[test]
-fn a_symlink_shares_the_record_of_its_target_but_keeps_its_own_path() {
+fn a_symlink_has_its_own_record_and_keeps_its_own_path() {
     let dir = tempfile::tempdir().unwrap();
     let exec = format!("exec '{}' \"$@\"", real_python3().display());
     let python = wrapper(dir.path(), "python", &exec);
@@ -200,9 +200,13 @@ fn a_symlink_shares_the_record_of_its_target_but_keeps_its_own_path() {
     std::os::unix::fs::symlink(&python, &link).unwrap();
     let cache = Cache::temporary().unwrap();
     Interpreter::query(&python, &cache).unwrap();
+    // Keyed by the path asked for: a virtual environment's `bin/python` is a symlink to its
+    // base interpreter, but its environment is another.
     let through_link = Interpreter::query(&link, &cache).unwrap();
-    assert_eq!(runs(dir.path(), "python"), 1);
+    assert_eq!(runs(dir.path(), "python"), 2);
     assert_eq!(through_link.path, link);
+    Interpreter::query(&link, &cache).unwrap();
+    assert_eq!(runs(dir.path(), "python"), 2);
 }
 
 #[test]
@@ -312,9 +316,48 @@ fn scripts_name_a_virtual_environment_interpreter_by_its_own_path() {
     assert_eq!(interpreter.shebang_path(), python);
     // Its binary is the base interpreter, which does not see the environment.
     assert_eq!(interpreter.executable, realpath_python3());
+    let environment = &interpreter.environment;
+    assert!(environment.is_virtual());
+    assert_eq!(environment.prefix, venv);
+    assert_eq!(environment.sys_executable, python);
+    let site_packages = venv.join(format!(
+        "lib/python{}.{}/site-packages",
+        interpreter.version.0, interpreter.version.1
+    ));
+    assert_eq!(environment.scheme.purelib, site_packages);
+    assert_eq!(environment.scheme.scripts, venv.join("bin"));
+    assert_eq!(environment.scheme.data, venv);
+    assert_eq!(environment.externally_managed(), None);
 
     // Without `pyvenv.cfg` the same symlink is no environment.
     std::fs::remove_file(venv.join("pyvenv.cfg")).unwrap();
     let interpreter = Interpreter::query(&python, &cache).unwrap();
     assert_eq!(interpreter.shebang_path(), realpath_python3());
+}
+
+#[test]
+fn a_shim_that_runs_a_virtual_environment_names_the_environment() {
+    // pyenv-virtualenv's shims run `<env>/bin/python`: scripts must name that, not the base
+    // interpreter it links to, or they would not see the environment's packages.
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    let created = Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let shims = dir.path().join("shims");
+    std::fs::create_dir(&shims).unwrap();
+    let env_python = venv.join("bin").join("python");
+    let shim = wrapper(
+        &shims,
+        "python3",
+        &format!("exec '{}' \"$@\"", env_python.display()),
+    );
+    let cache = Cache::temporary().unwrap();
+    let interpreter = Interpreter::query(&shim, &cache).unwrap();
+    assert_eq!(interpreter.path, shim);
+    assert_eq!(interpreter.shebang_path(), env_python);
+    assert_eq!(interpreter.environment.prefix, venv);
 }

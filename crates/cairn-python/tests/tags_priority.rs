@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use cairn_python::requirements::InterpreterMarkers;
-use cairn_python::tags::{Interpreter, Platform, Tags, TagsError};
+use cairn_python::tags::{Environment, Interpreter, Platform, Tags, TagsError};
 use cairn_types::WheelFilename;
 
 fn wheel(name: &str) -> WheelFilename {
@@ -45,6 +45,7 @@ fn cpython(version: (u8, u8), abi_tags: &[&str]) -> Interpreter {
             arch: "x86_64".to_owned(),
         },
         markers: linux_markers(&format!("{}.{}.0", version.0, version.1)),
+        environment: Environment::default(),
     }
 }
 

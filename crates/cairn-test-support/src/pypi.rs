@@ -140,4 +140,10 @@ pub mod pins {
         url: "https://files.pythonhosted.org/packages/50/ca/44de4e75f8aadc457f0634be3b542815078ded46dca30efb960edeecad6e/pyjwt-2.15.1-py3-none-any.whl",
         sha256: "42d59d631f7768a1028a64c7ff581a9bf7519804daf91fc5b6c56e30eec5e193",
     };
+    /// Has a console script (`wheel`) and a package with subpackages.
+    pub const WHEEL: PypiWheel = PypiWheel {
+        filename: "wheel-0.43.0-py3-none-any.whl",
+        url: "https://files.pythonhosted.org/packages/7d/cd/d7460c9a869b16c3dd4e1e403cce337df165368c71d6af229a74699622ce/wheel-0.43.0-py3-none-any.whl",
+        sha256: "55c570405f142630c6b9f72fe09d9b67cf1477fcf543ae5b8dcb1f5b7377da81",
+    };
 }

@@ -19,6 +19,8 @@ pub struct WheelBuilder {
     extra_dist_info: Vec<(String, Vec<u8>)>,
     /// Header lines added to METADATA after Name and Version.
     metadata: String,
+    /// `Root-Is-Purelib` of its WHEEL file.
+    root_is_purelib: bool,
 }
 
 impl WheelBuilder {
@@ -31,7 +33,15 @@ impl WheelBuilder {
             files: Vec::new(),
             extra_dist_info: Vec::new(),
             metadata: String::new(),
+            root_is_purelib: true,
         }
+    }
+
+    /// Marks the wheel's root as platform-specific (`Root-Is-Purelib: false`): it goes to
+    /// `platlib`.
+    pub fn platlib_root(mut self) -> Self {
+        self.root_is_purelib = false;
+        self
     }
 
     /// Adds a METADATA header line, e.g. `Requires-Dist: lib>=2` or `Requires-Python: >=3.8`.
@@ -126,8 +136,8 @@ impl WheelBuilder {
             false,
         ));
         let wheel = format!(
-            "Wheel-Version: 1.0\nGenerator: cairn-tests\nRoot-Is-Purelib: true\nTag: {}\n",
-            self.tags
+            "Wheel-Version: 1.0\nGenerator: cairn-tests\nRoot-Is-Purelib: {}\nTag: {}\n",
+            self.root_is_purelib, self.tags
         );
         entries.push((format!("{dist_info}/WHEEL"), wheel.into_bytes(), false));
         for (name, content) in &self.extra_dist_info {

@@ -47,7 +47,8 @@ pub(crate) struct GlobalArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Install pinned wheels into a target directory, linking them from the cache.
+    /// Install pinned wheels into an environment (a virtual environment, or --python's), a
+    /// --target directory or a --prefix, linking them from the cache.
     Install(InstallArgs),
     /// Fetch wheels into the cache and print where each one is unpacked.
     Fetch(FetchArgs),
@@ -55,9 +56,11 @@ pub(crate) enum Command {
     Cache(CacheArgs),
     /// Print digests of files, like sha256sum or b3sum.
     Hash(HashArgs),
-    /// List the projects installed in a target directory, from their `.dist-info` directories.
+    /// List the projects installed in an environment, a target directory or a prefix, from
+    /// their `.dist-info` directories.
     List(ListInstalledArgs),
-    /// Uninstall projects from a target directory: every file their RECORDs list there.
+    /// Uninstall projects from an environment, a target directory or a prefix: every file
+    /// their RECORDs list there.
     Uninstall(UninstallArgs),
 }
 
@@ -74,9 +77,14 @@ pub(crate) struct InstallArgs {
     /// `pip-compile --generate-hashes` and `uv pip compile --generate-hashes` write.
     #[arg(short = 'r', long = "requirement", value_name = "FILE")]
     pub(crate) requirements: Vec<PathBuf>,
-    /// The directory to install into (a site-packages, or any directory put on `sys.path`).
+    /// Install into this directory (a site-packages, or any directory put on `sys.path`), as
+    /// `pip install --target` lays it out, instead of into the interpreter's environment.
     #[arg(long, short = 't', value_name = "DIR")]
-    pub(crate) target: PathBuf,
+    pub(crate) target: Option<PathBuf>,
+    /// Install under this prefix (`DIR/lib/pythonX.Y/site-packages`, `DIR/bin`, …), as
+    /// `pip install --prefix` does, instead of into the interpreter's environment.
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
+    pub(crate) prefix: Option<PathBuf>,
     /// The package index (Simple API) to find `name==version` wheels on.
     #[arg(long, short = 'i', env = "CAIRN_INDEX_URL", value_name = "URL")]
     pub(crate) index_url: Option<String>,
@@ -86,11 +94,20 @@ pub(crate) struct InstallArgs {
     /// How files come from the cache [default: clone, else hardlink, else copy].
     #[arg(long, value_name = "MODE", env = "CAIRN_LINK_MODE")]
     pub(crate) link_mode: Option<String>,
-    /// The interpreter to install for: its tags choose wheels, its version must meet each
-    /// wheel's Requires-Python, and its real executable (or, for a virtual environment's
-    /// interpreter, this path) goes in script shebangs.
-    #[arg(long, default_value = "python3", value_name = "PATH")]
-    pub(crate) python: PathBuf,
+    /// The interpreter to install for: without --target or --prefix, into its environment
+    /// (its sysconfig scheme). Its tags choose wheels, its version must meet each wheel's
+    /// Requires-Python, and its executable goes in script shebangs. Default: the active
+    /// virtual environment (VIRTUAL_ENV), else a `.venv` here or in a parent directory, else
+    /// (with --target, --prefix or --system) `python3` on PATH.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) python: Option<PathBuf>,
+    /// Use the `python3` on PATH, even when a virtual environment is active or found.
+    #[arg(long, conflicts_with = "python")]
+    pub(crate) system: bool,
+    /// Install into an externally managed environment (PEP 668: a distribution's Python)
+    /// although its distributor asks not to.
+    #[arg(long, env = "CAIRN_BREAK_SYSTEM_PACKAGES", value_parser = clap::builder::BoolishValueParser::new())]
+    pub(crate) break_system_packages: bool,
     /// Choose wheels for this Python version (`3.12`) instead of the interpreter's, and check
     /// their Requires-Python against it.
     #[arg(long, value_name = "X.Y", requires = "platform")]
@@ -114,17 +131,24 @@ pub(crate) struct InstallArgs {
     pub(crate) compile_bytecode: bool,
 }
 
-/// Where `cairn list` and `cairn uninstall` look: only `--target` for now.
+/// Where `cairn list` and `cairn uninstall` look: a target directory, a prefix, or an
+/// interpreter's environment.
 #[derive(Debug, Args)]
 pub(crate) struct InstalledTargetArgs {
     /// The target directory (as given to `cairn install --target` or `pip install --target`).
-    /// Required for now.
     #[arg(long, short = 't', value_name = "DIR")]
     pub(crate) target: Option<PathBuf>,
-    /// An environment's interpreter: not supported yet (environment installs are not built);
-    /// use `--target DIR`.
-    #[arg(long, value_name = "PATH", conflicts_with = "target")]
+    /// The prefix (as given to `cairn install --prefix` or `pip install --prefix`).
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
+    pub(crate) prefix: Option<PathBuf>,
+    /// The interpreter whose environment to look in. Default: the active virtual environment
+    /// (VIRTUAL_ENV), else a `.venv` here or in a parent directory, else (with --target,
+    /// --prefix or --system) `python3` on PATH.
+    #[arg(long, value_name = "PATH")]
     pub(crate) python: Option<PathBuf>,
+    /// Use the `python3` on PATH, even when a virtual environment is active or found.
+    #[arg(long, conflicts_with = "python")]
+    pub(crate) system: bool,
 }
 
 /// How `cairn list` prints.

@@ -302,17 +302,20 @@ fn unknown_names_fail_and_nothing_is_removed() {
 }
 
 #[test]
-fn target_is_required_for_now() {
+fn without_an_environment_list_and_uninstall_say_how_to_choose_one() {
     let work = Work::new();
-    for args in [
-        &["list"][..],
-        &["list", "--python", "python3"],
-        &["uninstall", "helper"],
-        &["uninstall", "helper", "--python", "python3"],
-    ] {
-        let output = work.cairn(args);
+    // A directory with no `.venv` in it or above it, and no VIRTUAL_ENV.
+    let empty = tempfile::tempdir().unwrap();
+    for args in [&["list"][..], &["uninstall", "helper"]] {
+        let output = support::command(&work.cache(), args)
+            .current_dir(empty.path())
+            .output()
+            .unwrap();
         assert!(!output.status.success(), "{args:?}");
         let message = stderr(&output);
-        assert!(message.contains("--target DIR"), "{args:?}: {message}");
+        assert!(
+            message.contains("no virtual environment found") && message.contains("--target DIR"),
+            "{args:?}: {message}"
+        );
     }
 }

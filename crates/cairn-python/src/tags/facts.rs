@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::environment::{Environment, SchemePaths};
 use super::interpreter::Interpreter;
 use super::platform::Platform;
 use crate::requirements::{InterpreterMarkers, MarkerEnvironment};
@@ -17,6 +18,18 @@ pub(crate) struct Facts {
     /// `os.path.realpath(sys.executable)`: the interpreter binary itself, behind any launcher
     /// script or symlink; `None` where Python does not know it (an embedded interpreter).
     pub(crate) executable: Option<PathBuf>,
+    /// `sys.executable` as reported, symlinks not resolved.
+    pub(crate) sys_executable: Option<PathBuf>,
+    /// `sys.prefix` (a virtual environment's, found as `site` finds it).
+    pub(crate) prefix: PathBuf,
+    /// `sys.base_prefix`.
+    pub(crate) base_prefix: PathBuf,
+    /// `sysconfig.get_path("stdlib")`.
+    pub(crate) stdlib: Option<PathBuf>,
+    /// The default install scheme.
+    pub(crate) scheme: SchemePaths,
+    /// The `--prefix` install scheme, with the placeholder for the prefix.
+    pub(crate) prefix_scheme: SchemePaths,
     /// `sys.implementation.name`: `cpython`, `pypy`, …
     pub(crate) implementation: String,
     /// `sys.version_info[:3]`.
@@ -70,6 +83,11 @@ impl Facts {
         }
         // Checked here so that a bad answer is refused once, before it is cached.
         MarkerEnvironment::new(&self.markers).map_err(|error| error.to_string())?;
+        let sys_executable = self
+            .sys_executable
+            .clone()
+            .filter(|executable| executable.is_absolute())
+            .unwrap_or_else(|| path.clone());
         Ok(Interpreter {
             path,
             executable: self
@@ -78,6 +96,14 @@ impl Facts {
                 .filter(|executable| executable.is_absolute())
                 .unwrap_or_else(|| canonical.to_owned()),
             markers: self.markers.clone(),
+            environment: Environment {
+                sys_executable,
+                prefix: self.prefix.clone(),
+                base_prefix: self.base_prefix.clone(),
+                stdlib: self.stdlib.clone(),
+                scheme: self.scheme.clone(),
+                prefix_scheme: self.prefix_scheme.clone(),
+            },
             implementation: self.implementation.clone(),
             version: (major, minor),
             interpreter_tag: self.interpreter_tag(),

@@ -9,6 +9,7 @@ use cairn_cache::{Cache, CacheBucket, CacheEntry};
 use cairn_cache_key::cache_digest;
 use serde::{Deserialize, Serialize};
 
+use super::environment::Environment;
 use super::error::TagsError;
 use super::facts::Facts;
 use super::platform::Platform;
@@ -20,7 +21,7 @@ const QUERY_SCRIPT: &str = include_str!("query.py");
 /// The version of the interpreter cache record; a record of another version is a miss. (A change
 /// of the facts also bumps the bucket's version, `interpreter-vN`, so that older cairn releases
 /// sharing the cache root do not misread it.)
-const RECORD_FORMAT: u32 = 2;
+const RECORD_FORMAT: u32 = 3;
 
 /// How long a process waits for another one's query of the same interpreter before running
 /// its own; an interpreter answers in well under a second.
@@ -56,17 +57,25 @@ pub struct Interpreter {
     /// Its PEP 508 environment marker values; [`Interpreter::marker_environment`] evaluates
     /// markers against them.
     pub markers: InterpreterMarkers,
+    /// Its environment: prefix, virtual or not, install scheme.
+    pub environment: Environment,
 }
 
 /// What the interpreter cache stores: the facts, and how to tell that the binary changed.
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
     format: u32,
+    /// The interpreter as asked for, made absolute (the record's key).
+    asked: PathBuf,
     /// The canonical path of the interpreter.
     path: PathBuf,
     size: u64,
     /// Modification time in nanoseconds since the Unix epoch.
     modified: i128,
+    /// The modification time of the `pyvenv.cfg` beside the path asked for, if there is one:
+    /// a virtual environment made, removed or remade there changes the environment's facts
+    /// while the base interpreter stays the same file.
+    venv_config: Option<i128>,
     facts: Facts,
 }
 
@@ -75,8 +84,10 @@ impl Interpreter {
     /// tag facts, its environment markers and its real executable, from one run.
     ///
     /// The interpreter runs once (an embedded script printing JSON); the answer is cached in
-    /// the interpreter bucket under the interpreter's canonical path, and reused while the
-    /// file's size and modification time are unchanged (and, on Linux, while the kernel
+    /// the interpreter bucket under the path as asked for (made absolute, not resolved: a
+    /// virtual environment's `bin/python` is a symlink to its base interpreter, but answers
+    /// with the environment's prefix and scheme), and reused while the path still resolves to
+    /// the same file and that file's size and modification time are unchanged (and, on Linux, while the kernel
     /// release and version that `platform_release` and `platform_version` report are). Failing
     /// to write the cache is not an error: the answer is only slower next time.
     ///
@@ -95,10 +106,14 @@ impl Interpreter {
         let entry = cache.entry(
             CacheBucket::Interpreter,
             "",
-            format!("{}.json", cache_digest(&canonical)),
+            format!("{}.json", cache_digest(&path)),
         );
 
-        let cached = || read_record(&entry, &canonical, size, modified);
+        let venv_config = venv_config_modified(&path);
+        let cached = || {
+            let facts = read_record(&entry, &path, &canonical, size, modified)?;
+            (facts.0 == venv_config).then_some(facts.1)
+        };
         // Processes started together (a CI matrix, a race on one wheel) would each start the
         // interpreter: one does while the others wait for its record. The lock only saves
         // work, so failing to take it means querying anyway.
@@ -126,14 +141,17 @@ impl Interpreter {
             None => {
                 let facts = run_query(&path)?;
                 // Only an answer that makes sense is cached.
-                let interpreter = facts
-                    .interpreter(path.clone(), &canonical)
-                    .map_err(|reason| TagsError::BadAnswer { path, reason })?;
+                let interpreter = match facts.interpreter(path.clone(), &canonical) {
+                    Ok(interpreter) => interpreter,
+                    Err(reason) => return Err(TagsError::BadAnswer { path, reason }),
+                };
                 let record = Record {
                     format: RECORD_FORMAT,
+                    asked: path,
                     path: canonical,
                     size,
                     modified,
+                    venv_config,
                     facts,
                 };
                 write_record(&entry, &record);
@@ -150,31 +168,30 @@ impl Interpreter {
     /// The interpreter that installed scripts name in their shebangs, as pip and uv name
     /// `sys.executable`:
     ///
-    /// - a virtual environment's interpreter ([`path`](Self::path) in a `bin/` or `Scripts/`
-    ///   directory with a `pyvenv.cfg` beside it) is named by its own path, absolute but not
+    /// - in a virtual environment, the environment's own `sys.executable`, symlinks not
     ///   resolved: its `bin/python` is a symlink to the base interpreter, which would not see
-    ///   the environment's packages;
-    /// - any other by its real [`executable`](Self::executable), behind launcher scripts and
+    ///   the environment's packages (a pyenv-virtualenv shim runs that `bin/python` too);
+    /// - otherwise the real [`executable`](Self::executable), behind launcher scripts and
     ///   symlinks: the scripts of a pyenv shim's interpreter keep running on the interpreter
     ///   they were installed for, whichever version the shim picks later.
-    ///
-    /// Looks for `pyvenv.cfg` on every call (one `stat`).
     pub fn shebang_path(&self) -> &Path {
-        if is_virtual_environment_interpreter(&self.path) {
-            &self.path
+        if self.environment.is_virtual() {
+            &self.environment.sys_executable
         } else {
             &self.executable
         }
     }
 }
 
-/// Whether `python` is a virtual environment's interpreter: `<env>/bin/python` (or
-/// `<env>\Scripts\python.exe`) with a `<env>/pyvenv.cfg` file (PEP 405).
-fn is_virtual_environment_interpreter(python: &Path) -> bool {
-    python
-        .parent()
-        .and_then(Path::parent)
-        .is_some_and(|env| env.join("pyvenv.cfg").is_file())
+/// The modification time of the `pyvenv.cfg` of the virtual environment `python` (absolute)
+/// would belong to: beside it or one directory up, where `site` looks (PEP 405).
+fn venv_config_modified(python: &Path) -> Option<i128> {
+    let bin = python.parent()?;
+    [Some(bin), bin.parent()]
+        .into_iter()
+        .flatten()
+        .find_map(|dir| std::fs::metadata(dir.join("pyvenv.cfg")).ok())
+        .map(|metadata| metadata.modified().map_or(0, nanos_since_epoch))
 }
 
 /// `python` made absolute; a bare name (no separator) is searched for on `PATH`, as a shell
@@ -199,15 +216,22 @@ fn locate(python: &Path) -> Result<PathBuf, TagsError> {
 }
 
 /// The cached facts, if the record is readable, of this format and of this very file.
-fn read_record(entry: &CacheEntry, canonical: &Path, size: u64, modified: i128) -> Option<Facts> {
+fn read_record(
+    entry: &CacheEntry,
+    asked: &Path,
+    canonical: &Path,
+    size: u64,
+    modified: i128,
+) -> Option<(Option<i128>, Facts)> {
     let bytes = std::fs::read(entry.path()).ok()?;
     let record: Record = serde_json::from_slice(&bytes).ok()?;
     (record.format == RECORD_FORMAT
+        && record.asked == asked
         && record.path == canonical
         && record.size == size
         && record.modified == modified
         && same_kernel(&record.facts.markers))
-    .then_some(record.facts)
+    .then_some((record.venv_config, record.facts))
 }
 
 /// Whether the kernel is still the one the record's `platform_release` and `platform_version`

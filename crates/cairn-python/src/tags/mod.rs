@@ -18,12 +18,14 @@
 //! assert_eq!(tags.priority(&windows), None);
 //! ```
 
+mod environment;
 mod error;
 mod facts;
 mod interpreter;
 mod platform;
 mod supported;
 
+pub use environment::{Environment, PREFIX_PLACEHOLDER, SchemePaths};
 pub use error::TagsError;
 pub use interpreter::Interpreter;
 pub use platform::Platform;

@@ -161,9 +161,70 @@ def markers():
     }
 
 
+PREFIX_PLACEHOLDER = "@CAIRN_PREFIX@"
+
+
+def venv_prefix():
+    """The virtual environment this interpreter belongs to (PEP 405: a `pyvenv.cfg` beside the
+    executable or one directory up), found as `site` would; the script runs with `-S`, so
+    `sys.prefix` is still the base interpreter's."""
+    if not sys.executable:
+        return None
+    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+    prefix = os.path.dirname(exe_dir)
+    for directory in (exe_dir, prefix):
+        if os.path.isfile(os.path.join(directory, "pyvenv.cfg")):
+            return prefix
+    return None
+
+
+def scheme(venv):
+    """Where an install into this interpreter's environment puts each kind of file: its default
+    sysconfig scheme (the `venv` scheme in a virtual environment), with pip's headers
+    directory for virtual environments."""
+    if venv is None:
+        paths = sysconfig.get_paths()
+    else:
+        names = sysconfig.get_scheme_names()
+        name = "venv" if "venv" in names else ("nt" if os.name == "nt" else "posix_prefix")
+        paths = sysconfig.get_paths(name, vars={"base": venv, "platbase": venv})
+    include = paths["include"]
+    if venv is not None:
+        # sysconfig's include is the base interpreter's; pip and uv put a venv's headers here.
+        include = os.path.join(venv, "include", "site", "python%d.%d" % sys.version_info[:2])
+    return scheme_paths(paths, include)
+
+
+def prefix_scheme():
+    """The scheme of `pip install --prefix DIR`: `posix_prefix` (or `nt`) with DIR as its base,
+    spelled with the placeholder PREFIX_PLACEHOLDER for DIR."""
+    name = "nt" if os.name == "nt" else "posix_prefix"
+    base = PREFIX_PLACEHOLDER
+    names = ("base", "platbase", "installed_base", "installed_platbase")
+    paths = sysconfig.get_paths(name, vars=dict.fromkeys(names, base))
+    return scheme_paths(paths, paths["include"])
+
+
+def scheme_paths(paths, include):
+    return {
+        "purelib": paths["purelib"],
+        "platlib": paths["platlib"],
+        "scripts": paths["scripts"],
+        "data": paths["data"],
+        "include": include,
+    }
+
+
 glibc = glibc_version() if sys.platform.startswith("linux") else None
+venv = venv_prefix()
 print(to_json({
     "executable": os.path.realpath(sys.executable) if sys.executable else None,
+    "sys_executable": sys.executable or None,
+    "prefix": venv or sys.prefix,
+    "base_prefix": sys.base_prefix,
+    "stdlib": sysconfig.get_path("stdlib"),
+    "scheme": scheme(venv),
+    "prefix_scheme": prefix_scheme(),
     "implementation": sys.implementation.name,
     "version": list(sys.version_info[:3]),
     "py_version_nodot": config_text("py_version_nodot"),

@@ -1,5 +1,5 @@
 //! `cairn install`: pinned wheels from an index, find-links directories, files or URLs, linked
-//! into a target directory from the cache.
+//! from the cache into an environment, a target directory or a prefix.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +12,9 @@ use cairn_distribution::{FetchedWheel, WheelStore};
 use cairn_http::HttpClient;
 use cairn_index::IndexClient;
 use cairn_index::locate::{check_hash_mode, locate, prefetchable};
-use cairn_install::{ArchiveHash, DirectUrl, InstallRequest, InstallSettings, Installer};
+use cairn_install::{
+    ArchiveHash, DirectUrl, InstallRequest, InstallSettings, Installer, Link, Linker,
+};
 use cairn_python::Version;
 use cairn_python::metadata::{check_requires_python, read_dist_info_metadata};
 use cairn_python::requirements::{Requirement, RequirementsFile, parse_requirement_arg};
@@ -21,17 +23,24 @@ use cairn_types::{WheelFilename, WheelSource};
 use futures_util::future::{BoxFuture, FutureExt, Shared, TryFutureExt};
 use url::Url;
 
+use super::environment::{Destination, find_python};
 use crate::cli::{GlobalArgs, InstallArgs};
 use crate::progress::Bars;
 
 pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let cache = super::open_cache(global)?;
+    let destination = Destination::new(args.target.as_deref(), args.prefix.as_deref());
+    let python = find_python(
+        args.python.as_deref(),
+        args.system,
+        !matches!(destination, Destination::Environment),
+    )?;
     // On a cold cache the interpreter runs for tens of milliseconds: read the requirements and
     // start fetching the wheels that need no tags to find meanwhile. Its one run answers both
     // the marker environment of the requirements files and the target's tags.
     let interpreter: SharedInterpreter = {
-        let (python, cache) = (args.python.clone(), cache.clone());
+        let cache = cache.clone();
         let query = tokio::task::spawn_blocking(move || Interpreter::query(&python, &cache));
         async move { anyhow::Ok(Arc::new(query.await??)) }
             .map_err(Arc::new)
@@ -46,6 +55,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
     }
     let target = {
         let explicit = args.python_version.clone().zip(args.platform.clone());
+        let explicit_version = explicit.is_some();
         async move {
             let interpreter = interpreter.await.map_err(shared_error)?;
             let (tags, python) = match explicit {
@@ -63,6 +73,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
                 interpreter,
                 tags,
                 python,
+                explicit_version,
             }))
         }
         .map_err(Arc::new)
@@ -91,6 +102,19 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         target_facts.interpreter.clone(),
         target_facts.python.clone(),
     );
+    destination.check_managed(&interpreter, args.break_system_packages)?;
+    if args.compile_bytecode && target_facts.explicit_version {
+        let (major, minor) = interpreter.version;
+        let wanted = args.python_version.as_deref().unwrap_or_default();
+        if wanted != format!("{major}.{minor}") {
+            bail!(
+                "--compile-bytecode compiles with {} (Python {major}.{minor}), whose bytecode \
+                 Python {wanted} cannot load: pass --python with a Python {wanted} interpreter, \
+                 or leave out --compile-bytecode",
+                interpreter.path.display()
+            );
+        }
+    }
 
     let link_mode = match &args.link_mode {
         Some(mode) => mode.parse().map_err(|error| anyhow::anyhow!("{error}"))?,
@@ -101,8 +125,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         compile_bytecode: args.compile_bytecode,
         ..InstallSettings::new(interpreter.shebang_path().to_owned())
     };
-    let target = std::path::absolute(&args.target)
-        .with_context(|| format!("cannot resolve `{}`", args.target.display()))?;
+    let scheme = destination.scheme(&interpreter);
     // Every requirement was named by the user (there are no dependencies to pull in), so each
     // is REQUESTED; those given by path or URL also record it in direct_url.json.
     let direct_urls = requirements
@@ -114,7 +137,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         for (wheel, filename) in &wheels {
             check_python(wheel, filename, &python)?;
         }
-        let installer = Installer::new(&target, settings)?;
+        let linker: Arc<dyn Link> = Arc::new(Linker::new(settings.link_mode));
+        let installer = Installer::with_scheme(&scheme, settings, linker)?;
         let manifests: Vec<_> = wheels
             .iter()
             .map(|(wheel, _)| cache.manifest_path(wheel.archive.digest()))
@@ -277,6 +301,8 @@ struct Target {
     /// The Python version wheels' `Requires-Python` must admit: `--python-version`'s `X.Y`, else
     /// the interpreter's full version.
     python: Version,
+    /// Whether `--python-version` chose the version instead of the interpreter.
+    explicit_version: bool,
 }
 
 /// The interpreter's `python_full_version` (`3.12.4`); its `X.Y` should that not parse (a

@@ -1,18 +1,24 @@
-//! `cairn list`: the projects installed in a target, as `pip list --path` prints them.
+//! `cairn list`: the projects installed in an environment, a target or a prefix, as `pip list`
+//! prints them.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::bail;
-use cairn_install::InstalledDist;
+use cairn_install::{
+    InstallError, InstallSettings, InstalledDist, Installer, Link, LinkMode, Linker, PackageName,
+    UninstallError, UninstallReport,
+};
+use cairn_python::tags::Interpreter;
 use serde::Serialize;
 
-use crate::cli::{InstalledTargetArgs, ListFormat, ListInstalledArgs};
+use super::environment::{Destination, find_python};
+use crate::cli::{GlobalArgs, InstalledTargetArgs, ListFormat, ListInstalledArgs};
 use crate::output;
 
-pub(crate) fn run(args: ListInstalledArgs) -> anyhow::Result<ExitCode> {
-    let target = target_of(&args.location)?;
-    let dists = cairn_install::list(target)?;
+pub(crate) fn run(global: &GlobalArgs, args: ListInstalledArgs) -> anyhow::Result<ExitCode> {
+    let dists = installed_at(global, &args.location)?.list()?;
     match args.format {
         ListFormat::Freeze => output::lines(
             dists
@@ -28,20 +34,61 @@ pub(crate) fn run(args: ListInstalledArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The target directory `cairn list` and `cairn uninstall` work in. Only `--target` is
-/// supported: installing into an environment (`--python` alone) is not built yet.
-pub(super) fn target_of(location: &InstalledTargetArgs) -> anyhow::Result<&Path> {
-    match (&location.target, &location.python) {
-        (Some(target), _) => Ok(target),
-        (None, Some(python)) => bail!(
-            "--python {} is not supported yet: cairn installs only into target directories \
-             for now; pass the directory with --target DIR",
-            python.display()
-        ),
-        (None, None) => {
-            bail!("--target DIR is required for now (environments are not supported yet)")
+/// Where `cairn list` and `cairn uninstall` work.
+pub(super) enum Installed {
+    /// A target directory: no interpreter needed.
+    Target(PathBuf),
+    /// A prefix or an environment, through an installer of its scheme.
+    Scheme(Box<Installer>),
+}
+
+impl Installed {
+    pub(super) fn list(&self) -> Result<Vec<InstalledDist>, InstallError> {
+        match self {
+            Self::Target(target) => cairn_install::list(target),
+            Self::Scheme(installer) => installer.list(),
         }
     }
+
+    pub(super) fn uninstall(
+        &self,
+        names: &[PackageName],
+    ) -> Result<UninstallReport, UninstallError> {
+        match self {
+            Self::Target(target) => cairn_install::uninstall(target, names),
+            Self::Scheme(installer) => installer.uninstall(names),
+        }
+    }
+}
+
+/// The target, prefix or environment `cairn list` and `cairn uninstall` work in (an
+/// environment's scheme is learned from its interpreter, through the cache).
+pub(super) fn installed_at(
+    global: &GlobalArgs,
+    location: &InstalledTargetArgs,
+) -> anyhow::Result<Installed> {
+    let destination = Destination::new(location.target.as_deref(), location.prefix.as_deref());
+    if let Destination::Target(target) = destination {
+        return Ok(Installed::Target(target));
+    }
+    let python = find_python(
+        location.python.as_deref(),
+        location.system,
+        matches!(destination, Destination::Prefix(_)),
+    )?;
+    let cache = super::open_cache(global)?;
+    let interpreter = Interpreter::query(&python, &cache)?;
+    let scheme = destination.scheme(&interpreter);
+    if !scheme.purelib.is_dir() && !scheme.platlib.is_dir() {
+        bail!(
+            "{} does not exist: nothing is installed there",
+            scheme.purelib.display()
+        );
+    }
+    let linker: Arc<dyn Link> = Arc::new(Linker::new(LinkMode::default()));
+    let settings = InstallSettings::new(interpreter.shebang_path());
+    let installer = Installer::with_scheme(&scheme, settings, linker)?;
+    Ok(Installed::Scheme(Box::new(installer)))
 }
 
 /// One project in `--format json`.

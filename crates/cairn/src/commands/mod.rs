@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod cache;
+mod environment;
 mod fetch;
 mod hash;
 mod install;
@@ -21,7 +22,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hash(args) => hash::run(args),
         Command::Cache(args) => cache::run(&cli.global, args.command),
         Command::Install(args) => install::run(&cli.global, args).await,
-        Command::List(args) => list::run(args),
+        Command::List(args) => list::run(&cli.global, args),
         Command::Uninstall(args) => uninstall::run(&cli.global, args),
     }
 }

@@ -1,4 +1,5 @@
-//! `cairn uninstall`: removes projects from a target, as one transaction.
+//! `cairn uninstall`: removes projects from an environment, a target or a prefix, as one
+//! transaction.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -8,14 +9,14 @@ use cairn_types::PackageName;
 use crate::cli::{GlobalArgs, UninstallArgs};
 
 pub(crate) fn run(global: &GlobalArgs, args: UninstallArgs) -> anyhow::Result<ExitCode> {
-    let target = super::list::target_of(&args.location)?;
+    let installed = super::list::installed_at(global, &args.location)?;
     let names: Vec<PackageName> = args
         .packages
         .iter()
         .map(|name| PackageName::new(name))
         .collect();
     let started = Instant::now();
-    let report = cairn_install::uninstall(target, &names)?;
+    let report = installed.uninstall(&names)?;
     for path in &report.kept_shared {
         tracing::info!(path, "kept: another installed project lists it too");
     }

@@ -17,6 +17,9 @@ pub fn command(cache: &Path, args: &[&str]) -> Command {
         "CAIRN_LINK_MODE",
         "CAIRN_CONCURRENT_UNPACKS",
         "CAIRN_COMPILE_BYTECODE",
+        "CAIRN_BREAK_SYSTEM_PACKAGES",
+        // An active virtual environment would be the default destination.
+        "VIRTUAL_ENV",
     ] {
         command.env_remove(variable);
     }
