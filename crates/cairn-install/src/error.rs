@@ -165,7 +165,8 @@ pub enum InstallError {
     #[error(
         "{wheel} writes `{path}`, which the installed project {installed} already wrote with \
          different content; projects may share a file only when they write the same bytes: \
-         uninstall that project first, or install into another target"
+         uninstall that project first, install into another target, or overwrite the file \
+         with --overwrite (the other project then breaks if it needs its version)"
     )]
     ConflictsWithInstalled {
         /// The wheel's file name.
@@ -179,7 +180,7 @@ pub enum InstallError {
     /// A wheel writes a path that exists in the target and that no installed project records.
     #[error(
         "{wheel} writes `{path}`, but {} already exists and no installed project's RECORD lists \
-         it; move it away, or install into another target",
+         it; move it away, install into another target, or overwrite it with --overwrite",
         full_path.display()
     )]
     UnrecordedFileExists {

@@ -12,6 +12,7 @@
 //! to it. `RECORD` rows are relative to the directory holding the `.dist-info`, as pip writes
 //! them (`../../../bin/tool` in a virtual environment).
 
+use std::borrow::Cow;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
@@ -181,15 +182,15 @@ impl Layout {
 
     /// The `RECORD` row for `dest` (root-relative) of a wheel whose `.dist-info` is in `lib`:
     /// the path relative to `lib`, as `os.path.relpath` spells it.
-    pub(crate) fn record_path(lib: &str, dest: &str) -> String {
+    pub(crate) fn record_path<'d>(lib: &str, dest: &'d str) -> Cow<'d, str> {
         if lib.is_empty() {
-            return dest.to_owned();
+            return Cow::Borrowed(dest);
         }
         if let Some(rest) = dest
             .strip_prefix(lib)
             .and_then(|rest| rest.strip_prefix('/'))
         {
-            return rest.to_owned();
+            return Cow::Borrowed(rest);
         }
         let lib_parts: Vec<&str> = lib.split('/').collect();
         let dest_parts: Vec<&str> = dest.split('/').collect();
@@ -200,7 +201,7 @@ impl Layout {
             .count();
         let mut row = "../".repeat(lib_parts.len() - common);
         row.push_str(&dest_parts[common..].join("/"));
-        row
+        Cow::Owned(row)
     }
 
     /// The root-relative file a `RECORD` row names, for a `.dist-info` in `lib`: the row

@@ -170,6 +170,12 @@
 //! and PyJWT both write `jwt/__init__.py`). An identical file in the target that no project
 //! records is refused as any unrecorded file is.
 //!
+//! [`InstallSettings::overwrite`] opts in to what pip does: a file already in the target that
+//! another project records with other bytes, or that no project records, is replaced (set
+//! aside and removed at the commit, as a replaced version's file), with a warning naming the
+//! wheel and the file; the other project's `RECORD` still lists it. Two wheels of one call
+//! writing one path with different bytes stay refused: install them in two calls.
+//!
 //! # Listing and uninstalling
 //!
 //! [`list`] reads the target's `*.dist-info` directories as `pip list --path` does: each
@@ -301,6 +307,11 @@ pub struct InstallSettings {
     /// after the install commits (see [Bytecode](crate#bytecode)). Off by default: an install
     /// without it starts no interpreter and does no extra work.
     pub compile_bytecode: bool,
+    /// Whether a new file may replace an existing file of the target that another installed
+    /// project records with other bytes, or that no project records, as pip always does (see
+    /// [Files several projects write](crate#files-several-projects-write)). Off by default:
+    /// such a file is a conflict.
+    pub overwrite: bool,
 }
 
 impl InstallSettings {
@@ -310,6 +321,7 @@ impl InstallSettings {
             link_mode: LinkMode::default(),
             python: python.into(),
             compile_bytecode: false,
+            overwrite: false,
         }
     }
 }
@@ -379,6 +391,8 @@ pub struct Installer {
     shebang: Vec<u8>,
     /// The interpreter that compiles bytecode, when the settings ask for it.
     compile_with: Option<PathBuf>,
+    /// [`InstallSettings::overwrite`].
+    overwrite: bool,
 }
 
 impl Installer {
@@ -472,6 +486,7 @@ impl Installer {
         Ok(Self {
             shebang: scripts::shebang(&settings.python),
             compile_with: settings.compile_bytecode.then_some(settings.python),
+            overwrite: settings.overwrite,
             linker,
             layout,
         })
@@ -625,7 +640,7 @@ impl Installer {
                 old_owned.remove(&path);
             }
         }
-        let merge_plan = merge::plan_merge(layout, &tree, plans, &old_owned)
+        let merge_plan = merge::plan_merge(layout, &tree, plans, &old_owned, self.overwrite)
             .map_err(|error| self.merge_error(error, plans, &installed, by_project))?;
         // An existing file the new one would replace with the same bytes is shared only with a
         // project that records it; a file nobody records stays a conflict.

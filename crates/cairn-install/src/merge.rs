@@ -218,9 +218,11 @@ pub(crate) fn plan_merge(
     tree: &NewTree,
     plans: &[WheelPlan],
     old_owned: &HashSet<String>,
+    overwrite: bool,
 ) -> Result<MergePlan, MergeError> {
     let mut planner = Planner {
         target: &layout.root,
+        overwrite,
         layout,
         plans,
         old_owned,
@@ -241,6 +243,8 @@ pub(crate) fn plan_merge(
 struct Planner<'a> {
     /// The root every path is relative to.
     target: &'a Path,
+    /// Whether an existing file that is not the old versions' is replaced instead of refused.
+    overwrite: bool,
     layout: &'a Layout,
     plans: &'a [WheelPlan],
     old_owned: &'a HashSet<String>,
@@ -285,6 +289,16 @@ impl Planner<'_> {
             {
                 // Another project's (the caller checks) file, with the same bytes: shared.
                 self.plan.kept.push((path, wheel));
+            } else if self.overwrite
+                && let &Node::File { wheel, .. } = node
+            {
+                tracing::warn!(
+                    wheel = self.plans[wheel].wheel,
+                    path,
+                    "overwriting a file of the target that another project wrote, or none records"
+                );
+                self.set_aside_file(path.clone());
+                self.plan.move_ins.push(path);
             } else {
                 return Err(MergeError::Conflict {
                     path,

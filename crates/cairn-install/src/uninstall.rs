@@ -206,7 +206,7 @@ pub(crate) fn uninstall_in(
         owned.remove(path);
     }
 
-    let mut plan = merge::plan_merge(layout, &NewTree::default(), &[], &owned)
+    let mut plan = merge::plan_merge(layout, &NewTree::default(), &[], &owned, false)
         .map_err(|error| plan_error(target, error))?;
     // The `.dist-info` goes whole, with anything its RECORD does not list.
     for dist in &removed {

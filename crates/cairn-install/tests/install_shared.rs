@@ -191,6 +191,46 @@ fn jwt_and_pyjwt_write_different_inits_and_are_refused() {
 }
 
 #[test]
+fn with_overwrite_pyjwt_replaces_jwts_init_as_pip_does() {
+    let work = Workspace::new();
+    let (Some(jwt), Some(pyjwt)) = (
+        pypi_wheel(&work, &pins::JWT),
+        pypi_wheel(&work, &pins::PYJWT),
+    ) else {
+        return;
+    };
+    let target = work.target("site");
+    install(&target, LinkMode::Copy, &[&jwt]).unwrap();
+    // A file nobody records is overwritten too.
+    std::fs::write(target.join("stray.py"), "mine\n").unwrap();
+    let with_stray = work.unpack(&WheelBuilder::new("stray", "1.0").file("stray.py", "theirs\n"));
+    let mut settings = cairn_install::InstallSettings::new(python());
+    settings.link_mode = LinkMode::Copy;
+    settings.overwrite = true;
+    let installer = cairn_install::Installer::new(&target, settings).unwrap();
+    installer
+        .install(&[pyjwt.request(), with_stray.request()])
+        .unwrap();
+
+    let init = read(target.join("jwt/__init__.py"));
+    let pyjwt_init = read(pyjwt.archive.join("jwt/__init__.py"));
+    assert_eq!(init, pyjwt_init);
+    assert_eq!(read(target.join("stray.py")), "theirs\n");
+    // Both RECORDs list the file, as after pip; PyJWT's with the bytes now there.
+    let listed = checked_record(&target, &pyjwt.dist_info());
+    assert!(listed.contains(&"jwt/__init__.py".to_owned()));
+    let jwt_record = read(target.join(jwt.dist_info()).join("RECORD"));
+    assert!(jwt_record.contains("jwt/__init__.py,"));
+    assert!(std::fs::read_dir(&target).unwrap().all(|entry| {
+        !entry
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".cairn-install-")
+    }));
+}
+
+#[test]
 fn upgrading_one_nvidia_wheel_keeps_the_init_the_other_lists() {
     let work = Workspace::new();
     let (Some(nvtx), Some(runtime), Some(nvtx_new)) = (

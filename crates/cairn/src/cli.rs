@@ -129,6 +129,10 @@ pub(crate) struct InstallArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub(crate) compile_bytecode: bool,
+    /// Replace a file that another installed project wrote with other bytes, or that no
+    /// project records, as pip does (with a warning), instead of refusing the install.
+    #[arg(long)]
+    pub(crate) overwrite: bool,
 }
 
 /// Where `cairn list` and `cairn uninstall` look: a target directory, a prefix, or an

@@ -123,6 +123,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
     let settings = InstallSettings {
         link_mode,
         compile_bytecode: args.compile_bytecode,
+        overwrite: args.overwrite,
         ..InstallSettings::new(interpreter.shebang_path().to_owned())
     };
     let scheme = destination.scheme(&interpreter);
