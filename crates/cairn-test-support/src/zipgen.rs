@@ -26,6 +26,8 @@ pub const MODE_FIFO: u32 = 0o010_644;
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub name: Option<Vec<u8>>,
+    /// "Version needed to extract" (by default 20, or 45 with Zip64 fields).
+    pub version_needed: Option<u16>,
     pub flags: Option<u16>,
     pub method: Option<u16>,
     pub crc32: Option<u32>,
@@ -141,6 +143,18 @@ impl Entry {
         self
     }
 
+    /// Sets "version needed to extract" in both headers.
+    pub fn version_needed(mut self, version: u16) -> Self {
+        self.local.version_needed = Some(version);
+        self.central.version_needed = Some(version);
+        self
+    }
+
+    /// The "version needed to extract" a writer would declare: 4.5 with Zip64 fields, else 2.0.
+    fn default_version_needed(&self) -> u16 {
+        if self.zip64 { 45 } else { 20 }
+    }
+
     /// The compressed bytes this entry writes.
     pub fn compressed(&self) -> Vec<u8> {
         match (&self.raw, self.method) {
@@ -178,7 +192,9 @@ impl Entry {
         extra.extend_from_slice(&self.local_extra);
         let mut out = Vec::new();
         out.extend(le32(0x0403_4b50));
-        out.extend(le16(if self.zip64 { 45 } else { 20 }));
+        out.extend(le16(
+            o.version_needed.unwrap_or(self.default_version_needed()),
+        ));
         out.extend(le16(flags));
         out.extend(le16(o.method.unwrap_or(self.method)));
         out.extend(le16(0)); // time
@@ -239,7 +255,9 @@ impl Entry {
         let mut out = Vec::new();
         out.extend(le32(0x0201_4b50));
         out.extend(le16(made_by));
-        out.extend(le16(if self.zip64 { 45 } else { 20 }));
+        out.extend(le16(
+            o.version_needed.unwrap_or(self.default_version_needed()),
+        ));
         out.extend(le16(flags));
         out.extend(le16(o.method.unwrap_or(self.method)));
         out.extend(le16(0));

@@ -62,11 +62,16 @@ pub(crate) fn plan<'a>(
                 .saturating_add(END_LEN)..,
         )
         .unwrap_or_default();
-    validate::archive_comment(comment).map_err(malformed)?;
+    validate::archive_comment(comment, end_offset + END_LEN as u64).map_err(malformed)?;
     let zip64 = find_zip64(bytes, end_offset).map_err(malformed)?;
-    let extent = records::directory_extent(&end, zip64.as_ref().map(|(l, r, _)| (l, r)))
-        .map_err(malformed)?;
-    // The central directory must end exactly where the end records begin.
+    let extent = records::directory_extent(
+        &end,
+        end_offset,
+        zip64.as_ref().map(|(l, r, at)| (l, r, *at)),
+    )
+    .map_err(malformed)?;
+    // The central directory must end exactly where the end records begin; the first of them
+    // (the Zip64 record, if any) declares it.
     let directory_end = zip64.as_ref().map_or(end_offset, |(_, _, at)| *at);
     match extent.offset.checked_add(extent.size) {
         Some(end) if end == directory_end => {}
@@ -78,6 +83,7 @@ pub(crate) fn plan<'a>(
         }
         _ => {
             return Err(malformed(ArchiveProblem::InconsistentEnd {
+                offset: directory_end,
                 detail: "the central directory runs into the end records",
             }));
         }
@@ -91,11 +97,13 @@ pub(crate) fn plan<'a>(
         })?;
     if extent.entries > extent.size / CENTRAL_HEADER_LEN as u64 {
         return Err(malformed(ArchiveProblem::InconsistentEnd {
+            offset: directory_end,
             detail: "more entries are declared than the central directory can hold",
         }));
     }
     let directory = slice(bytes, extent.offset, extent.size).ok_or(malformed(
         ArchiveProblem::InconsistentEnd {
+            offset: directory_end,
             detail: "the central directory lies outside the file",
         },
     ))?;
@@ -192,7 +200,7 @@ fn check_entry<'a>(
     let header = &central.header;
     let name = validate::entry_name(central.name)?;
     validate::unicode_path_agrees(central.name, central.extra)?;
-    validate::flags_and_method(header.flags, header.method)?;
+    validate::implemented(header.flags, header.method, header.version_needed)?;
     let kind = validate::entry_kind(
         header.version_made_by,
         header.external_attributes,
@@ -224,6 +232,7 @@ fn check_entry<'a>(
         slice(bytes, variable_start, local.variable_len() as u64).ok_or_else(past_directory)?;
     let (local_name, local_extra) = variable.split_at(usize::from(local.name_len));
     validate::unicode_path_agrees(local_name, local_extra)?;
+    validate::implemented(local.flags, local.method, local.version_needed)?;
     let local_sizes = local.sizes(local_extra)?;
     let data_start = variable_start + local.variable_len() as u64;
     let data_end = data_start
@@ -354,7 +363,7 @@ fn parse_directory(
     directory_offset: u64,
     declared_entries: u64,
 ) -> Result<Vec<Central<'_>>, ArchiveProblem> {
-    let inconsistent = |detail| ArchiveProblem::InconsistentEnd { detail };
+    let inconsistent = |offset, detail| ArchiveProblem::InconsistentEnd { offset, detail };
     // Bounded by the size check against the directory length above.
     let mut centrals = Vec::with_capacity(usize::try_from(declared_entries).unwrap_or(0));
     let mut rest = directory;
@@ -362,7 +371,10 @@ fn parse_directory(
         let offset = directory_offset + (directory.len() - rest.len()) as u64;
         let fixed = rest
             .first_chunk::<CENTRAL_HEADER_LEN>()
-            .ok_or(inconsistent("the central directory ends inside a header"))?;
+            .ok_or(inconsistent(
+                offset,
+                "the central directory ends inside a header",
+            ))?;
         let header = CentralHeader::parse(fixed).ok_or(ArchiveProblem::UnexpectedRecord {
             offset,
             expected: "a central directory header",
@@ -375,7 +387,10 @@ fn parse_directory(
             rest.get(name_end..extra_end),
             rest.get(record_end..),
         ) else {
-            return Err(inconsistent("the central directory ends inside a header"));
+            return Err(inconsistent(
+                offset,
+                "the central directory ends inside a header",
+            ));
         };
         centrals.push(Central {
             header,
@@ -384,6 +399,7 @@ fn parse_directory(
         });
         if centrals.len() as u64 > declared_entries {
             return Err(inconsistent(
+                offset,
                 "the central directory lists more entries than declared",
             ));
         }
@@ -391,6 +407,7 @@ fn parse_directory(
     }
     if centrals.len() as u64 != declared_entries {
         return Err(inconsistent(
+            directory_offset + directory.len() as u64,
             "the central directory lists fewer entries than declared",
         ));
     }
@@ -419,9 +436,13 @@ fn find_end(bytes: &[u8]) -> Result<(u64, End), ArchiveProblem> {
         .filter_map(|at| ends_file(at).map(|end| (at, end)));
     let (at, end) = candidates
         .next()
-        .ok_or(ArchiveProblem::NoEndOfCentralDirectory)?;
+        .ok_or(ArchiveProblem::NoEndOfCentralDirectory {
+            offset: lowest as u64,
+            len: (len - lowest) as u64,
+        })?;
     if candidates.next().is_some() {
-        return Err(ArchiveProblem::AmbiguousEnd);
+        // The one found first, nearer the end, lies in the other's comment.
+        return Err(ArchiveProblem::AmbiguousEnd { offset: at as u64 });
     }
     Ok((at as u64, end))
 }
@@ -459,6 +480,7 @@ fn find_zip64(
             len: locator_offset - end,
         }),
         _ => Err(ArchiveProblem::InconsistentEnd {
+            offset: record_offset,
             detail: "the Zip64 end record runs into its locator",
         }),
     }

@@ -138,11 +138,25 @@ pub enum ArchiveProblem {
     },
     /// No end-of-central-directory record ends the file (the archive is truncated or has bytes
     /// appended).
-    #[error("no end-of-central-directory record ends the file")]
-    NoEndOfCentralDirectory,
+    #[error(
+        "no end-of-central-directory record ends the file (none in its last {len} bytes, from \
+         offset {offset})"
+    )]
+    NoEndOfCentralDirectory {
+        /// Where the bytes searched start.
+        offset: u64,
+        /// How many bytes were searched (the longest record with the longest comment, or the
+        /// whole file).
+        len: u64,
+    },
     /// Two plausible end records: a comment hides a second one.
-    #[error("its comment contains a second end-of-central-directory record")]
-    AmbiguousEnd,
+    #[error(
+        "the archive comment hides a second end-of-central-directory record at offset {offset}"
+    )]
+    AmbiguousEnd {
+        /// Where the hidden record starts.
+        offset: u64,
+    },
     /// A signature that does not belong where it was found.
     #[error("unexpected bytes at offset {offset} where {expected} should start")]
     UnexpectedRecord {
@@ -161,8 +175,11 @@ pub enum ArchiveProblem {
         len: u64,
     },
     /// Bytes after the end-of-central-directory record and its declared comment.
-    #[error("bytes follow the end-of-central-directory record")]
-    TrailingBytes,
+    #[error("bytes from offset {offset} on follow the end-of-central-directory record")]
+    TrailingBytes {
+        /// Where the first of them is.
+        offset: u64,
+    },
     /// Two entries' local records share bytes: the trick behind non-recursive zip bombs.
     #[error("entries {first:?} and {second:?} overlap")]
     OverlappingEntries {
@@ -172,13 +189,35 @@ pub enum ArchiveProblem {
         second: String,
     },
     /// The archive claims to span several disks.
-    #[error("it claims to span several disks")]
-    MultiDisk,
+    #[error("the end record at offset {offset} claims the archive spans several disks")]
+    MultiDisk {
+        /// Where the record that says so starts.
+        offset: u64,
+    },
     /// The end records disagree with each other or with the central directory they describe.
-    #[error("the end-of-central-directory record is inconsistent: {detail}")]
+    #[error(
+        "the central directory or its end records are inconsistent at offset {offset}: {detail}"
+    )]
     InconsistentEnd {
+        /// Where the record at fault starts (an end record, or the central directory header
+        /// where the directory stops matching what the end record declared).
+        offset: u64,
         /// Which fields disagree.
         detail: &'static str,
+    },
+    /// The Zip64 end record needs a version of the zip format above 4.5 to read (6.2 means an
+    /// encrypted central directory).
+    #[error(
+        "the Zip64 end record at offset {offset} needs version {}.{} of the zip format; only \
+         features up to 4.5 are implemented",
+        version / 10,
+        version % 10
+    )]
+    UnsupportedVersion {
+        /// Where the record starts.
+        offset: u64,
+        /// The version needed, as stored (major * 10 + minor; the upper byte is ignored).
+        version: u8,
     },
     /// A local entry that the central directory does not list (invisible to other tools).
     #[error("entry {entry:?} has a local header but is missing from the central directory")]
@@ -266,6 +305,42 @@ pub enum EntryProblem {
     /// The entry is encrypted.
     #[error("it is encrypted")]
     Encrypted,
+    /// General purpose flag bits whose meaning is not implemented: bit 4 (enhanced deflating),
+    /// bit 5 (patched data), bit 12 (enhanced compression) and the unused and reserved bits.
+    /// Only bits 1 and 2 (deflate level), 3 (data descriptor) and 11 (UTF-8 names) are accepted;
+    /// the encryption bits 0, 6 and 13 are reported as [`Encrypted`](Self::Encrypted).
+    #[error(
+        "it sets general purpose flag bits {bits:#06x} whose meaning is not implemented (only \
+         bits 1-2 deflate level, 3 data descriptor and 11 UTF-8 are)"
+    )]
+    UnsupportedFlags {
+        /// The refused bits (the accepted ones cleared).
+        bits: u16,
+    },
+    /// The "version needed to extract" is above 4.5, the highest whose features are implemented
+    /// (stored, deflate, data descriptors, Zip64).
+    #[error(
+        "it needs version {}.{} of the zip format to extract; only features up to 4.5 are \
+         implemented",
+        version / 10,
+        version % 10
+    )]
+    UnsupportedVersion {
+        /// The version needed, as stored (major * 10 + minor; the upper byte, which carries no
+        /// meaning, is ignored).
+        version: u8,
+    },
+    /// The name differs from another path in the archive (an entry, or a directory implied by
+    /// one) only by letter case or by Unicode normalisation (e.g. precomposed `é` against `e`
+    /// followed by U+0301): on macOS and Windows both would be the same file.
+    #[error(
+        "its path collides with {other:?} on case-insensitive or normalising file systems \
+         (macOS, Windows)"
+    )]
+    NameCollision {
+        /// The path seen first, as spelled in the archive (without a directory's trailing `/`).
+        other: String,
+    },
     /// A compression method other than Stored (0) or Deflate (8).
     #[error("it uses compression method {method}; wheels use only stored (0) and deflate (8)")]
     UnsupportedMethod {

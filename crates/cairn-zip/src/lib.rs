@@ -46,11 +46,26 @@
 //! ```
 //!
 //! Both extractors apply the same rules (see `validate`) and refuse, with an error naming the
-//! archive and the entry: unsafe names (absolute, `..`, `.`, empty components, drive prefixes,
-//! backslashes, control characters, non-UTF-8), symbolic links and special files, duplicate or
-//! conflicting paths, local headers that disagree with the central directory, CRC and size
-//! errors, truncation, bytes that belong to no record, overlapping entries, encryption,
-//! compression other than stored and deflate, and archives beyond the [`Limits`].
+//! archive and the entry (or, where no entry owns the bytes at fault, their offset):
+//!
+//! - unsafe names (absolute, `..`, `.`, empty components, drive prefixes, backslashes, control
+//!   characters, non-UTF-8);
+//! - duplicate or conflicting paths, and paths that would be one file on macOS or Windows:
+//!   the same after canonical decomposition (NFD), Unicode lowercasing (`char::to_lowercase`,
+//!   not full case folding: `ß` and `ss` stay distinct) and recomposition (NFC), compared on
+//!   the whole path, directories implied by deeper entries included (`Pkg/a.py` against
+//!   `pkg/b.py`, precomposed `é` against `e` followed by U+0301);
+//! - symbolic links and special files;
+//! - what is not implemented, in the local header or the central directory header: encryption
+//!   (flag bits 0, 6, 13), any general purpose flag bit other than 1-2 (deflate level), 3 (data
+//!   descriptor) and 11 (UTF-8 names), such as 5 (patched data); a "version needed to extract"
+//!   above 4.5 (its low byte: 1.0 stored, 2.0 deflate, 4.5 Zip64 are what real wheels carry),
+//!   here and in the Zip64 end record;
+//!   compression other than stored and deflate;
+//! - local headers that disagree with the central directory, CRC and size errors, truncation,
+//!   bytes that belong to no record, overlapping entries, multi-disk archives and inconsistent
+//!   end records;
+//! - archives beyond the [`Limits`].
 //!
 //! Files are created with `O_CREAT | O_EXCL` and their final mode (0o755 when the entry has an
 //! execute bit, else 0o644); directories with 0o755. Nothing outside `dest` is ever touched,

@@ -21,17 +21,32 @@ pub(crate) const ZIP64_LOCATOR_LEN: usize = 20;
 /// Zip64 end of central directory record without its extensible data.
 pub(crate) const ZIP64_END_LEN: usize = 56;
 
-/// General purpose flag bits that matter here.
+/// General purpose flag bits (APPNOTE 4.4.4) that matter here.
 pub(crate) mod flags {
     /// Bit 0: the entry is encrypted.
     pub(crate) const ENCRYPTED: u16 = 1 << 0;
+    /// Bits 1 and 2: the deflate compression level the writer used (normal, maximum, fast,
+    /// super fast); a hint that changes nothing about how the data is read.
+    pub(crate) const DEFLATE_LEVEL: u16 = (1 << 1) | (1 << 2);
     /// Bit 3: CRC and sizes follow the data in a data descriptor.
     pub(crate) const DATA_DESCRIPTOR: u16 = 1 << 3;
     /// Bit 6: strong encryption.
     pub(crate) const STRONG_ENCRYPTION: u16 = 1 << 6;
+    /// Bit 11: the name (and comment) are UTF-8; names must be UTF-8 whatever it says.
+    pub(crate) const UTF8: u16 = 1 << 11;
     /// Bit 13: the local header's values are masked (central directory encryption).
     pub(crate) const MASKED_HEADER: u16 = 1 << 13;
+    /// The bits whose meaning is implemented: every other bit (encryption, bit 4 enhanced
+    /// deflating, bit 5 patched data, bit 12 enhanced compression, the unused and reserved
+    /// bits) is refused.
+    pub(crate) const IMPLEMENTED: u16 = DEFLATE_LEVEL | DATA_DESCRIPTOR | UTF8;
 }
+
+/// The highest "version needed to extract" (APPNOTE 4.4.3, the low byte: major * 10 + minor)
+/// whose features are implemented: 1.0 stored, 2.0 deflate, directories and data descriptors,
+/// 4.5 Zip64. The next ones are 4.6 (bzip2), 5.x (encryption) and 6.x (LZMA, PPMd, masked
+/// headers).
+pub(crate) const MAX_VERSION_NEEDED: u8 = 45;
 
 /// A size or offset field that defers to the Zip64 extra field.
 pub(crate) const ZIP64_U32: u32 = u32::MAX;
@@ -86,6 +101,7 @@ pub(crate) fn read_u32(bytes: &[u8]) -> Option<u32> {
 /// The fixed part of a local file header.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LocalHeader {
+    pub(crate) version_needed: u16,
     pub(crate) flags: u16,
     pub(crate) method: u16,
     pub(crate) crc32: u32,
@@ -102,12 +118,13 @@ impl LocalHeader {
         if f.u32() != LOCAL_HEADER_SIGNATURE {
             return None;
         }
-        let _version_needed = f.u16();
+        let version_needed = f.u16();
         let flags = f.u16();
         let method = f.u16();
         let _mod_time = f.u16();
         let _mod_date = f.u16();
         Some(Self {
+            version_needed,
             flags,
             method,
             crc32: f.u32(),
@@ -178,6 +195,7 @@ pub(crate) struct LocalSizes {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CentralHeader {
     pub(crate) version_made_by: u16,
+    pub(crate) version_needed: u16,
     pub(crate) flags: u16,
     pub(crate) method: u16,
     pub(crate) crc32: u32,
@@ -199,7 +217,7 @@ impl CentralHeader {
             return None;
         }
         let version_made_by = f.u16();
-        let _version_needed = f.u16();
+        let version_needed = f.u16();
         let flags = f.u16();
         let method = f.u16();
         let _mod_time = f.u16();
@@ -214,6 +232,7 @@ impl CentralHeader {
         let _internal_attributes = f.u16();
         Some(Self {
             version_made_by,
+            version_needed,
             flags,
             method,
             crc32,
@@ -337,6 +356,7 @@ impl Zip64Locator {
 pub(crate) struct Zip64End {
     /// Size of the record after this field: 44 plus the extensible data.
     pub(crate) record_size: u64,
+    pub(crate) version_needed: u16,
     pub(crate) disk: u32,
     pub(crate) directory_disk: u32,
     pub(crate) entries_on_disk: u64,
@@ -354,9 +374,10 @@ impl Zip64End {
         }
         let record_size = f.u64();
         let _version_made_by = f.u16();
-        let _version_needed = f.u16();
+        let version_needed = f.u16();
         Some(Self {
             record_size,
+            version_needed,
             disk: f.u32(),
             directory_disk: f.u32(),
             entries_on_disk: f.u64(),
@@ -380,21 +401,24 @@ pub(crate) struct DirectoryExtent {
     pub(crate) size: u64,
 }
 
-/// Combines the end record with the Zip64 records (if any) into one extent, rejecting multi-disk
-/// archives and fields that disagree.
+/// Combines the end record (at `end_offset`) with the Zip64 records (if any: the locator, the
+/// record and the record's offset) into one extent, rejecting multi-disk archives and fields that
+/// disagree.
 pub(crate) fn directory_extent(
     end: &End,
-    zip64: Option<(&Zip64Locator, &Zip64End)>,
+    end_offset: u64,
+    zip64: Option<(&Zip64Locator, &Zip64End, u64)>,
 ) -> Result<DirectoryExtent, ArchiveProblem> {
+    let multi_disk = ArchiveProblem::MultiDisk { offset: end_offset };
     if end.disk != 0 && end.disk != ZIP64_U16
         || end.directory_disk != 0 && end.directory_disk != ZIP64_U16
         || end.entries_on_disk != end.entries
     {
-        return Err(ArchiveProblem::MultiDisk);
+        return Err(multi_disk);
     }
-    let Some((locator, record)) = zip64 else {
+    let Some((locator, record, record_offset)) = zip64 else {
         if end.disk != 0 || end.directory_disk != 0 {
-            return Err(ArchiveProblem::MultiDisk);
+            return Err(multi_disk);
         }
         return Ok(DirectoryExtent {
             entries: u64::from(end.entries),
@@ -408,7 +432,17 @@ pub(crate) fn directory_extent(
         || record.directory_disk != 0
         || record.entries_on_disk != record.entries
     {
-        return Err(ArchiveProblem::MultiDisk);
+        return Err(ArchiveProblem::MultiDisk {
+            offset: record_offset,
+        });
+    }
+    // Version 6.2 would mean an encrypted central directory (APPNOTE 7.3.4).
+    let [version, _] = record.version_needed.to_le_bytes();
+    if version > MAX_VERSION_NEEDED {
+        return Err(ArchiveProblem::UnsupportedVersion {
+            offset: record_offset,
+            version,
+        });
     }
     // Each classic field either repeats the Zip64 value or defers to it.
     let agrees = |classic: u64, saturated: u64, wide: u64| classic == saturated || classic == wide;
@@ -425,6 +459,7 @@ pub(crate) fn directory_extent(
         )
     {
         return Err(ArchiveProblem::InconsistentEnd {
+            offset: end_offset,
             detail: "the classic and Zip64 end records disagree",
         });
     }

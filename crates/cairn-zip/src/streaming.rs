@@ -218,7 +218,7 @@ impl<R: BufRead> Extraction<'_, R> {
     ) -> Result<LocalRecord, Failure> {
         let name = validate::entry_name(raw_name)?;
         validate::unicode_path_agrees(raw_name, extra)?;
-        validate::flags_and_method(header.flags, header.method)?;
+        validate::implemented(header.flags, header.method, header.version_needed)?;
         let sizes = header.sizes(extra)?;
         self.limits
             .check_entries(self.locals.len() as u64 + 1)
@@ -414,6 +414,7 @@ impl<R: BufRead> Extraction<'_, R> {
                 record
                     .extensible_len()
                     .ok_or(self.malformed(ArchiveProblem::InconsistentEnd {
+                        offset: record_offset,
                         detail: "the Zip64 end record declares an impossible size",
                     }))?;
             self.skip(extensible, "the Zip64 end of central directory record")?;
@@ -433,10 +434,11 @@ impl<R: BufRead> Extraction<'_, R> {
             )?;
             if locator.record_offset != record_offset {
                 return Err(self.malformed(ArchiveProblem::InconsistentEnd {
+                    offset: locator_offset,
                     detail: "the Zip64 locator points away from the Zip64 end record",
                 }));
             }
-            zip64 = Some((locator, record));
+            zip64 = Some((locator, record, record_offset));
             signature = self.read_u32("the end of central directory record")?;
         }
         if signature != END_SIGNATURE {
@@ -454,23 +456,32 @@ impl<R: BufRead> Extraction<'_, R> {
             "the end of central directory record",
             End::parse,
         )?;
-        let extent = records::directory_extent(&end, zip64.as_ref().map(|(l, r)| (l, r)))
-            .map_err(|problem| self.malformed(problem))?;
+        let end_offset = self.input.position - END_LEN as u64;
+        let extent = records::directory_extent(
+            &end,
+            end_offset,
+            zip64.as_ref().map(|(l, r, at)| (l, r, *at)),
+        )
+        .map_err(|problem| self.malformed(problem))?;
         if extent.offset != directory_offset
             || extent.size != directory_size
             || extent.entries != listed
         {
             return Err(self.malformed(ArchiveProblem::InconsistentEnd {
+                offset: end_offset,
                 detail: "it does not describe the central directory that precedes it",
             }));
         }
         let mut comment = std::mem::take(&mut self.scratch);
         comment.resize(usize::from(end.comment_len), 0);
         self.read_exact(&mut comment, "the archive comment")?;
-        validate::archive_comment(&comment).map_err(|problem| self.malformed(problem))?;
+        validate::archive_comment(&comment, end_offset + END_LEN as u64)
+            .map_err(|problem| self.malformed(problem))?;
         let at_end = self.input.fill_buf().map(|rest| rest.is_empty());
         if !at_end.map_err(|source| self.read_error(source))? {
-            return Err(self.malformed(ArchiveProblem::TrailingBytes));
+            return Err(self.malformed(ArchiveProblem::TrailingBytes {
+                offset: self.input.position,
+            }));
         }
         if let Some(unlisted) = self.locals.iter().find(|local| !local.listed) {
             return Err(self.malformed(ArchiveProblem::UnlistedLocalEntry {
@@ -545,6 +556,7 @@ impl<R: BufRead> Extraction<'_, R> {
         extra: &[u8],
     ) -> Result<Option<usize>, Failure> {
         validate::unicode_path_agrees(raw_name, extra)?;
+        validate::implemented(header.flags, header.method, header.version_needed)?;
         let values = header.resolve(extra)?;
         let index = self
             .locals

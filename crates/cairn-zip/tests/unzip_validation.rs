@@ -207,6 +207,80 @@ fn file_used_as_parent_directory_is_rejected() {
     );
 }
 
+// ---- names that collide on macOS and Windows ------------------------------------------------
+
+fn assert_collision(bytes: &[u8], entry: &str, other: &str) {
+    assert_entry_rejected(
+        bytes,
+        entry,
+        EntryProblem::NameCollision {
+            other: other.into(),
+        },
+    );
+}
+
+#[test]
+fn names_differing_only_by_case_are_rejected() {
+    let bytes = with(Entry::file("pkg/__INIT__.py", "evil"));
+    assert_collision(&bytes, "pkg/__INIT__.py", "pkg/__init__.py");
+    // A directory implied by one entry and spelled differently by another.
+    let bytes = with(Entry::file("Pkg/evil.py", "x"));
+    assert_collision(&bytes, "Pkg/evil.py", "pkg");
+    // An explicit directory against a file, and the reverse order.
+    let bytes = with(Entry::dir("pkg/__Init__.py/"));
+    assert_collision(&bytes, "pkg/__Init__.py/", "pkg/__init__.py");
+    let bytes = ZipBuilder::new()
+        .dir("pkg/Data/")
+        .file("pkg/data", "x")
+        .build();
+    assert_collision(&bytes, "pkg/data", "pkg/Data");
+    // Non-ASCII letters fold too.
+    let bytes = ZipBuilder::new()
+        .file("pkg/\u{c9}t\u{e9}.py", "x")
+        .file("pkg/\u{e9}T\u{c9}.py", "y")
+        .build();
+    assert_collision(&bytes, "pkg/\u{e9}T\u{c9}.py", "pkg/\u{c9}t\u{e9}.py");
+}
+
+#[test]
+fn names_differing_only_by_unicode_normalisation_are_rejected() {
+    // NFC (precomposed U+00E9) first, then NFD (e + U+0301), and the reverse.
+    let nfc = "pkg/caf\u{e9}.py";
+    let nfd = "pkg/cafe\u{301}.py";
+    for (first, second) in [(nfc, nfd), (nfd, nfc)] {
+        let bytes = ZipBuilder::new()
+            .entry(Entry::file(first, "a").flags(1 << 11))
+            .entry(Entry::file(second, "b").flags(1 << 11))
+            .build();
+        assert_collision(&bytes, second, first);
+    }
+    // In a parent directory, and with case and normalisation mixed.
+    let bytes = ZipBuilder::new()
+        .file("r\u{e9}sum\u{e9}/a.py", "a")
+        .file("RE\u{301}sume\u{301}/b.py", "b")
+        .build();
+    assert_collision(&bytes, "RE\u{301}sume\u{301}/b.py", "r\u{e9}sum\u{e9}");
+}
+
+#[test]
+fn names_that_stay_distinct_are_accepted() {
+    // `ß` and `ss` are different names on both systems; so are distinct accented letters, and a
+    // name in NFD alone is fine.
+    let bytes = ZipBuilder::new()
+        .file("pkg/stra\u{df}e.py", "a")
+        .file("pkg/strasse.py", "b")
+        .file("pkg/caf\u{e9}.py", "c")
+        .file("pkg/caf\u{e8}.py", "d")
+        .file("pkg/nai\u{308}ve.py", "e")
+        .file("pkg/Mixed/Case.py", "f")
+        .file("pkg/Mixed/Other.py", "g")
+        .build();
+    let (report, tree) = zipgen::assert_extracts(&bytes);
+    assert_eq!(report.files, 7);
+    assert!(tree.contains_key("pkg/nai\u{308}ve.py"));
+    assert!(tree.contains_key("pkg/Mixed/Case.py"));
+}
+
 // ---- local header against central directory -------------------------------------------------
 
 #[test]
@@ -415,6 +489,90 @@ fn encrypted_entry_is_rejected() {
 }
 
 #[test]
+fn unimplemented_flag_bits_are_rejected() {
+    // Bit 4 enhanced deflating, 5 patched data, 12 enhanced compression, the rest unused or
+    // reserved; each set in both headers, in the local header only, and in the central only.
+    for bit in [4, 5, 7, 8, 9, 10, 12, 14, 15] {
+        let bits = 1 << bit;
+        for entry in [
+            Entry::stored("pkg/a.py", "x").flags(bits),
+            Entry::file("pkg/a.py", "x").local(|l| l.flags = Some(bits)),
+            Entry::file("pkg/a.py", "x").central(|c| c.flags = Some(bits | (1 << 11))),
+        ] {
+            assert_entry_rejected(
+                &with(entry),
+                "pkg/a.py",
+                EntryProblem::UnsupportedFlags { bits },
+            );
+        }
+    }
+    // Patched data alongside the bits real writers use.
+    let bytes = with(
+        Entry::file("pkg/a.py", "x")
+            .flags((1 << 5) | (1 << 11) | (1 << 1))
+            .descriptor(true),
+    );
+    assert_entry_rejected(
+        &bytes,
+        "pkg/a.py",
+        EntryProblem::UnsupportedFlags { bits: 1 << 5 },
+    );
+    // Encryption flagged in the local header only is caught too.
+    let bytes = with(Entry::file("pkg/a.py", "x").local(|l| l.flags = Some(1 << 6)));
+    assert_entry_rejected(&bytes, "pkg/a.py", EntryProblem::Encrypted);
+}
+
+#[test]
+fn implemented_flag_bits_are_accepted() {
+    // Bits 1-2 (deflate level hints), 3 (data descriptor) and 11 (UTF-8 names).
+    let bytes = ZipBuilder::new()
+        .entry(Entry::file("pkg/a.py", "a").flags(1 << 1))
+        .entry(Entry::file("pkg/b.py", "b").flags(1 << 2))
+        .entry(Entry::file("pkg/c.py", "c").flags(3 << 1))
+        .entry(Entry::stored("pkg/d.py", "d").flags(3 << 1))
+        .entry(Entry::file("pkg/\u{e9}.py", "e").flags(1 << 11))
+        .entry(Entry::file("pkg/f.py", "f").flags(1 << 11).descriptor(true))
+        .entry(Entry::file("pkg/g.py", "g").descriptor(false).zip64())
+        .build();
+    assert_eq!(zipgen::assert_extracts(&bytes).0.files, 7);
+}
+
+#[test]
+fn version_needed_above_what_is_implemented_is_rejected() {
+    // 4.6 bzip2, 5.1 AES, 6.2 masked headers, 6.3 LZMA; the high byte is ignored, the low one
+    // is not.
+    for version in [46u16, 51, 62, 63, 0xff, 0x032e] {
+        let [expected, _] = version.to_le_bytes();
+        for entry in [
+            Entry::file("pkg/a.py", "x").version_needed(version),
+            Entry::file("pkg/a.py", "x").local(|l| l.version_needed = Some(version)),
+            Entry::stored("pkg/a.py", "x").central(|c| c.version_needed = Some(version)),
+        ] {
+            assert_entry_rejected(
+                &with(entry),
+                "pkg/a.py",
+                EntryProblem::UnsupportedVersion { version: expected },
+            );
+        }
+    }
+}
+
+#[test]
+fn version_needed_that_is_implemented_is_accepted() {
+    // 1.0 (the zip crate's stored entries), 2.0 (Python's zipfile), 4.5 (Zip64), 0 (some old
+    // writers), and a host system in the high byte.
+    let bytes = ZipBuilder::new()
+        .entry(Entry::stored("pkg/a.py", "a").version_needed(10))
+        .entry(Entry::file("pkg/b.py", "b").version_needed(20))
+        .entry(Entry::file("pkg/c.py", "c").zip64())
+        .entry(Entry::file("pkg/d.py", "d").version_needed(45))
+        .entry(Entry::file("pkg/e.py", "e").version_needed(0))
+        .entry(Entry::file("pkg/f.py", "f").version_needed(0x0314))
+        .build();
+    assert_eq!(zipgen::assert_extracts(&bytes).0.files, 6);
+}
+
+#[test]
 fn missing_zip64_field_is_rejected() {
     let bytes = with(
         Entry::stored("pkg/a.py", "x")
@@ -446,7 +604,8 @@ fn truncated_archive_is_rejected() {
             is_malformed(error, |problem| {
                 matches!(
                     problem,
-                    ArchiveProblem::Truncated { .. } | ArchiveProblem::NoEndOfCentralDirectory
+                    ArchiveProblem::Truncated { .. }
+                        | ArchiveProblem::NoEndOfCentralDirectory { .. }
                 )
             })
         });
@@ -503,13 +662,21 @@ fn bytes_before_the_central_directory_are_rejected() {
 #[test]
 fn bytes_after_the_end_record_are_rejected() {
     let mut builder = ZipBuilder::new().file("pkg/a.py", "a");
+    let valid_len = builder.build().len() as u64;
     builder.trailing = b"appended".to_vec();
-    assert_rejected(&builder.build(), |error| {
-        is_malformed(error, |problem| {
-            matches!(
-                problem,
-                ArchiveProblem::TrailingBytes | ArchiveProblem::NoEndOfCentralDirectory
-            )
+    let bytes = builder.build();
+    // The error says where: the bytes searched for an end record (the whole of this small
+    // file), or where the appended bytes start.
+    assert_rejected_with(&bytes, &Limits::default(), |extractor, error| {
+        is_malformed(error, |problem| match extractor {
+            Extractor::File => {
+                *problem
+                    == ArchiveProblem::NoEndOfCentralDirectory {
+                        offset: 0,
+                        len: bytes.len() as u64,
+                    }
+            }
+            Extractor::Stream => *problem == ArchiveProblem::TrailingBytes { offset: valid_len },
         })
     });
 }
@@ -522,8 +689,12 @@ fn end_record_hidden_in_the_comment_is_rejected() {
     fake_end.extend([0; 18]);
     let mut builder = ZipBuilder::new().file("pkg/a.py", "a");
     builder.comment = fake_end;
-    assert_rejected(&builder.build(), |error| {
-        is_malformed(error, |problem| *problem == ArchiveProblem::AmbiguousEnd)
+    let bytes = builder.build();
+    let offset = bytes.len() as u64 - 22;
+    assert_rejected(&bytes, |error| {
+        is_malformed(error, |problem| {
+            *problem == ArchiveProblem::AmbiguousEnd { offset }
+        })
     });
 }
 
@@ -583,12 +754,58 @@ fn wrong_entry_count_is_rejected() {
         .file("pkg/b.py", "b");
     for declared in [1, 3] {
         builder.declared_entries = Some(declared);
-        assert_rejected(&builder.build(), |error| {
+        let bytes = builder.build();
+        let end_offset = bytes.len() as u64 - 22;
+        assert_rejected(&bytes, |error| {
             is_malformed(error, |problem| {
-                matches!(problem, ArchiveProblem::InconsistentEnd { .. })
+                matches!(problem, ArchiveProblem::InconsistentEnd { offset, .. }
+                    if declared == 1 || *offset == end_offset)
             })
         });
     }
+}
+
+#[test]
+fn zip64_end_record_needing_more_than_version_4_5_is_rejected() {
+    let mut builder = ZipBuilder::new().entry(Entry::file("pkg/a.py", "a").zip64());
+    builder.zip64_end = true;
+    let valid = builder.build();
+    zipgen::assert_extracts(&valid);
+    let record = valid
+        .windows(4)
+        .rposition(|w| w == [0x50, 0x4b, 0x06, 0x06])
+        .unwrap();
+    // Signature, record size, version made by, then version needed: 6.2 (encrypted central
+    // directory) and 4.6.
+    for version in [62u8, 46] {
+        let mut bytes = valid.clone();
+        bytes[record + 14] = version;
+        assert_rejected(&bytes, |error| {
+            is_malformed(error, |problem| {
+                *problem
+                    == ArchiveProblem::UnsupportedVersion {
+                        offset: record as u64,
+                        version,
+                    }
+            })
+        });
+    }
+}
+
+#[test]
+fn multi_disk_archive_is_rejected_naming_the_end_record() {
+    let mut bytes = ZipBuilder::new().file("pkg/a.py", "a").build();
+    let end_offset = bytes.len() - 22;
+    // "Number of this disk".
+    bytes[end_offset + 4] = 1;
+    assert_rejected(&bytes, |error| {
+        is_malformed(error, |problem| {
+            *problem
+                == ArchiveProblem::MultiDisk {
+                    offset: end_offset as u64,
+                }
+        })
+    });
 }
 
 // ---- limits ---------------------------------------------------------------------------------
