@@ -33,6 +33,6 @@ pub use manifest::{
     ArchiveManifest, MANIFEST_EXTENSION, MANIFEST_HEADER, MANIFEST_HEADER_V1,
     MANIFEST_USAGE_PREFIX_LEN, ManifestEntry, ManifestError,
 };
-pub use pointer::{POINTER_FORMAT, Pointer, PointerKey, SourceKind};
+pub use pointer::{POINTER_FORMAT, Pointer, PointerKey, SourceIdentity, SourceKind};
 pub use refresh::{Refresh, RefreshState};
 pub use root::{Cache, CacheSettings, LOCK_FILE, MAINTENANCE_LOCK_FILE};

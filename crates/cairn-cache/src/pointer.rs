@@ -39,8 +39,9 @@ impl SourceKind {
 
 /// The name of the pointer of one source: `wheels-v0/<kind>/<cache_digest(source)>.json`.
 ///
-/// A local file is keyed by its path (made absolute by the caller, without resolving links), an
-/// http(s) URL by its canonical form, so the key cannot be built from the wrong text.
+/// A local file is keyed by its canonical path (absolute, links resolved, made so by the
+/// caller), an http(s) URL by its canonical form, so the key cannot be built from the wrong
+/// text: the same relative path in two working directories names two pointers.
 ///
 /// ```
 /// use cairn_cache::{PointerKey, SourceKind};
@@ -109,7 +110,7 @@ impl PointerKey {
 pub struct Pointer {
     /// Always [`POINTER_FORMAT`] when written by this version.
     pub format: u32,
-    /// Where the distribution came from: a canonical URL or an absolute path.
+    /// Where the distribution came from: a canonical URL or a canonical absolute path.
     pub source: String,
     /// The distribution's file name, e.g. `numpy-2.4.6-cp311-cp311-manylinux_2_28_x86_64.whl`.
     pub filename: String,
@@ -132,10 +133,75 @@ pub struct Pointer {
     pub last_used: u64,
 }
 
+/// Which file a local source was when its pointer was written: its device and inode. With the
+/// pointer's `size` and `source_modified` it tells a file from another one put at the same path
+/// with the same size and mtime (a copy, a checkout, a file renamed over it).
+///
+/// Stored in the pointer as `source_device` and `source_inode` beside the [`Pointer`] fields,
+/// and absent from URL pointers and from platforms that have no inode numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SourceIdentity {
+    /// The device holding the file (`st_dev`).
+    #[serde(rename = "source_device")]
+    pub device: u64,
+    /// The file's inode number on that device (`st_ino`).
+    #[serde(rename = "source_inode")]
+    pub inode: u64,
+}
+
+impl SourceIdentity {
+    /// The identity of the file `metadata` describes, where the platform has one.
+    #[cfg(unix)]
+    pub fn of(metadata: &std::fs::Metadata) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        Some(Self {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        })
+    }
+
+    /// The identity of the file `metadata` describes, where the platform has one.
+    #[cfg(not(unix))]
+    pub fn of(_metadata: &std::fs::Metadata) -> Option<Self> {
+        None
+    }
+}
+
+/// A pointer as written: its fields, plus the source file's identity when there is one.
+#[derive(Serialize)]
+struct PointerRecord<'a> {
+    #[serde(flatten)]
+    pointer: &'a Pointer,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    identity: Option<SourceIdentity>,
+}
+
+/// The identity fields of a pointer, read on their own (a second, small parse keeps
+/// [`Pointer`] free of flattening, which would buffer its `i128`).
+#[derive(Deserialize)]
+struct IdentityFields {
+    #[serde(default)]
+    source_device: Option<u64>,
+    #[serde(default)]
+    source_inode: Option<u64>,
+}
+
 impl Pointer {
     /// The record's bytes as `Cache::write_pointer` writes them: pretty-printed JSON.
     pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec_pretty(self)
+        self.to_json_with_identity(None)
+    }
+
+    /// The record's bytes with the source file's identity, as
+    /// `Cache::write_pointer_with_identity` writes them.
+    pub fn to_json_with_identity(
+        &self,
+        identity: Option<SourceIdentity>,
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec_pretty(&PointerRecord {
+            pointer: self,
+            identity,
+        })
     }
 
     /// The archive digest, validated.
@@ -173,6 +239,16 @@ impl Cache {
     /// (e.g. removed by `cairn cache prune`). A hit more than an hour after the last recorded use
     /// refreshes `last_used`.
     pub fn read_pointer(&self, entry: &CacheEntry) -> Option<(Pointer, ArchivePath)> {
+        self.read_pointer_with_identity(entry)
+            .map(|(pointer, _, archive)| (pointer, archive))
+    }
+
+    /// [`read_pointer`](Self::read_pointer), with the identity of the source file the pointer
+    /// recorded (`None` for URLs and for pointers written without one).
+    pub fn read_pointer_with_identity(
+        &self,
+        entry: &CacheEntry,
+    ) -> Option<(Pointer, Option<SourceIdentity>, ArchivePath)> {
         let bytes = std::fs::read(entry.path()).ok()?;
         let mut pointer: Pointer = match serde_json::from_slice(&bytes) {
             Ok(pointer) => pointer,
@@ -184,25 +260,46 @@ impl Cache {
         if pointer.format != POINTER_FORMAT {
             return None;
         }
+        let identity = match serde_json::from_slice::<IdentityFields>(&bytes) {
+            Ok(IdentityFields {
+                source_device: Some(device),
+                source_inode: Some(inode),
+            }) => Some(SourceIdentity { device, inode }),
+            _ => None,
+        };
         let digest = pointer.archive_digest().ok()?;
         let archive = self.find_archive(&digest)?;
         let now = unix_now();
         if now.saturating_sub(pointer.last_used) >= LAST_USED_GRANULARITY.as_secs() {
             pointer.last_used = now;
             // Best effort: a read-only cache still serves hits.
-            if let Err(error) = self.write_pointer(entry, &pointer) {
+            if let Err(error) = self.write_pointer_with_identity(entry, &pointer, identity) {
                 tracing::debug!(%error, "could not record last use");
             }
         }
-        Some((pointer, archive))
+        Some((pointer, identity, archive))
     }
 
     /// Writes `pointer` at `entry` atomically (readers see the old or the new record).
     pub fn write_pointer(&self, entry: &CacheEntry, pointer: &Pointer) -> Result<(), CacheError> {
-        let bytes = pointer.to_json().map_err(|source| CacheError::Encode {
-            path: entry.path().to_owned(),
-            source,
-        })?;
+        self.write_pointer_with_identity(entry, pointer, None)
+    }
+
+    /// [`write_pointer`](Self::write_pointer) for a local file, recording its `identity` so a
+    /// different file at the same path is never taken for it.
+    pub fn write_pointer_with_identity(
+        &self,
+        entry: &CacheEntry,
+        pointer: &Pointer,
+        identity: Option<SourceIdentity>,
+    ) -> Result<(), CacheError> {
+        let bytes =
+            pointer
+                .to_json_with_identity(identity)
+                .map_err(|source| CacheError::Encode {
+                    path: entry.path().to_owned(),
+                    source,
+                })?;
         cairn_fs::write_atomic(entry.path(), &bytes)?;
         Ok(())
     }

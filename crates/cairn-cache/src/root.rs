@@ -231,6 +231,25 @@ fn resolve_root(explicit: Option<&Path>) -> Result<PathBuf, CacheError> {
 /// `*` (so a cache inside a repository is never committed). Idempotent and race-free: each
 /// file is written atomically only when missing.
 fn initialize(root: &Path) -> Result<(), CacheError> {
+    // A symlink to nothing would make `create_dir_all` fail with a bare "File exists".
+    if std::fs::symlink_metadata(root).is_ok_and(|meta| meta.file_type().is_symlink())
+        && !root.exists()
+    {
+        let target = std::fs::read_link(root).unwrap_or_default();
+        return Err(FsError::new(
+            "use the cache directory",
+            root,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "it is a symlink to {}, which does not exist: create that directory, or \
+                     remove the link",
+                    target.display()
+                ),
+            ),
+        )
+        .into());
+    }
     std::fs::create_dir_all(root)
         .map_err(|e| FsError::new("create the cache directory", root, e))?;
     // Each unpack starts as a temporary directory in the root: let ext4 place each in its own

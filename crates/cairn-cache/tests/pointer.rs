@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use cairn_cache::{
-    Cache, CacheBucket, CacheEntry, POINTER_FORMAT, Pointer, PointerKey, SourceKind,
+    Cache, CacheBucket, CacheEntry, POINTER_FORMAT, Pointer, PointerKey, SourceIdentity, SourceKind,
 };
 use cairn_cache_key::CanonicalUrl;
 use cairn_fs::ContentDigest;
@@ -44,6 +44,37 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+#[test]
+fn a_source_identity_is_stored_and_survives_the_last_use_refresh() {
+    let (cache, entry) = cache_with_archive();
+    let identity = SourceIdentity {
+        device: 2049,
+        inode: 1_234_567,
+    };
+    // Two hours old: the read rewrites the pointer with a new `last_used`.
+    let written = pointer(now() - 2 * 60 * 60);
+    cache
+        .write_pointer_with_identity(&entry, &written, Some(identity))
+        .unwrap();
+    let text = std::fs::read_to_string(entry.path()).unwrap();
+    assert!(text.contains("\"source_inode\": 1234567"), "{text}");
+    let (read, found, _) = cache.read_pointer_with_identity(&entry).unwrap();
+    assert_eq!(found, Some(identity));
+    assert!(read.last_used > written.last_used);
+    let (_, found, _) = cache.read_pointer_with_identity(&entry).unwrap();
+    assert_eq!(found, Some(identity), "the refresh kept the identity");
+
+    // A pointer written without one reads as having none.
+    cache.write_pointer(&entry, &pointer(now())).unwrap();
+    let (_, found, _) = cache.read_pointer_with_identity(&entry).unwrap();
+    assert_eq!(found, None);
+    assert!(
+        !std::fs::read_to_string(entry.path())
+            .unwrap()
+            .contains("source_inode")
+    );
 }
 
 #[test]

@@ -9,7 +9,8 @@
 //! - `cairn-http`: HTTP with timeouts, bounded retries and cache revalidation;
 //! - [`fetch`]: [`WheelStore::fetch`] puts the pieces together.
 //!
-//! Hashes are checked before anything is published; an archive appears in the cache with one
+//! Hashes are checked before anything is published, and so is the wheel's `.dist-info`, which
+//! must name the project and version its file name does; an archive appears in the cache with one
 //! rename, under the BLAKE3 digest of the wheel file, and a pointer from the source (a path or
 //! a canonical URL) lets the next request skip hashing and unpacking. Processes racing for one
 //! wheel leave one archive, and all of them succeed.
@@ -26,6 +27,8 @@
 //! let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel)?);
 //! zip.start_file("demo/__init__.py", zip::write::SimpleFileOptions::default())?;
 //! zip.write_all(b"VALUE = 1\n")?;
+//! zip.start_file("demo-1.0.dist-info/METADATA", zip::write::SimpleFileOptions::default())?;
+//! zip.write_all(b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")?;
 //! zip.finish()?;
 //!
 //! let store = WheelStore::new(Cache::at(&work.path().join("cache"))?, StoreSettings::default());
@@ -55,6 +58,6 @@ pub use fetch::{FetchError, FetchOutcome, FetchedWheel, Reporter, StoreSettings,
 // crates below.
 pub use cairn_cache::{ArchivePath, Cache, CacheSettings};
 pub use cairn_hash::{Digest, ExpectedHashes};
-pub use cairn_http::{ClientSettings, HttpClient};
+pub use cairn_http::{ClientSettings, HttpClient, RetryBudget, SettingsError};
 pub use cairn_types::WheelFilename;
 pub use url::Url;

@@ -16,8 +16,8 @@ pub enum LockMode {
 impl LockMode {
     fn describe(self) -> &'static str {
         match self {
-            Self::Shared => "shared",
-            Self::Exclusive => "exclusive",
+            Self::Shared => "a shared",
+            Self::Exclusive => "an exclusive",
         }
     }
 }
@@ -27,7 +27,7 @@ impl LockMode {
 #[non_exhaustive]
 pub enum LockError {
     /// The lock file could not be opened or locked.
-    #[error("failed to take a {mode} lock on `{}`", path.display(), mode = mode.describe())]
+    #[error("failed to take {mode} lock on `{}`", path.display(), mode = mode.describe())]
     Io {
         /// The lock file.
         path: PathBuf,

@@ -104,9 +104,45 @@ impl FromIterator<Digest> for ExpectedHashes {
 }
 
 impl Extend<Digest> for ExpectedHashes {
+    /// Linear in the number of digests: past a handful, repeats are found with a set (a
+    /// requirement may carry thousands of `--hash` options).
     fn extend<I: IntoIterator<Item = Digest>>(&mut self, digests: I) {
+        const LINEAR_UP_TO: usize = 16;
+        let mut seen: Option<std::collections::HashSet<Digest>> = None;
         for digest in digests {
-            self.insert(digest);
+            if self.digests.len() < LINEAR_UP_TO {
+                self.insert(digest);
+                continue;
+            }
+            let seen = seen.get_or_insert_with(|| self.digests.iter().copied().collect());
+            if seen.insert(digest) {
+                self.digests.push(digest);
+            }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn sha256(n: u32) -> Digest {
+        let mut bytes = [0u8; 32];
+        bytes[..4].copy_from_slice(&n.to_le_bytes());
+        Digest::from_bytes(HashAlgorithm::Sha256, &bytes).unwrap()
+    }
+
+    #[test]
+    fn many_digests_are_deduplicated_in_order() {
+        // 200k digests with every one repeated: quadratic deduplication would take minutes.
+        let digests = (0..100_000).chain(0..100_000).map(sha256);
+        let expected: ExpectedHashes = digests.collect();
+        let kept: Vec<Digest> = expected.iter().copied().collect();
+        assert_eq!(kept.len(), 100_000);
+        assert!(kept.iter().zip(0..).all(|(digest, n)| *digest == sha256(n)));
+        let mut small = ExpectedHashes::new();
+        small.extend([sha256(1), sha256(2), sha256(1)]);
+        assert_eq!(small.iter().count(), 2);
     }
 }

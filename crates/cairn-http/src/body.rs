@@ -28,6 +28,9 @@ pub struct Download {
     pub content_length: Option<u64>,
     /// The URL the body came from, after redirects (without credentials).
     pub final_url: Url,
+    /// The response's `Content-Type`, if it sent one that is text: says what a body that is
+    /// not what was asked for (an HTML error page) is.
+    pub content_type: Option<String>,
     response: reqwest::Response,
     url: RedactedUrl,
     read_timeout: Duration,
@@ -44,6 +47,11 @@ impl Download {
             policy,
             content_length: response.content_length(),
             final_url: response.url().clone(),
+            content_type: response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
             response,
             url,
             read_timeout,

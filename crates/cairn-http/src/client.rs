@@ -10,7 +10,7 @@ use url::Url;
 use super::body::Download;
 use super::error::{Attempts, DownloadError, TransportError};
 use super::policy::{CachePolicy, Freshness};
-use super::retry::{self, Backoff};
+use super::retry::{self, RetryBudget};
 use super::settings::ClientSettings;
 use cairn_types::RedactedUrl;
 
@@ -168,8 +168,9 @@ impl HttpClient {
     /// [the type's documentation](HttpClient#runtime).
     ///
     /// Connection failures, timeouts before the response and `5xx`/`429` answers are retried
-    /// up to [`ClientSettings::retries`] times with backoff (honouring `Retry-After`); `4xx`
-    /// answers fail at once. Only `http` and `https` URLs are accepted: local files are the
+    /// with backoff (honouring `Retry-After`) within a fresh [`RetryBudget`]: up to
+    /// [`ClientSettings::retries`] times, none starting after [`ClientSettings::retry_window`];
+    /// `4xx` answers fail at once. Only `http` and `https` URLs are accepted: local files are the
     /// caller's to open.
     pub async fn get(
         &self,
@@ -190,6 +191,26 @@ impl HttpClient {
         cached: Option<&CachePolicy>,
         accept: Option<&'static str>,
     ) -> Result<Fetched, DownloadError> {
+        let mut budget = self.retry_budget();
+        self.get_with_budget(url, cached, accept, &mut budget).await
+    }
+
+    /// A fresh [`RetryBudget`] for one request under this client's settings.
+    pub fn retry_budget(&self) -> RetryBudget {
+        RetryBudget::new(&self.settings)
+    }
+
+    /// [`HttpClient::get_accepting`] drawing its attempts from `budget`, which the caller shares
+    /// with its own restarts of the same request (after a body broke off), so that the whole
+    /// request makes at most the budget's attempts. The error counts every attempt the budget
+    /// saw.
+    pub async fn get_with_budget(
+        &self,
+        url: &Url,
+        cached: Option<&CachePolicy>,
+        accept: Option<&'static str>,
+        budget: &mut RetryBudget,
+    ) -> Result<Fetched, DownloadError> {
         let redacted = RedactedUrl::new(url);
         check_url(url, &redacted)?;
         if self.settings.offline {
@@ -209,31 +230,35 @@ impl HttpClient {
             return Err(DownloadError::NoRuntime { url: redacted });
         }
         let client = self.client()?;
-        let backoff = Backoff {
-            initial: self.settings.initial_backoff,
-            max: self.settings.max_backoff,
-        };
-        let max_attempts = self.settings.retries.saturating_add(1);
-        let mut attempt = 1;
         loop {
+            budget.start_attempt();
             let failure = match self.attempt(client, url, &redacted, cached, accept).await {
                 Ok(fetched) => return Ok(fetched),
                 Err(failure) => failure,
             };
-            if !failure.is_retryable() || attempt >= max_attempts {
-                return Err(failure.into_error(redacted, Attempts(attempt), &self.settings));
+            let attempts = Attempts(budget.attempts());
+            if !failure.is_retryable() {
+                return Err(failure.into_error(redacted, attempts, &self.settings));
             }
-            let delay = backoff.delay(attempt, failure.retry_after());
+            let Some(delay) = budget.next_delay(failure.retry_after()) else {
+                tracing::debug!(
+                    url = %redacted,
+                    attempts = budget.attempts(),
+                    max_attempts = budget.max_attempts(),
+                    problem = %failure,
+                    "retry budget spent"
+                );
+                return Err(failure.into_error(redacted, attempts, &self.settings));
+            };
             tracing::warn!(
                 url = %redacted,
-                attempt,
-                max_attempts,
+                attempt = budget.attempts(),
+                max_attempts = budget.max_attempts(),
                 ?delay,
                 problem = %failure,
-                "retrying"
+                "request failed before a response body started; retrying"
             );
             tokio::time::sleep(delay).await;
-            attempt += 1;
         }
     }
 

@@ -9,7 +9,10 @@
 //! exponential backoff and jitter; `4xx` answers are not. A body that breaks off midway is not
 //! retried here, because the caller has already consumed part of it: it surfaces as
 //! [`DownloadError::Body`], which is [retryable](DownloadError::is_retryable) by restarting the
-//! whole fetch.
+//! whole fetch. One [`RetryBudget`] per request, shared by the client's retries and the
+//! caller's restarts ([`HttpClient::get_with_budget`]), bounds the attempts and the time spent
+//! retrying; `CAIRN_HTTP_RETRIES` and `CAIRN_HTTP_TIMEOUT` set them
+//! ([`ClientSettings::from_env`]).
 //!
 //! Credentials in a URL (`https://user:token@host/`) are sent as basic auth and replaced by
 //! `****` wherever a URL is shown: errors and logs only ever hold a [`RedactedUrl`].
@@ -76,4 +79,5 @@ pub use error::{
     Attempts, BodyFailure, DownloadError, PolicyBytesError, PolicyCodecError, TransportError,
 };
 pub use policy::{CachePolicy, Freshness};
-pub use settings::ClientSettings;
+pub use retry::RetryBudget;
+pub use settings::{ClientSettings, SettingsError};

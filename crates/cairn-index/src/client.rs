@@ -13,8 +13,9 @@ use super::{html, json, project};
 use cairn_http::{DownloadError, Fetched, HttpClient};
 use cairn_types::RedactedUrl;
 
-/// The largest project page cairn reads; PyPI's largest are tens of megabytes.
-const MAX_PAGE_BYTES: u64 = 512 * 1024 * 1024;
+/// The largest project page cairn reads by default; PyPI's largest are tens of megabytes. A
+/// server sending more (or never ending its body) is refused rather than exhausting memory.
+pub const MAX_PAGE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// A client of one Simple API index (PEP 503 / PEP 691), with find-links directories searched
 /// before it.
@@ -25,6 +26,8 @@ pub struct IndexClient {
     pub(super) index_url: Url,
     pub(super) find_links: Vec<PathBuf>,
     pub(super) refresh: Refresh,
+    /// The largest page read, from the server or the cache ([`MAX_PAGE_BYTES`] by default).
+    pub(super) max_page_bytes: u64,
 }
 
 impl IndexClient {
@@ -46,7 +49,14 @@ impl IndexClient {
             index_url,
             find_links: Vec::new(),
             refresh: Refresh::none(),
+            max_page_bytes: MAX_PAGE_BYTES,
         }
+    }
+
+    /// Refuses project pages larger than `bytes` (default [`MAX_PAGE_BYTES`]).
+    pub fn with_max_page_bytes(mut self, bytes: u64) -> Self {
+        self.max_page_bytes = bytes;
+        self
     }
 
     /// Searches these directories for wheels before the index.
@@ -84,7 +94,7 @@ impl IndexClient {
         let url = self.project_url(project)?;
         let entries = PageEntries::new(&self.cache, &self.index_url, project);
         let refresh = self.refresh.state_of(&entries.policy, Some(project));
-        let cached = match entries.read_page() {
+        let cached = match entries.read_page(self.max_page_bytes) {
             // Stored by this very operation, after the refresh began: already refreshed.
             Some(page)
                 if refresh == RefreshState::Fresh && self.refresh.applies_to(Some(project)) =>
@@ -123,16 +133,21 @@ impl IndexClient {
                 let policy = download.policy.clone();
                 let page_url = download.final_url.clone();
                 let mut body = Vec::new();
-                let mut reader = download.into_async_read().take(MAX_PAGE_BYTES + 1);
+                let cap = self.max_page_bytes;
+                let mut reader = download.into_async_read().take(cap.saturating_add(1));
                 reader
                     .read_to_end(&mut body)
                     .await
                     .map_err(|error| self.body_error(project, &url, error))?;
-                if body.len() as u64 > MAX_PAGE_BYTES {
+                if body.len() as u64 > cap {
                     return Err(IndexError::BadPage {
                         name: project.to_owned(),
                         url: RedactedUrl::new(&url).to_string(),
-                        reason: format!("it is larger than {MAX_PAGE_BYTES} bytes"),
+                        reason: format!(
+                            "it is larger than {}, the most cairn reads of one project page \
+                             (the server may be sending an endless body)",
+                            size_text(cap)
+                        ),
                     });
                 }
                 let page = Page {
@@ -227,4 +242,14 @@ fn parse_page(page: &Page, project: &str) -> Result<Vec<IndexFile>, IndexError> 
     let text = std::str::from_utf8(&page.body)
         .map_err(|error| bad_page(format!("it is not UTF-8 HTML ({error})")))?;
     Ok(html::parse(text, &page.url))
+}
+
+/// `bytes` in MiB when it is a whole number of them, else in bytes.
+fn size_text(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
+    }
 }

@@ -59,7 +59,7 @@ mod page_cache;
 mod project;
 mod select;
 
-pub use client::IndexClient;
+pub use client::{IndexClient, MAX_PAGE_BYTES};
 pub use error::IndexError;
 pub use file::{FileKind, IndexFile, MetadataLink};
 pub use metadata::MetadataFetchError;

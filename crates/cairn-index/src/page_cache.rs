@@ -42,9 +42,23 @@ impl PageEntries {
         Self { page, policy }
     }
 
-    /// The stored page, if there is a readable one.
-    pub(crate) fn read_page(&self) -> Option<Page> {
-        let bytes = std::fs::read(self.page.path()).ok()?;
+    /// The stored page, if there is a readable one whose body is at most `max_body` bytes (a
+    /// larger file was not written by cairn, which refuses such pages: it is a miss).
+    pub(crate) fn read_page(&self, max_body: u64) -> Option<Page> {
+        use std::io::Read;
+        // The header: the format line and a URL, which URL parsing bounds well below this.
+        const MAX_HEADER: u64 = 64 * 1024;
+        let cap = max_body.saturating_add(MAX_HEADER);
+        let mut bytes = Vec::new();
+        std::fs::File::open(self.page.path())
+            .ok()?
+            .take(cap.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .ok()?;
+        if bytes.len() as u64 > cap {
+            tracing::debug!(path = %self.page.path().display(), "ignoring an oversized cached page");
+            return None;
+        }
         let rest = bytes.strip_prefix(FORMAT_LINE)?;
         let newline = rest.iter().position(|&byte| byte == b'\n')?;
         let url = std::str::from_utf8(&rest[..newline]).ok()?;

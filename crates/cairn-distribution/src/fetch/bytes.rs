@@ -34,9 +34,11 @@ impl WheelStore {
     /// # Errors
     ///
     /// [`FetchError::Read`] if the reader fails, [`FetchError::HashMismatch`] if the bytes are
-    /// not the expected ones, [`FetchError::Unzip`] for an invalid archive (including one that
-    /// can only be unpacked from a file: see [`cairn_zip::UnzipError::is_streaming_unsupported`];
-    /// save such a wheel and use [`fetch_path`](Self::fetch_path)). The cache is unchanged by a
+    /// not the expected ones, [`FetchError::NotTheNamedWheel`] if the wheel's `.dist-info`
+    /// names another project or version than `filename`, [`FetchError::Unzip`] for an invalid
+    /// archive (including one that can only be unpacked from a file: see
+    /// [`cairn_zip::UnzipError::is_streaming_unsupported`]; save such a wheel and use
+    /// [`fetch_path`](Self::fetch_path)). The cache is unchanged by a
     /// failed call.
     pub fn store_reader(
         &self,
@@ -97,8 +99,8 @@ impl WheelStore {
         })?
     }
 
-    /// Verifies `hashes` against `expected`, publishes `temp` under the BLAKE3 digest and
-    /// indexes the other digests.
+    /// Verifies `hashes` against `expected` and the `.dist-info` against `filename`, publishes
+    /// `temp` under the BLAKE3 digest and indexes the other digests.
     fn publish_unpacked(
         &self,
         filename: &WheelFilename,
@@ -110,7 +112,7 @@ impl WheelStore {
         let shown = filename.to_string();
         let cache = self.cache();
         let (archive, persisted, digests) =
-            record::persist_verified(cache, temp, &hashes, report, expected, &shown)?;
+            record::persist_verified(cache, temp, &hashes, report, expected, filename, &shown)?;
         record::write_index(cache, &archive, &digests, hashes.bytes)?;
         Ok(FetchedWheel {
             source: shown,

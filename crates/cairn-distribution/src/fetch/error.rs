@@ -35,6 +35,50 @@ pub enum FetchError {
     /// The cache failed.
     #[error(transparent)]
     Cache(#[from] cairn_cache::CacheError),
+    /// The wheel's `.dist-info` names another project or version than its file name.
+    #[error(
+        "`{wheel}` is not the wheel its file name says: {found_in} says {inside}, the file name \
+         says {named}; it was refused and nothing was cached. Check where the file came from, \
+         or name it after what it holds"
+    )]
+    NotTheNamedWheel {
+        /// The wheel, as shown (a path, a URL or a file name).
+        wheel: String,
+        /// The project and version inside, e.g. `tomli 2.5.0`.
+        inside: String,
+        /// Where inside they were read, e.g. `` `tomli-2.5.0.dist-info/METADATA` ``.
+        found_in: String,
+        /// The project and version of the file name, e.g. `tomli 9.9.9`.
+        named: String,
+    },
+    /// The archive is a valid zip but not a wheel (no single `.dist-info` directory).
+    #[error(
+        "`{wheel}` is not a valid wheel: {problem}; it was refused and nothing was cached. \
+         Rebuild the wheel or check where it came from"
+    )]
+    InvalidWheel {
+        /// The wheel, as shown.
+        wheel: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A server answered a wheel's URL with something else, such as an HTML error or login
+    /// page served with status 200.
+    #[error(
+        "{url} sent {what}, not a wheel (Content-Type {content_type}, starting with `{start}`); \
+         check the URL, or the index or proxy that answered it, which may have served an error \
+         or login page"
+    )]
+    NotAWheel {
+        /// The URL, credentials removed.
+        url: String,
+        /// What the server sent: "an HTML page", "a JSON document", "text".
+        what: &'static str,
+        /// The response's `Content-Type`, or "unknown".
+        content_type: String,
+        /// The first bytes of the body, as text, cut short.
+        start: String,
+    },
     /// A background task failed.
     #[error("internal error while fetching `{source_name}`: {message}")]
     Task {

@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
-use cairn_cache::{ArchivePath, PointerKey};
+use cairn_cache::{ArchivePath, PointerKey, SourceIdentity};
 use cairn_fs::ContentDigest;
 
-use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, progress, record};
+use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, dist_info, progress, record};
 use cairn_hash::{ExpectedHashes, hash_file};
 use cairn_types::SourceError;
 use cairn_types::WheelFilename;
@@ -19,21 +19,35 @@ pub(super) fn fetch_path(
     expected: &ExpectedHashes,
 ) -> Result<FetchedWheel, FetchError> {
     let cache = store.cache();
+    // The name as given: a link named like a wheel may point to a file that is not.
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     let filename: WheelFilename = file_name.parse().map_err(SourceError::from)?;
-    let (size, modified) = file_identity(path)?;
-    let source = path.display().to_string();
-    let entry = cache.pointer_entry(&PointerKey::path(path));
+    // The pointer is keyed by the canonical path, so that a relative path (`--find-links fl`)
+    // run from two directories names two pointers, and two spellings of one file name one.
+    let canonical = std::fs::canonicalize(path).map_err(|source| FetchError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let state = file_state(&canonical)?;
+    let source = canonical.display().to_string();
+    let shown = path.display().to_string();
+    let entry = cache.pointer_entry(&PointerKey::path(&canonical));
 
-    // A file with the size and mtime we recorded is the file we unpacked.
+    // The same file (device and inode) with the size and mtime we recorded, asked for under
+    // the same file name, is the file we unpacked and checked.
     let pointer_hit = || -> Result<Option<FetchedWheel>, FetchError> {
-        let Some((pointer, archive)) = cache.read_pointer(&entry) else {
+        let Some((pointer, identity, archive)) = cache.read_pointer_with_identity(&entry) else {
             return Ok(None);
         };
-        if pointer.source != source || pointer.size != size || pointer.source_modified != modified {
+        if pointer.source != source
+            || pointer.filename != file_name
+            || pointer.size != state.size
+            || pointer.source_modified != state.modified
+            || identity != state.identity
+        {
             return Ok(None);
         }
         let known = record::pointer_hashes(&pointer);
@@ -46,7 +60,7 @@ pub(super) fn fetch_path(
             filename: filename.clone(),
             archive,
             hashes: known,
-            size,
+            size: state.size,
             outcome: FetchOutcome::PointerHit,
         }))
     };
@@ -60,19 +74,19 @@ pub(super) fn fetch_path(
         return Ok(hit);
     }
 
-    let hashes = hash_file(path, &expected.algorithms())?;
+    let hashes = hash_file(&canonical, &expected.algorithms())?;
     expected.verify(&hashes, &source)?;
     let digest =
         ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
-    let (archive, outcome) = unpack_once(store, &digest, |dest| {
+    let (archive, outcome) = unpack_once(store, &digest, &filename, &shown, |dest| {
         let id = progress::next_id();
         store.reporter.unpack_started(id, file_name);
-        let result = extract_file(path, dest, &store.settings.limits);
+        let result = extract_file(&canonical, dest, &store.settings.limits);
         store.reporter.unpack_finished(id);
         let report = result?;
         // The file was read twice (hashed, then unpacked): refuse to publish if it changed in
         // between, or the archive would not match its name.
-        if file_identity(path)? != (size, modified) {
+        if file_state(&canonical)? != state {
             return Err(FetchError::Read {
                 path: path.to_owned(),
                 source: std::io::Error::other(
@@ -91,8 +105,9 @@ pub(super) fn fetch_path(
             filename: &filename,
             archive: &archive,
             hashes: hashes.clone(),
-            size,
-            source_modified: modified,
+            size: state.size,
+            source_modified: state.modified,
+            identity: state.identity,
         },
     )?;
     Ok(FetchedWheel {
@@ -100,7 +115,7 @@ pub(super) fn fetch_path(
         filename,
         archive,
         hashes,
-        size,
+        size: state.size,
         outcome,
     })
 }
@@ -108,28 +123,45 @@ pub(super) fn fetch_path(
 /// Unpacks the archive `digest` with `extract` unless it is already in the store. A per-digest
 /// lock keeps concurrent processes from unpacking the same content twice: the ones that wait
 /// find the archive when they get the lock.
+///
+/// The archive, found or made, must hold the wheel `filename` names (see [`dist_info::check`]):
+/// the same bytes cached under another file name are refused rather than reused.
 pub(super) fn unpack_once(
     store: &WheelStore,
     digest: &ContentDigest,
+    filename: &WheelFilename,
+    shown: &str,
     extract: impl FnOnce(&Path) -> Result<ExtractReport, FetchError>,
 ) -> Result<(ArchivePath, FetchOutcome), FetchError> {
     let cache = store.cache();
+    let content_hit = |archive: ArchivePath| {
+        dist_info::check(archive.path(), filename, shown)?;
+        Ok((archive, FetchOutcome::ContentHit))
+    };
     if let Some(archive) = cache.find_archive(digest) {
-        return Ok((archive, FetchOutcome::ContentHit));
+        return content_hit(archive);
     }
     let _lock = cache.lock(&("archive", digest.as_str()), store.settings.lock_timeout)?;
     if let Some(archive) = cache.find_archive(digest) {
-        return Ok((archive, FetchOutcome::ContentHit));
+        return content_hit(archive);
     }
     // Dropping `temp` on any error removes the partial tree: nothing half-written is published.
     let temp = cache.temp_dir()?;
     let report = extract(temp.path())?;
-    let (archive, _) = record::persist(cache, temp, digest, &report)?;
+    let (archive, _) = record::persist(cache, temp, digest, &report, filename, shown)?;
     Ok((archive, FetchOutcome::Unpacked))
 }
 
-/// The size and modification time (ns since the epoch) that identify a version of a file.
-fn file_identity(path: &Path) -> Result<(u64, Option<i128>), FetchError> {
+/// What identifies one version of a file: which file it is (device and inode), its size and
+/// its modification time (ns since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileState {
+    size: u64,
+    modified: Option<i128>,
+    identity: Option<SourceIdentity>,
+}
+
+fn file_state(path: &Path) -> Result<FileState, FetchError> {
     let metadata = std::fs::metadata(path).map_err(|source| FetchError::Read {
         path: path.to_owned(),
         source,
@@ -145,5 +177,9 @@ fn file_identity(path: &Path) -> Result<(u64, Option<i128>), FetchError> {
         .ok()
         .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
         .and_then(|elapsed| i128::try_from(elapsed.as_nanos()).ok());
-    Ok((metadata.len(), modified))
+    Ok(FileState {
+        size: metadata.len(),
+        modified,
+        identity: SourceIdentity::of(&metadata),
+    })
 }

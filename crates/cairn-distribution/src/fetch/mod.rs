@@ -8,6 +8,7 @@
 //! one wheel leave one copy and all succeed.
 
 mod bytes;
+mod dist_info;
 mod error;
 mod local;
 mod progress;
@@ -89,6 +90,23 @@ impl Default for StoreSettings {
             concurrent_unpacks: std::thread::available_parallelism()
                 .map_or(2, std::num::NonZeroUsize::get),
         }
+    }
+}
+
+impl StoreSettings {
+    /// The defaults, with the HTTP retry budget and read timeout the environment sets
+    /// (`CAIRN_HTTP_RETRIES`, `CAIRN_HTTP_TIMEOUT`, `CAIRN_HTTP_RETRY_WINDOW`; see
+    /// [`ClientSettings::from_env`]). A command line reads its settings through this.
+    ///
+    /// # Errors
+    ///
+    /// [`SettingsError`](cairn_http::SettingsError) naming a variable that is set to something
+    /// that is not a valid value.
+    pub fn from_env() -> Result<Self, cairn_http::SettingsError> {
+        Ok(Self {
+            http: ClientSettings::from_env()?,
+            ..Self::default()
+        })
     }
 }
 

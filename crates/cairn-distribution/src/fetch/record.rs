@@ -2,6 +2,7 @@
 
 use cairn_cache::{
     ArchivePath, Cache, CacheEntry, IndexKey, IndexRecord, ManifestEntry, POINTER_FORMAT, Pointer,
+    SourceIdentity,
 };
 use cairn_fs::{ContentDigest, PersistOutcome};
 use tempfile::TempDir;
@@ -10,7 +11,7 @@ use cairn_hash::{Digest, ExpectedHashes, HashAlgorithm, Hashes};
 use cairn_types::WheelFilename;
 use cairn_zip::ExtractReport;
 
-use super::FetchError;
+use super::{FetchError, dist_info};
 
 /// The published-hash index entry for `digest`; `None` for BLAKE3 (an archive name already,
 /// never indexed) or a digest that cannot name an entry.
@@ -67,6 +68,8 @@ pub(super) struct Record<'a> {
     pub(super) hashes: Vec<Digest>,
     pub(super) size: u64,
     pub(super) source_modified: Option<i128>,
+    /// The device and inode of a local source file.
+    pub(super) identity: Option<SourceIdentity>,
 }
 
 /// Writes the pointer at `entry` and index entries for every non-BLAKE3 digest.
@@ -90,7 +93,7 @@ pub(super) fn write(
         source_modified: record.source_modified,
         last_used: unix_now(),
     };
-    cache.write_pointer(entry, &pointer)?;
+    cache.write_pointer_with_identity(entry, &pointer, record.identity)?;
     Ok(())
 }
 
@@ -124,13 +127,17 @@ pub(super) fn digests_of(hashes: &Hashes) -> Vec<Digest> {
 }
 
 /// Publishes `temp` as the archive `digest` with the manifest of what the extractor wrote
-/// (`cairn cache verify` checks the tree against it; `size` and `list` read its usage).
+/// (`cairn cache verify` checks the tree against it; `size` and `list` read its usage), once
+/// its `.dist-info` is found to match `filename` (`shown` names the wheel in the error).
 pub(super) fn persist(
     cache: &Cache,
     temp: TempDir,
     digest: &ContentDigest,
     report: &ExtractReport,
+    filename: &WheelFilename,
+    shown: &str,
 ) -> Result<(ArchivePath, PersistOutcome), FetchError> {
+    dist_info::check(temp.path(), filename, shown)?;
     let entries = report
         .written
         .iter()
@@ -144,7 +151,8 @@ pub(super) fn persist(
     Ok(cache.persist_unpacked(temp, digest, entries)?)
 }
 
-/// Checks the bytes a stream delivered (`hashes`) against `expected`, then publishes `temp`,
+/// Checks the bytes a stream delivered (`hashes`) against `expected` and its `.dist-info`
+/// against `filename`, then publishes `temp`,
 /// unpacked from them, under their BLAKE3 digest; returns the archive, the outcome and every
 /// digest known for the bytes (BLAKE3 first).
 pub(super) fn persist_verified(
@@ -153,11 +161,12 @@ pub(super) fn persist_verified(
     hashes: &Hashes,
     report: &ExtractReport,
     expected: &ExpectedHashes,
+    filename: &WheelFilename,
     shown: &str,
 ) -> Result<(ArchivePath, PersistOutcome, Vec<Digest>), FetchError> {
     expected.verify(hashes, shown)?;
     let digest =
         ContentDigest::hex(&hashes.blake3.to_hex()).map_err(cairn_cache::CacheError::from)?;
-    let (archive, persisted) = persist(cache, temp, &digest, report)?;
+    let (archive, persisted) = persist(cache, temp, &digest, report, filename, shown)?;
     Ok((archive, persisted, digests_of(hashes)))
 }

@@ -12,11 +12,13 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 use url::Url;
 
 use super::progress;
-use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, record};
+use super::{FetchError, FetchOutcome, FetchedWheel, WheelStore, dist_info, record};
 use cairn_hash::{
     Digest, ExpectedHashes, HashAlgorithm, HasherSet, Hashes, HashingAsyncReader, HashingStream,
 };
-use cairn_http::{CachePolicy, Download, DownloadError, Fetched, Freshness, RedactedUrl};
+use cairn_http::{
+    CachePolicy, Download, DownloadError, Fetched, Freshness, RedactedUrl, RetryBudget,
+};
 use cairn_types::WheelFilename;
 use cairn_zip::{ExtractReport, extract_chunks, extract_file};
 
@@ -63,7 +65,9 @@ pub(super) async fn fetch_url(
     if let Some(hit) = from_index(store, &request)? {
         return Ok(hit);
     }
-    if let PointerCheck::Hit(hit) = from_pointer(store, &request, false).await? {
+    // Every attempt at this URL, whichever layer makes it, comes out of one budget.
+    let mut budget = store.client().await?.retry_budget();
+    if let PointerCheck::Hit(hit) = from_pointer(store, &request, false, &mut budget).await? {
         return Ok(*hit);
     }
 
@@ -78,22 +82,38 @@ pub(super) async fn fetch_url(
     })
     .await
     .map_err(|error| task_error(&request.shown, &error))??;
-    let mut body = match from_pointer(store, &request, true).await? {
+    let mut body = match from_pointer(store, &request, true, &mut budget).await? {
         PointerCheck::Hit(hit) => return Ok(*hit),
         PointerCheck::Miss => None,
         PointerCheck::Changed(body) => Some(*body),
     };
 
-    let retries = store.settings.http.retries;
-    let mut attempt = 0;
+    // Only a body that started and broke off is started again here: failures before a body
+    // (no connection, no response, 5xx) were already retried by the client, from this budget.
     loop {
-        match download(store, &request, body.take()).await {
-            Err(error) if attempt < retries && is_retryable(&error) => {
-                attempt += 1;
-                tracing::warn!(url = %request.shown, attempt, %error, "download broke off; starting again");
-            }
-            result => return result,
-        }
+        let error = match download(store, &request, body.take(), &mut budget).await {
+            Ok(fetched) => return Ok(fetched),
+            Err(error) => error,
+        };
+        let Some(DownloadError::Body {
+            received, reason, ..
+        }) = broken_body(&error)
+        else {
+            return Err(error);
+        };
+        let Some(delay) = budget.next_delay(None) else {
+            tracing::debug!(url = %request.shown, attempts = budget.attempts(), "retry budget spent");
+            return Err(error);
+        };
+        tracing::warn!(
+            url = %request.shown,
+            attempt = budget.attempts(),
+            max_attempts = budget.max_attempts(),
+            received,
+            %reason,
+            "the download broke off after its body started; starting it again"
+        );
+        tokio::time::sleep(delay).await;
     }
 }
 
@@ -107,6 +127,8 @@ fn from_index(
     else {
         return Ok(None);
     };
+    // The pinned bytes may have been cached under another file name: they must be this wheel.
+    dist_info::check(archive.path(), request.filename, &request.shown)?;
     if let Ok(blake3) = Digest::from_hex(HashAlgorithm::Blake3, archive.digest().as_str()) {
         hashes.insert(0, blake3);
     }
@@ -130,6 +152,7 @@ async fn from_pointer(
     store: &WheelStore,
     request: &Request<'_>,
     revalidate: bool,
+    budget: &mut RetryBudget,
 ) -> Result<PointerCheck, FetchError> {
     let Some((pointer, archive)) = store.cache().read_pointer(&request.pointer) else {
         return Ok(PointerCheck::Miss);
@@ -157,7 +180,7 @@ async fn from_pointer(
         match store
             .client()
             .await?
-            .get(request.url, Some(&policy))
+            .get_with_budget(request.url, Some(&policy), None, budget)
             .await?
         {
             Fetched::Fresh => {}
@@ -196,12 +219,14 @@ async fn download(
     store: &WheelStore,
     request: &Request<'_>,
     body: Option<Download>,
+    budget: &mut RetryBudget,
 ) -> Result<FetchedWheel, FetchError> {
     let body = match body {
         Some(body) => body,
-        None => get_body(store, request).await?,
+        None => get_body(store, request, budget).await?,
     };
     let policy = body.policy.clone();
+    let content_type = body.content_type.clone();
     let hasher = hasher_for(request.expected);
     let temp = store.cache().temp_dir()?;
     let id = progress::next_id();
@@ -212,7 +237,8 @@ async fn download(
     let body = body
         .into_chunks()
         .inspect_ok(move |chunk| reporter.download_progress(id, chunk.len() as u64));
-    let mut chunks = HashingStream::new(body, hasher.clone());
+    let mut sniffed = Sniffed::new(body);
+    let mut chunks = HashingStream::new(&mut sniffed, hasher.clone());
     let streamed = extract_chunks(
         &mut chunks,
         &request.shown,
@@ -226,9 +252,16 @@ async fn download(
         Err(error) if error.is_streaming_unsupported() => {
             tracing::debug!(url = %request.shown, "streaming unsupported; downloading to a file first");
             drop(temp);
-            download_then_extract(store, request, hasher).await?
+            download_then_extract(store, request, hasher, budget).await?
         }
-        Err(error) => return Err(error.into()),
+        Err(error @ cairn_zip::UnzipError::Read { .. }) => return Err(error.into()),
+        Err(error) => {
+            drop(chunks);
+            return Err(
+                not_a_wheel(request, sniffed.start(), content_type.as_deref())
+                    .unwrap_or_else(|| error.into()),
+            );
+        }
     };
     let (archive, _, digests) = record::persist_verified(
         store.cache(),
@@ -236,6 +269,7 @@ async fn download(
         &hashes,
         &report,
         request.expected,
+        request.filename,
         &request.shown,
     )?;
     publish(
@@ -269,6 +303,7 @@ fn publish(
             hashes: hashes.clone(),
             size,
             source_modified: None,
+            identity: None,
         },
     )?;
     if let Some(policy) = policy {
@@ -285,8 +320,17 @@ fn publish(
 }
 
 /// An unconditional GET, whose answer is always a body.
-async fn get_body(store: &WheelStore, request: &Request<'_>) -> Result<Download, FetchError> {
-    match store.client().await?.get(request.url, None).await? {
+async fn get_body(
+    store: &WheelStore,
+    request: &Request<'_>,
+    budget: &mut RetryBudget,
+) -> Result<Download, FetchError> {
+    match store
+        .client()
+        .await?
+        .get_with_budget(request.url, None, None, budget)
+        .await?
+    {
         Fetched::Body(body) => Ok(body),
         Fetched::Fresh | Fetched::NotModified { .. } => Err(FetchError::Task {
             source_name: request.shown.clone(),
@@ -301,8 +345,9 @@ async fn download_then_extract(
     store: &WheelStore,
     request: &Request<'_>,
     hasher: HasherSet,
+    budget: &mut RetryBudget,
 ) -> Result<(TempDir, Hashes, ExtractReport), FetchError> {
-    let body = get_body(store, request).await?;
+    let body = get_body(store, request, budget).await?;
     let download_dir = store.cache().temp_dir()?;
     let wheel_path = download_dir.path().join("wheel.whl");
     let mut reader = HashingAsyncReader::new(body.into_async_read(), hasher);
@@ -345,14 +390,109 @@ fn write_policy(entry: &CacheEntry, policy: &CachePolicy) -> Result<(), FetchErr
     Ok(())
 }
 
-fn is_retryable(error: &FetchError) -> bool {
-    match error {
-        FetchError::Download(error) => error.is_retryable(),
-        FetchError::Unzip(cairn_zip::UnzipError::Read { source, .. }) => {
-            DownloadError::from_io_error(source).is_some_and(DownloadError::is_retryable)
+/// The body failure inside `error`, if the download failed because a body that had started
+/// broke off (cut, stalled, shorter than announced): the one failure worth starting again.
+fn broken_body(error: &FetchError) -> Option<&DownloadError> {
+    let download = match error {
+        FetchError::Download(error) => error,
+        FetchError::Unzip(cairn_zip::UnzipError::Read { source, .. })
+        | FetchError::Read { source, .. } => DownloadError::from_io_error(source)?,
+        _ => return None,
+    };
+    matches!(download, DownloadError::Body { .. }).then_some(download)
+}
+
+/// How many leading bytes of a body are kept to say what it is when it is not a wheel.
+const SNIFF_BYTES: usize = 64;
+
+/// A body stream that keeps its first [`SNIFF_BYTES`] bytes.
+struct Sniffed<S> {
+    inner: S,
+    start: Vec<u8>,
+}
+
+impl<S> Sniffed<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            start: Vec::with_capacity(SNIFF_BYTES),
         }
-        _ => false,
     }
+
+    fn start(&self) -> &[u8] {
+        &self.start
+    }
+}
+
+impl<S> futures_util::Stream for Sniffed<S>
+where
+    S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin,
+{
+    type Item = std::io::Result<bytes::Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.inner).poll_next(cx);
+        if let std::task::Poll::Ready(Some(Ok(chunk))) = &polled {
+            let wanted = SNIFF_BYTES
+                .saturating_sub(this.start.len())
+                .min(chunk.len());
+            this.start.extend_from_slice(&chunk[..wanted]);
+        }
+        polled
+    }
+}
+
+/// The error for a body that is plainly not a zip archive, such as an HTML error or login page
+/// served with status 200, named from its `Content-Type` and first bytes; `None` when it may
+/// be a damaged wheel, which the extractor's error describes better.
+fn not_a_wheel(
+    request: &Request<'_>,
+    start: &[u8],
+    content_type: Option<&str>,
+) -> Option<FetchError> {
+    if start.starts_with(b"PK") {
+        return None;
+    }
+    let media = content_type
+        .and_then(|value| value.split(';').next())
+        .map(|media| media.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(start);
+    let leading = text.trim_start_matches('\u{feff}').trim_start();
+    let lower = leading.to_ascii_lowercase();
+    let what = if start.is_empty() {
+        "an empty body"
+    } else if media.contains("html")
+        || ["<!doctype html", "<html", "<head", "<body", "<!--"]
+            .iter()
+            .any(|prefix| lower.starts_with(prefix))
+    {
+        "an HTML page"
+    } else if media.contains("json") || lower.starts_with('{') || lower.starts_with('[') {
+        "a JSON document"
+    } else if media.contains("xml") || lower.starts_with("<?xml") {
+        "an XML document"
+    } else if media.starts_with("text/") {
+        "text"
+    } else {
+        return None;
+    };
+    let shown_start: String = leading
+        .chars()
+        .take(40)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    Some(FetchError::NotAWheel {
+        url: request.shown.clone(),
+        what,
+        content_type: content_type
+            .map_or_else(|| "unknown".to_owned(), |value| format!("`{value}`")),
+        start: shown_start,
+    })
 }
 
 fn task_error(shown: &str, error: &tokio::task::JoinError) -> FetchError {

@@ -23,6 +23,25 @@ pub enum RequirementsError {
         #[source]
         source: std::io::Error,
     },
+    /// A requirements file is larger than cairn reads, or the files it includes add up to more.
+    #[error(
+        "the requirements file `{}`{} is larger than {} MiB{}, the most cairn reads; a pinned \
+         requirements file is far smaller: check that it names the right file",
+        path.display(),
+        IncludedFrom(included_from.as_ref()),
+        cap / (1024 * 1024),
+        if *with_includes { " together with the files read before it" } else { "" }
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The `-r`/`-c` line that named it, if any.
+        included_from: Option<Location>,
+        /// The cap, in bytes.
+        cap: u64,
+        /// Whether the cap is the one on all the files of one parse together.
+        with_includes: bool,
+    },
     /// A requirements file is not UTF-8 text.
     #[error("{location}: the requirements file is not UTF-8 text; save it as UTF-8")]
     NotUtf8 {
@@ -203,6 +222,13 @@ pub enum LineProblem {
         /// Why, and what to do instead.
         reason: &'static str,
     },
+    /// The file's last line ends with a `\` continuation: the rest of the requirement is
+    /// missing (a truncated file, or a line deleted after it).
+    #[error(
+        "the line ends with `\\`, continuing onto a next line, but the file ends there; \
+         remove the `\\` or restore the rest of the requirement"
+    )]
+    DanglingContinuation,
     /// An option that only makes sense on its own line came after a requirement.
     #[error("the option `{option}` applies to the whole file; put it on a line of its own")]
     FileOptionAfterRequirement {

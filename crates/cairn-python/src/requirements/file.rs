@@ -1,13 +1,14 @@
 //! A requirements file and the files it includes, parsed for one environment.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pep508_rs::pep440_rs::Version;
 
 use super::error::{LineProblem, RequirementsError};
-use super::lines::{LogicalLine, expand_env_vars, logical_lines};
+use super::lines::{DanglingContinuation, LogicalLine, expand_env_vars, logical_lines};
 use super::location::Location;
 use super::marker::MarkerEnvironment;
 use super::options::{IncludeKind, LineOption, split_line};
@@ -15,6 +16,15 @@ use super::redact::quote_line;
 use super::requirement::{ParsedRequirement, Pin, Requirement};
 use cairn_hash::Digest;
 use cairn_types::{PackageName, WheelSource, redact_text};
+
+/// The largest requirements file cairn reads, in bytes. A pinned file with a hash for every
+/// wheel of hundreds of projects stays far below it; the cap stops `-r /dev/zero` or a wrong
+/// file from taking all memory.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The most one parse reads across a file and everything it includes, in bytes, so that a
+/// file including another many times cannot multiply the cap.
+pub const MAX_TOTAL_BYTES: u64 = 4 * MAX_FILE_BYTES;
 
 /// A pinned requirements file, as `pip-compile --generate-hashes` and
 /// `uv pip compile --generate-hashes` write them, with the files it includes.
@@ -114,6 +124,13 @@ struct Parser<'e> {
     by_name: HashMap<PackageName, usize>,
     index_url_at: Option<Location>,
     constraints: Vec<Constraint>,
+    /// `extra_index_urls` and `find_links` as sets, so that repeats are dropped in constant time.
+    seen_links: HashSet<(bool, String)>,
+    /// Bytes of text parsed so far, across includes ([`MAX_TOTAL_BYTES`]).
+    bytes_parsed: u64,
+    /// The extras of each requirement (by its index) as a set, so that merging any number of
+    /// lines for one project stays linear.
+    seen_extras: HashSet<(usize, String)>,
 }
 
 impl<'e> Parser<'e> {
@@ -134,6 +151,9 @@ impl<'e> Parser<'e> {
             by_name: HashMap::new(),
             index_url_at: None,
             constraints: Vec::new(),
+            seen_links: HashSet::new(),
+            bytes_parsed: 0,
+            seen_extras: HashSet::new(),
         }
     }
 
@@ -156,9 +176,32 @@ impl<'e> Parser<'e> {
                 repeated: path.to_path_buf(),
             });
         }
-        self.open.push((identity, included_from));
+        self.bytes_parsed = self.bytes_parsed.saturating_add(text.len() as u64);
+        let too_large = if text.len() as u64 > MAX_FILE_BYTES {
+            Some((MAX_FILE_BYTES, false))
+        } else if self.bytes_parsed > MAX_TOTAL_BYTES {
+            Some((MAX_TOTAL_BYTES, true))
+        } else {
+            None
+        };
+        if let Some((cap, with_includes)) = too_large {
+            return Err(RequirementsError::TooLarge {
+                path: path.to_path_buf(),
+                included_from,
+                cap,
+                with_includes,
+            });
+        }
         let shared_path: Arc<Path> = Arc::from(path);
-        let result = logical_lines(text)
+        let lines = logical_lines(text).map_err(|DanglingContinuation { number, text }| {
+            RequirementsError::Line {
+                location: Location::file(Arc::clone(&shared_path), number),
+                text: quote_line(&text),
+                problem: Box::new(LineProblem::DanglingContinuation),
+            }
+        })?;
+        self.open.push((identity, included_from));
+        let result = lines
             .into_iter()
             .try_for_each(|line| self.parse_line(&line, &shared_path, kind));
         self.open.pop();
@@ -187,13 +230,15 @@ impl<'e> Parser<'e> {
             }
             return Ok(());
         };
+        // In the order written, without repeats: a set makes any number of them linear.
         let mut hashes: Vec<Digest> = Vec::new();
+        let mut seen = HashSet::new();
         for option in split.options {
             if let LineOption::Hash(value) = option {
                 let digest = value
                     .parse()
                     .map_err(|source| line_error(LineProblem::Hash { value, source }))?;
-                if !hashes.contains(&digest) {
+                if seen.insert(digest) {
                     hashes.push(digest);
                 }
             }
@@ -266,14 +311,20 @@ impl<'e> Parser<'e> {
                 self.parse_text(&text, &included, kind, Some(location.clone()))?;
             }
             LineOption::IndexUrl(url) => self.set_index_url(url, location)?,
-            LineOption::ExtraIndexUrl(url) => push_new(&mut self.file.extra_index_urls, url),
+            LineOption::ExtraIndexUrl(url) => {
+                if self.seen_links.insert((false, url.clone())) {
+                    self.file.extra_index_urls.push(url);
+                }
+            }
             LineOption::FindLinks(link) => {
                 let link = if link.contains("://") || Path::new(&link).is_absolute() {
                     link
                 } else {
                     base_dir.join(&link).to_string_lossy().into_owned()
                 };
-                push_new(&mut self.file.find_links, link);
+                if self.seen_links.insert((true, link.clone())) {
+                    self.file.find_links.push(link);
+                }
             }
             LineOption::NoIndex => self.file.no_index = true,
             LineOption::RequireHashes => self.turn_on_hash_checking(location),
@@ -314,8 +365,14 @@ impl<'e> Parser<'e> {
     /// Adds a requirement, merging it with an earlier line for the same project.
     fn add(&mut self, requirement: Requirement) -> Result<(), RequirementsError> {
         let Some(&index) = self.by_name.get(&requirement.normalized) else {
-            self.by_name
-                .insert(requirement.normalized.clone(), self.file.requirements.len());
+            let index = self.file.requirements.len();
+            self.by_name.insert(requirement.normalized.clone(), index);
+            self.seen_extras.extend(
+                requirement
+                    .extras
+                    .iter()
+                    .map(|extra| (index, extra.clone())),
+            );
             self.file.requirements.push(requirement);
             return Ok(());
         };
@@ -330,7 +387,9 @@ impl<'e> Parser<'e> {
             });
         }
         for extra in requirement.extras {
-            push_new(&mut existing.extras, extra);
+            if self.seen_extras.insert((index, extra.clone())) {
+                existing.extras.push(extra);
+            }
         }
         existing.hashes = narrow_hashes(
             &existing.hashes,
@@ -370,13 +429,28 @@ impl<'e> Parser<'e> {
     }
 }
 
-/// Reads a requirements file as UTF-8.
+/// Reads a requirements file as UTF-8, refusing more than [`MAX_FILE_BYTES`] (read, not
+/// `stat`ed: a device or a pipe has no size to check beforehand).
 fn read_text(path: &Path, included_from: Option<&Location>) -> Result<String, RequirementsError> {
-    let bytes = std::fs::read(path).map_err(|source| RequirementsError::Read {
+    let read_error = |source| RequirementsError::Read {
         path: path.to_path_buf(),
         included_from: included_from.cloned(),
         source,
-    })?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(read_error)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(RequirementsError::TooLarge {
+            path: path.to_path_buf(),
+            included_from: included_from.cloned(),
+            cap: MAX_FILE_BYTES,
+            with_includes: false,
+        });
+    }
     String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let line = 1 + valid.iter().filter(|&&byte| byte == b'\n').count();
@@ -391,12 +465,6 @@ fn identity(path: &Path) -> PathBuf {
     std::fs::canonicalize(path)
         .or_else(|_| std::path::absolute(path))
         .unwrap_or_else(|_| path.to_path_buf())
-}
-
-fn push_new(list: &mut Vec<String>, item: String) {
-    if !list.contains(&item) {
-        list.push(item);
-    }
 }
 
 /// Whether two requirements pin the same thing (`==1.0` equals `==1.0.0`, as in PEP 440).
@@ -454,6 +522,7 @@ fn narrow_hashes(
     if first.is_empty() {
         return Ok(second.to_vec());
     }
+    let second: HashSet<&Digest> = second.iter().collect();
     let common: Vec<Digest> = first
         .iter()
         .filter(|d| second.contains(d))
@@ -467,4 +536,156 @@ fn narrow_hashes(
         });
     }
     Ok(common)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requirements::InterpreterMarkers;
+
+    fn env() -> MarkerEnvironment {
+        MarkerEnvironment::new(&InterpreterMarkers {
+            implementation_name: "cpython".into(),
+            implementation_version: "3.11.7".into(),
+            os_name: "posix".into(),
+            platform_machine: "x86_64".into(),
+            platform_python_implementation: "CPython".into(),
+            platform_release: "6.8.0".into(),
+            platform_system: "Linux".into(),
+            platform_version: "#1".into(),
+            python_full_version: "3.11.7".into(),
+            python_version: String::new(),
+            sys_platform: "linux".into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_file_larger_than_the_cap_is_refused_naming_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requirements.txt");
+        let mut text = "# padding\n".repeat((MAX_FILE_BYTES / 10) as usize);
+        text.push_str("demo==1.0\n");
+        std::fs::write(&path, &text).unwrap();
+        let error = RequirementsFile::read(&path, &env()).unwrap_err();
+        assert!(
+            matches!(error, RequirementsError::TooLarge { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("larger than 16 MiB"), "{message}");
+        assert!(message.contains("requirements.txt"), "{message}");
+        // Text handed in directly is held to the same cap.
+        let error = RequirementsFile::parse(&text, &path, &env()).unwrap_err();
+        assert!(
+            matches!(error, RequirementsError::TooLarge { .. }),
+            "{error:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_file_is_refused_at_the_cap() {
+        let error = RequirementsFile::read(Path::new("/dev/zero"), &env()).unwrap_err();
+        assert!(
+            matches!(error, RequirementsError::TooLarge { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("/dev/zero"), "{error}");
+    }
+
+    #[test]
+    fn includes_together_are_held_to_the_total_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        // One long comment line: within the per-file cap, and cheap to parse.
+        let big = format!("#{}\n", "x".repeat((MAX_FILE_BYTES - 16) as usize));
+        std::fs::write(dir.path().join("big.txt"), big).unwrap();
+        let includes = MAX_TOTAL_BYTES / MAX_FILE_BYTES + 1;
+        let top = dir.path().join("requirements.txt");
+        std::fs::write(&top, "-r big.txt\n".repeat(includes as usize)).unwrap();
+        let error = RequirementsFile::read(&top, &env()).unwrap_err();
+        match &error {
+            RequirementsError::TooLarge {
+                with_includes,
+                included_from,
+                ..
+            } => {
+                assert!(with_includes);
+                assert_eq!(
+                    included_from.as_ref().map(|location| location.to_string()),
+                    Some(format!("{}:{includes}", top.display()))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(error.to_string().contains("64 MiB"), "{error}");
+    }
+
+    #[test]
+    fn a_trailing_backslash_is_an_error_naming_the_file_and_line() {
+        let path = Path::new("/project/requirements.txt");
+        let error = RequirementsFile::parse("a==1 \\\n  --hash=sha256:00\nb==2 \\\n", path, &env())
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("/project/requirements.txt:3: "),
+            "{message}"
+        );
+        assert!(message.contains("the file ends there"), "{message}");
+        assert!(message.contains("b==2"), "{message}");
+    }
+
+    #[test]
+    fn a_hundred_thousand_hashes_on_one_requirement_parse_in_linear_time() {
+        let count = 100_000;
+        let mut text = String::from("demo==1.0");
+        for index in 0..count {
+            text.push_str(&format!(" \\\n    --hash=sha256:{index:064x}"));
+        }
+        // A repeat is dropped, keeping the first place.
+        text.push_str(&format!(" \\\n    --hash=sha256:{:064x}\n", 7));
+        let started = std::time::Instant::now();
+        let file =
+            RequirementsFile::parse(&text, Path::new("/project/requirements.txt"), &env()).unwrap();
+        let elapsed = started.elapsed();
+        let hashes = &file.requirements[0].hashes;
+        assert_eq!(hashes.len(), count);
+        assert_eq!(hashes[7].to_hex(), format!("{:064x}", 7));
+        // Pairwise comparison of this many digests takes minutes; a linear pass well under this.
+        assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+    }
+
+    #[test]
+    fn many_lines_for_one_project_merge_in_linear_time() {
+        let count = 100_000;
+        let text: String = (0..count)
+            .map(|index| format!("demo[extra{index}]==1.0\n"))
+            .chain(std::iter::once("demo[extra7]==1.0\n".to_owned()))
+            .collect();
+        let started = std::time::Instant::now();
+        let file =
+            RequirementsFile::parse(&text, Path::new("/project/requirements.txt"), &env()).unwrap();
+        assert_eq!(file.requirements.len(), 1);
+        assert_eq!(file.requirements[0].extras.len(), count);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn hash_sets_narrow_in_linear_time() {
+        let count = 50_000;
+        let line = |start: usize| {
+            let mut text = String::from("demo==1.0");
+            for index in start..start + count {
+                text.push_str(&format!(" --hash=sha256:{index:064x}"));
+            }
+            text.push('\n');
+            text
+        };
+        let text = format!("{}{}", line(0), line(count / 2));
+        let started = std::time::Instant::now();
+        let file =
+            RequirementsFile::parse(&text, Path::new("/project/requirements.txt"), &env()).unwrap();
+        assert_eq!(file.requirements[0].hashes.len(), count / 2);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
 }

@@ -15,8 +15,21 @@ pub(super) struct LogicalLine {
     pub(super) text: String,
 }
 
-/// Splits `text` into the non-empty logical lines of a requirements file.
-pub(super) fn logical_lines(text: &str) -> Vec<LogicalLine> {
+/// A file whose last line ends with a `\` continuation, which nothing follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct DanglingContinuation {
+    /// The first physical line of the unfinished run, from 1.
+    pub(super) number: usize,
+    /// The run's text so far, trimmed.
+    pub(super) text: String,
+}
+
+/// Splits `text` into the non-empty logical lines of a requirements file, in one pass.
+///
+/// A file that ends in the middle of a continuation is an error: pip takes what came before
+/// the `\`, but a truncated file would then install a requirement without the hashes or the
+/// marker that were meant to follow.
+pub(super) fn logical_lines(text: &str) -> Result<Vec<LogicalLine>, DanglingContinuation> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = Vec::new();
     // The run being continued and the number of its first line.
@@ -39,11 +52,13 @@ pub(super) fn logical_lines(text: &str) -> Vec<LogicalLine> {
             }
         }
     }
-    // A file may end in the middle of a continuation.
-    if let Some((first, joined)) = pending {
-        push_uncommented(&mut lines, first, &joined);
+    if let Some((number, joined)) = pending {
+        return Err(DanglingContinuation {
+            number,
+            text: joined.trim().to_owned(),
+        });
     }
-    lines
+    Ok(lines)
 }
 
 fn push_uncommented(lines: &mut Vec<LogicalLine>, number: usize, line: &str) {
@@ -110,6 +125,7 @@ mod tests {
 
     fn texts(input: &str) -> Vec<(usize, String)> {
         logical_lines(input)
+            .unwrap()
             .into_iter()
             .map(|line| (line.number, line.text))
             .collect()
@@ -147,11 +163,31 @@ mod tests {
     }
 
     #[test]
-    fn bom_crlf_and_a_trailing_backslash_at_end_of_file() {
+    fn bom_and_crlf_are_dropped() {
         assert_eq!(
-            texts("\u{feff}a==1 \\\r\n  --hash=sha256:00 \\\r\n"),
+            texts("\u{feff}a==1 \\\r\n  --hash=sha256:00\r\n"),
             [(1, "a==1   --hash=sha256:00".to_owned())]
         );
+    }
+
+    #[test]
+    fn a_trailing_backslash_at_the_end_of_the_file_is_an_error() {
+        assert_eq!(
+            logical_lines("b==2\na==1 \\\r\n  --hash=sha256:00 \\\r\n"),
+            Err(DanglingContinuation {
+                number: 2,
+                text: "a==1   --hash=sha256:00".to_owned()
+            })
+        );
+        assert_eq!(
+            logical_lines("a==1 \\"),
+            Err(DanglingContinuation {
+                number: 1,
+                text: "a==1".to_owned()
+            })
+        );
+        // A blank line ends the run, as in pip.
+        assert_eq!(logical_lines("a==1 \\\n\n").unwrap().len(), 1);
     }
 
     #[test]

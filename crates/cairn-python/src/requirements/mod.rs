@@ -24,6 +24,11 @@
 //!   options (`--config-settings`, `--global-option`, `--install-option`), includes by URL,
 //!   unpinned requirements, two different pins for one project, two different `--index-url`s.
 //!
+//! Unlike pip, a file whose last line ends with a `\` continuation is refused (it is
+//! truncated), and a file larger than [`MAX_FILE_BYTES`] (or files that together with their
+//! includes exceed [`MAX_TOTAL_BYTES`]) is refused before it is parsed. Any number of lines and
+//! of `--hash` options is handled in time linear in the file's size.
+//!
 //! Every error names the file and line (the first line of a continued requirement), and
 //! credentials in quoted lines are masked.
 
@@ -37,7 +42,7 @@ mod redact;
 mod requirement;
 
 pub use error::{LineProblem, RequirementsError};
-pub use file::RequirementsFile;
+pub use file::{MAX_FILE_BYTES, MAX_TOTAL_BYTES, RequirementsFile};
 pub use location::Location;
 pub use marker::{InterpreterMarkers, Marker, MarkerEnvironment, MarkerEnvironmentError};
 pub use requirement::{Requirement, parse_requirement_arg};

@@ -34,7 +34,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         requests.push(WheelSource::parse_pinned(input, &pinned)?);
     }
     let cache = super::open_cache(global)?;
-    let store = WheelStore::new(cache, super::store_settings(global))
+    let store = WheelStore::new(cache, super::store_settings(global)?)
         .with_reporter(Arc::new(Bars::new(global.quiet)));
     let fetches = requests
         .iter()

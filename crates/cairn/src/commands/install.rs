@@ -81,7 +81,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         .shared()
     };
 
-    let settings = super::store_settings(global);
+    let settings = super::store_settings(global)?;
     // One client for index pages and downloads: the certificates load once, connections pool.
     let http = HttpClient::new(settings.http.clone())?;
     let store = WheelStore::new(cache.clone(), settings)

@@ -32,14 +32,14 @@ pub(crate) fn open_cache(global: &GlobalArgs) -> anyhow::Result<Cache> {
     Ok(Cache::open(&cache_settings(global))?)
 }
 
-/// The fetch settings the global options choose.
-pub(crate) fn store_settings(global: &GlobalArgs) -> StoreSettings {
-    let mut settings = StoreSettings::default();
+/// The fetch settings the global options and the `CAIRN_HTTP_*` variables choose.
+pub(crate) fn store_settings(global: &GlobalArgs) -> anyhow::Result<StoreSettings> {
+    let mut settings = StoreSettings::from_env()?;
     settings.http.offline = global.offline;
     if let Some(unpacks) = global.concurrent_unpacks {
         settings.concurrent_unpacks = unpacks.get();
     }
-    settings
+    Ok(settings)
 }
 
 /// The cache settings the global options choose.

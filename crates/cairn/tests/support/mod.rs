@@ -18,6 +18,9 @@ pub fn command(cache: &Path, args: &[&str]) -> Command {
         "CAIRN_CONCURRENT_UNPACKS",
         "CAIRN_COMPILE_BYTECODE",
         "CAIRN_BREAK_SYSTEM_PACKAGES",
+        "CAIRN_HTTP_RETRIES",
+        "CAIRN_HTTP_TIMEOUT",
+        "CAIRN_HTTP_RETRY_WINDOW",
         // An active virtual environment would be the default destination.
         "VIRTUAL_ENV",
     ] {
