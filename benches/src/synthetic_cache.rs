@@ -9,7 +9,7 @@
 //!   same bytes reached again through a mirror URL or a local file (pointers of two sources of
 //!   one wheel name one archive);
 //! - every URL pointer has its HTTP cache policy (`.http`, a real [`CachePolicy`] encoding);
-//! - every archive has its manifest, and the `hashes-v0/sha256` index entry its download wrote;
+//! - every archive has its manifest, and the `hashes-v1/sha256` index entry its download wrote;
 //! - archives are small pure-Python wheels shaped like `tomli`: a package directory with three
 //!   to five modules (one in four with a subpackage) and a `.dist-info` with `METADATA`,
 //!   `RECORD` and `WHEEL`: about 6.5 files and 3.25 directories each;
@@ -132,7 +132,7 @@ pub struct CacheCounts {
     pub archives: u64,
     /// Manifest files, orphans included.
     pub manifests: u64,
-    /// Index entries in `hashes-v0`.
+    /// Index entries in `hashes-v1`.
     pub index_entries: u64,
     /// Regular files inside archives.
     pub archive_files: u64,
@@ -378,9 +378,11 @@ fn write_archive(root: &Path, shape: &CacheShape, index: usize) -> io::Result<Ca
     fs::write(manifest_path(root, &digest), manifest.to_text())?;
     // Every archive was downloaded once, and the download indexed its SHA-256.
     let key = IndexKey::parse("sha256", &hex_digest("sha256", index)).map_err(io::Error::other)?;
+    let wheel = wheel(shape, index);
     let record = IndexRecord {
         archive: ContentDigest::hex(&digest).map_err(io::Error::other)?,
-        wheel_size: wheel(shape, index).size,
+        wheel_size: wheel.size,
+        filename: wheel.filename,
     };
     fs::write(root.join(key.relative_path()), record.to_line())?;
     Ok(CacheCounts {

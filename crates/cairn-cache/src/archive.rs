@@ -39,6 +39,28 @@ impl Cache {
         archive.path.is_dir().then_some(archive)
     }
 
+    /// Records that `archive` was used without a pointer (a pinned digest answered by the
+    /// published-hash index): its directory's modification time is set to now when it is an
+    /// hour or more old, so that `prune --max-age` keeps an archive in use even after the
+    /// pointers that first named it expired. Failing to record it is only logged.
+    pub fn mark_used(&self, archive: &ArchivePath) {
+        const GRANULARITY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+        let now = std::time::SystemTime::now();
+        let stale = std::fs::metadata(&archive.path)
+            .and_then(|metadata| metadata.modified())
+            .is_ok_and(|modified| {
+                now.duration_since(modified)
+                    .is_ok_and(|age| age >= GRANULARITY)
+            });
+        if !stale {
+            return;
+        }
+        let touched = std::fs::File::open(&archive.path).and_then(|dir| dir.set_modified(now));
+        if let Err(error) = touched {
+            tracing::debug!(archive = %archive.path.display(), %error, "cannot mark the archive used");
+        }
+    }
+
     /// Publishes a fully unpacked temp directory (from [`Cache::temp_dir`]) as the archive
     /// `digest`. Concurrent persists of one digest leave exactly one copy and all succeed; the
     /// outcome says whether this call's copy was kept.

@@ -39,7 +39,8 @@ impl CacheBucket {
         match self {
             Self::Archive => "archive-v0",
             Self::Wheels => "wheels-v0",
-            Self::Hashes => "hashes-v0",
+            // v1: entries name the wheel file too.
+            Self::Hashes => "hashes-v1",
             Self::Simple => "simple-v0",
             // v1: the records gained the marker values and the executable; v2: keyed by the
             // path as asked for, with the environment (prefix, scheme, sys.executable).

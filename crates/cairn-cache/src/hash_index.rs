@@ -1,9 +1,9 @@
-//! The published-digest index (`hashes-v0`): from a digest an index publishes for a wheel file
+//! The published-digest index (`hashes-v1`): from a digest an index publishes for a wheel file
 //! (its SHA-256, say) to the archive unpacked from that file, so that a hash-pinned request finds
 //! its archive without the network.
 //!
-//! One file per digest, `hashes-v0/<algorithm>/<ab>/<rest>`, holding one line:
-//! `<archive digest> <wheel size>\n` (see `docs/layout.md`). This module owns both the writing and
+//! One file per digest, `hashes-v1/<algorithm>/<ab>/<rest>`, holding one line:
+//! `<archive digest> <wheel size> <wheel file name>\n` (see `docs/layout.md`). This module owns both the writing and
 //! the reading of that line, so the fetch code and maintenance cannot disagree about it. It takes
 //! algorithm names and digests as validated text: it never computes a digest.
 
@@ -23,7 +23,7 @@ use crate::{ArchivePath, Cache, CacheBucket, CacheEntry, CacheError};
 /// let key = IndexKey::parse("sha256", &"86".repeat(32)).unwrap();
 /// assert_eq!(
 ///     key.relative_path(),
-///     std::path::Path::new("hashes-v0/sha256/86").join("86".repeat(31)),
+///     std::path::Path::new("hashes-v1/sha256/86").join("86".repeat(31)),
 /// );
 /// assert!(IndexKey::parse("../x", &"86".repeat(32)).is_err());
 /// ```
@@ -93,37 +93,57 @@ impl IndexKey {
         &self.digest
     }
 
-    /// The entry's path relative to the cache root: `hashes-v0/<algorithm>/<ab>/<rest>`.
+    /// The entry's path relative to the cache root: `hashes-v1/<algorithm>/<ab>/<rest>`.
     pub fn relative_path(&self) -> PathBuf {
         self.digest
             .sharded_path(&Path::new(CacheBucket::Hashes.dir_name()).join(&self.algorithm))
     }
 }
 
-/// What an index entry holds: the archive unpacked from the wheel file, and that file's size.
+/// What an index entry holds: the archive unpacked from the wheel file, that file's size and
+/// its name (which tells, without opening the archive, which project, version and tags the
+/// digest answers for).
 ///
-/// The entry is the single line `<archive digest> <wheel size>\n`, and a line reads as a record
-/// only when it is exactly the line [`IndexRecord::to_line`] writes for it: the archive digest
-/// 16 to 128 lowercase hex characters, one space, the size in decimal without sign or leading
-/// zeros, one `\n`, nothing else.
+/// The entry is the single line `<archive digest> <wheel size> <wheel file name>\n`, and a line
+/// reads as a record only when it is exactly the line [`IndexRecord::to_line`] writes for it:
+/// the archive digest 16 to 128 lowercase hex characters, one space, the size in decimal
+/// without sign or leading zeros, one space, the file name (see
+/// [`IndexRecord::is_valid_filename`]), one `\n`, nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IndexRecord {
     /// The archive's name: the lowercase hex BLAKE3 of the wheel file.
     pub archive: ContentDigest,
     /// The wheel file's size in bytes.
     pub wheel_size: u64,
+    /// The wheel's file name (`tomli-2.5.0-py3-none-any.whl`).
+    pub filename: String,
 }
 
 impl IndexRecord {
-    /// The longest line a record takes: the longest digest, a space, `u64::MAX` and `\n`.
-    pub const MAX_LEN: usize = ContentDigest::MAX_LEN + 1 + 20 + 1;
+    /// The longest file name a record holds.
+    pub const MAX_FILENAME_LEN: usize = 255;
 
-    /// The entry's bytes: `<archive digest> <wheel size>\n`.
+    /// The longest line a record takes: the longest digest, a space, `u64::MAX`, a space, the
+    /// longest file name and `\n`.
+    pub const MAX_LEN: usize = ContentDigest::MAX_LEN + 1 + 20 + 1 + Self::MAX_FILENAME_LEN + 1;
+
+    /// Whether `name` can be stored: 1 to [`Self::MAX_FILENAME_LEN`] bytes ending in `.whl`,
+    /// with no whitespace, control character or path separator.
+    pub fn is_valid_filename(name: &str) -> bool {
+        name.len() <= Self::MAX_FILENAME_LEN
+            && name.len() > ".whl".len()
+            && name.ends_with(".whl")
+            && !name
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '\\')
+    }
+
+    /// The entry's bytes: `<archive digest> <wheel size> <wheel file name>\n`.
     pub fn to_line(&self) -> String {
         let mut line = String::with_capacity(Self::MAX_LEN);
         line.push_str(self.archive.as_str());
         // Writing to a String cannot fail.
-        let _ = writeln!(line, " {}", self.wheel_size);
+        let _ = writeln!(line, " {} {}", self.wheel_size, self.filename);
         line
     }
 
@@ -134,22 +154,24 @@ impl IndexRecord {
             return None;
         }
         let line = std::str::from_utf8(bytes).ok()?.strip_suffix('\n')?;
-        let (archive, size) = line.split_once(' ')?;
+        let (archive, rest) = line.split_once(' ')?;
+        let (size, filename) = rest.split_once(' ')?;
         let canonical_number = !size.is_empty()
             && size.bytes().all(|b| b.is_ascii_digit())
             && (size == "0" || !size.starts_with('0'));
-        if !canonical_number {
+        if !canonical_number || !Self::is_valid_filename(filename) {
             return None;
         }
         Some(Self {
             wheel_size: size.parse().ok()?,
             archive: ContentDigest::hex(archive).ok()?,
+            filename: filename.to_owned(),
         })
     }
 }
 
 impl Cache {
-    /// The index entry of `key`: `<root>/hashes-v0/<algorithm>/<ab>/<rest>`.
+    /// The index entry of `key`: `<root>/hashes-v1/<algorithm>/<ab>/<rest>`.
     pub fn index_entry(&self, key: &IndexKey) -> CacheEntry {
         CacheEntry::new(self.root().join(key.relative_path()))
     }
@@ -175,8 +197,16 @@ impl Cache {
     }
 
     /// Records that `key` names `record`, atomically. An entry that already holds exactly this
-    /// line is left alone, so that repeat fetches write nothing.
+    /// line is left alone, so that repeat fetches write nothing. A record whose file name
+    /// cannot be stored (see [`IndexRecord::is_valid_filename`]) is not written.
     pub fn write_index(&self, key: &IndexKey, record: &IndexRecord) -> Result<(), CacheError> {
+        if !IndexRecord::is_valid_filename(&record.filename) {
+            tracing::debug!(
+                filename = record.filename,
+                "not indexing a wheel of this file name"
+            );
+            return Ok(());
+        }
         let entry = self.index_entry(key);
         let line = record.to_line();
         if read_capped(entry.path(), IndexRecord::MAX_LEN).as_deref() == Some(line.as_bytes()) {
@@ -211,10 +241,13 @@ mod tests {
     const ARCHIVE: &str = "b2141bee1a43bb7c99df33af9cfb6950dfed5028c50bcb3c98ebe6148a10544c";
     const SHA256: &str = "86085d431d2bfd67e50a4e25882380a9c19b371a8510d2c98ab0d4afdd0daa48";
 
+    const WHEEL: &str = "demo-1.0-py3-none-any.whl";
+
     fn record(wheel_size: u64) -> IndexRecord {
         IndexRecord {
             archive: ContentDigest::hex(ARCHIVE).unwrap(),
             wheel_size,
+            filename: WHEEL.to_owned(),
         }
     }
 
@@ -233,17 +266,25 @@ mod tests {
         let cache = Cache::temporary().unwrap();
         let key = IndexKey::parse("sha256", SHA256).unwrap();
         cache.write_index(&key, &record(849)).unwrap();
-        let path = cache.root().join("hashes-v0/sha256/86").join(&SHA256[2..]);
+        let path = cache.root().join("hashes-v1/sha256/86").join(&SHA256[2..]);
         assert_eq!(cache.index_entry(&key).path(), path);
         assert_eq!(
             std::fs::read(&path).unwrap(),
-            format!("{ARCHIVE} 849\n").as_bytes()
+            format!("{ARCHIVE} 849 {WHEEL}\n").as_bytes()
         );
-        assert_eq!(record(0).to_line(), format!("{ARCHIVE} 0\n"));
+        assert_eq!(record(0).to_line(), format!("{ARCHIVE} 0 {WHEEL}\n"));
         assert_eq!(
             record(u64::MAX).to_line(),
-            format!("{ARCHIVE} 18446744073709551615\n")
+            format!("{ARCHIVE} 18446744073709551615 {WHEEL}\n")
         );
+        // A file name that cannot be stored is not indexed.
+        let other = IndexKey::parse("sha256", &"ab".repeat(32)).unwrap();
+        let bad = IndexRecord {
+            filename: "a b.whl".to_owned(),
+            ..record(1)
+        };
+        cache.write_index(&other, &bad).unwrap();
+        assert!(!cache.index_entry(&other).path().exists());
     }
 
     #[test]
@@ -293,31 +334,40 @@ mod tests {
             "",
             "\n",
             "garbage",
-            &format!("{ARCHIVE} 849"),
-            &format!("{ARCHIVE} 849\n\n"),
-            &format!("{ARCHIVE} 849\r\n"),
-            &format!("{ARCHIVE}  849\n"),
-            &format!(" {ARCHIVE} 849\n"),
-            &format!("{ARCHIVE}\t849\n"),
+            &format!("{ARCHIVE} 849 {WHEEL}"),
+            &format!("{ARCHIVE} 849\n"),
+            &format!("{ARCHIVE} 849 \n"),
+            &format!("{ARCHIVE} 849 demo.zip\n"),
+            &format!("{ARCHIVE} 849 a b.whl\n"),
+            &format!("{ARCHIVE} 849 ../x.whl\n"),
+            &format!(
+                "{ARCHIVE} 849 {}.whl\n",
+                "a".repeat(IndexRecord::MAX_FILENAME_LEN)
+            ),
+            &format!("{ARCHIVE} 849 {WHEEL}\n\n"),
+            &format!("{ARCHIVE} 849 {WHEEL}\r\n"),
+            &format!("{ARCHIVE}  849 {WHEEL}\n"),
+            &format!(" {ARCHIVE} 849 {WHEEL}\n"),
+            &format!("{ARCHIVE}\t849 {WHEEL}\n"),
             &format!("{ARCHIVE} 849 1\n"),
-            &format!("{ARCHIVE} +849\n"),
-            &format!("{ARCHIVE} -849\n"),
-            &format!("{ARCHIVE} 0849\n"),
-            &format!("{ARCHIVE} 00\n"),
-            &format!("{ARCHIVE} \n"),
-            &format!("{ARCHIVE} 18446744073709551616\n"),
-            &format!("{ARCHIVE} {long_size}\n"),
-            &format!("{} 849\n", ARCHIVE.to_uppercase()),
-            &format!("{} 849\n", &ARCHIVE[..15]),
-            &format!("{} 849\n", "a".repeat(129)),
-            &format!("../{} 849\n", &ARCHIVE[3..]),
-            " 849\n",
+            &format!("{ARCHIVE} +849 {WHEEL}\n"),
+            &format!("{ARCHIVE} -849 {WHEEL}\n"),
+            &format!("{ARCHIVE} 0849 {WHEEL}\n"),
+            &format!("{ARCHIVE} 00 {WHEEL}\n"),
+            &format!("{ARCHIVE}  {WHEEL}\n"),
+            &format!("{ARCHIVE} 18446744073709551616 {WHEEL}\n"),
+            &format!("{ARCHIVE} {long_size} {WHEEL}\n"),
+            &format!("{} 849 {WHEEL}\n", ARCHIVE.to_uppercase()),
+            &format!("{} 849 {WHEEL}\n", &ARCHIVE[..15]),
+            &format!("{} 849 {WHEEL}\n", "a".repeat(129)),
+            &format!("../{} 849 {WHEEL}\n", &ARCHIVE[3..]),
+            &format!(" 849 {WHEEL}\n"),
         ]
         .iter()
         .map(|text| text.as_bytes().to_vec())
         .chain([
-            format!("{ARCHIVE} 84\u{fffd}\n").into_bytes(),
-            [ARCHIVE.as_bytes(), b" 8\xff9\n"].concat(),
+            format!("{ARCHIVE} 84\u{fffd} {WHEEL}\n").into_bytes(),
+            [ARCHIVE.as_bytes(), b" 8\xff9 ", WHEEL.as_bytes(), b"\n"].concat(),
         ])
         .collect();
         for bytes in &damaged {

@@ -108,7 +108,7 @@ fn clean_of_a_package_removes_its_index_entries() {
     let fixture = Fixture::new();
     let alpha = fixture.wheel("alpha", "1.0", &[("alpha/a.py", 10)]);
     let fetched = fixture.fetch_hashed(&alpha, &[HashAlgorithm::Sha256]);
-    let index_dir = fixture.root.join("hashes-v0").join("sha256");
+    let index_dir = fixture.root.join("hashes-v1").join("sha256");
     let entries = listing(&index_dir).len();
     assert_eq!(entries, 2, "one shard, one entry");
     let sha256 = sha256_hex(&std::fs::read(&alpha).unwrap());

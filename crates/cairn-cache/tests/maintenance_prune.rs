@@ -84,17 +84,20 @@ fn prune_removes_what_nothing_uses_and_keeps_what_is_used() {
     .unwrap();
     std::fs::create_dir_all(wheels.join("url")).unwrap();
     std::fs::write(wheels.join("url").join("00000000000000bb.http"), "policy").unwrap();
-    let index = fixture.root.join("hashes-v0").join("sha256").join("ab");
+    let index = fixture.root.join("hashes-v1").join("sha256").join("ab");
     std::fs::create_dir_all(&index).unwrap();
     std::fs::write(
         index.join("c".repeat(62)),
-        format!("{} 10\n", "d".repeat(64)),
+        format!("{} 10 demo-1.0-py3-none-any.whl\n", "d".repeat(64)),
     )
     .unwrap();
     std::fs::write(index.join("e".repeat(62)), "garbage").unwrap();
     std::fs::write(
         index.join("f".repeat(62)),
-        format!("{} 10\n", kept_fetch.archive.digest().as_str()),
+        format!(
+            "{} 10 demo-1.0-py3-none-any.whl\n",
+            kept_fetch.archive.digest().as_str()
+        ),
     )
     .unwrap();
     // Leftovers: old ones go, a fresh one may belong to a process opening the cache.
@@ -137,11 +140,11 @@ fn prune_removes_what_nothing_uses_and_keeps_what_is_used() {
             Reason::OrphanPolicy,
         ),
         (
-            format!("hashes-v0/sha256/ab/{}", "c".repeat(62)),
+            format!("hashes-v1/sha256/ab/{}", "c".repeat(62)),
             Reason::OrphanIndexEntry,
         ),
         (
-            format!("hashes-v0/sha256/ab/{}", "e".repeat(62)),
+            format!("hashes-v1/sha256/ab/{}", "e".repeat(62)),
             Reason::OrphanIndexEntry,
         ),
         (".tmp-old".to_owned(), Reason::TempLeftover),

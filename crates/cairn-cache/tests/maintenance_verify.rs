@@ -114,11 +114,11 @@ fn verify_finds_every_kind_of_damage_and_repair_heals_it() {
     // delta: no pointer names its archive (harmless).
     std::fs::remove_file(fixture.pointer_path(&delta)).unwrap();
     // Records: an index entry naming nothing, and a pointer whose BLAKE3 is not its archive.
-    let index = fixture.root.join("hashes-v0").join("sha256").join("ab");
+    let index = fixture.root.join("hashes-v1").join("sha256").join("ab");
     std::fs::create_dir_all(&index).unwrap();
     std::fs::write(
         index.join("c".repeat(62)),
-        format!("{} 9\n", "d".repeat(64)),
+        format!("{} 9 demo-1.0-py3-none-any.whl\n", "d".repeat(64)),
     )
     .unwrap();
     let gamma_pointer = fixture.pointer_path(&gamma);
@@ -134,7 +134,7 @@ fn verify_finds_every_kind_of_damage_and_repair_heals_it() {
     let beta_manifest = fixture.rel(&cache.manifest_path(beta_fetch.archive.digest()));
     let gamma_dir = fixture.rel(gamma_fetch.archive.path());
     let delta_dir = fixture.rel(delta_fetch.archive.path());
-    let index_entry = format!("hashes-v0/sha256/ab/{}", "c".repeat(62));
+    let index_entry = format!("hashes-v1/sha256/ab/{}", "c".repeat(62));
     check(
         &problems(&fixture, &report),
         &[

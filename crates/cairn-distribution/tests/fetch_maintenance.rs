@@ -88,20 +88,21 @@ fn maintenance_reads_what_a_pinned_fetch_writes_and_clean_removes_its_index_entr
         entry.path(),
         fixture
             .root
-            .join("hashes-v0/sha256")
+            .join("hashes-v1/sha256")
             .join(&hex[..2])
             .join(&hex[2..])
     );
     let size = std::fs::metadata(&alpha).unwrap().len();
     assert_eq!(
         std::fs::read_to_string(entry.path()).unwrap(),
-        format!("{} {size}\n", fetched.archive.digest())
+        format!("{} {size} {}\n", fetched.archive.digest(), fetched.filename)
     );
     assert_eq!(
         fixture.shared().read_index(&key),
         Some(IndexRecord {
             archive: fetched.archive.digest().clone(),
             wheel_size: size,
+            filename: fetched.filename.to_string(),
         })
     );
     let report = maintenance::verify(&fixture.shared()).unwrap();

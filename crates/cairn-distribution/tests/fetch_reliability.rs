@@ -43,7 +43,7 @@ fn local_store(root: &Path) -> WheelStore {
 /// add to.
 fn published(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let mut stack: Vec<PathBuf> = ["archive-v0", "wheels-v0", "hashes-v0"]
+    let mut stack: Vec<PathBuf> = ["archive-v0", "wheels-v0", "hashes-v1"]
         .iter()
         .map(|bucket| root.join(bucket))
         .collect();

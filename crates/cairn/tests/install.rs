@@ -221,6 +221,78 @@ fn requirements_files_with_hashes_are_enforced() {
 }
 
 #[test]
+fn a_pinned_requirement_whose_archive_is_cached_needs_no_index_request() {
+    let wheel = demo_wheel();
+    let index = Index::start(&wheel);
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    // The pins of a `--generate-hashes` file: every wheel of the version, most for other
+    // platforms than this one.
+    let pinned = work.path().join("pinned.txt");
+    std::fs::write(
+        &pinned,
+        format!(
+            "demo-app==1.0 \\\n    --hash=sha256:{} \\\n    --hash=sha256:{}\n",
+            "1".repeat(64),
+            index.sha256
+        ),
+    )
+    .unwrap();
+    let index_url = index.url();
+    let install = |target: &str, extra: &[&str]| {
+        let target = work.path().join(target);
+        let mut args = vec![
+            "install",
+            "-r",
+            pinned.to_str().unwrap(),
+            "--index-url",
+            &index_url,
+            "--target",
+            target.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let output = cairn(&cache, &args);
+        (output, target)
+    };
+    let (output, _) = install("first", &[]);
+    success(&output);
+    let served = index.server.total_hits();
+    assert!(
+        served >= 2,
+        "the first install read the page and downloaded"
+    );
+
+    // The index now fails every request; even with --refresh nothing is asked of it.
+    index
+        .server
+        .route("/simple/demo-app/", Response::status(500));
+    let (output, target) = install("second", &["--refresh"]);
+    success(&output);
+    assert_eq!(index.server.total_hits(), served, "no request was made");
+    assert_eq!(python(&target, "import demo_app; print('ok')"), "ok\n");
+
+    // Without a pin the page is still needed, and its failure is reported.
+    let (output, _) = {
+        let target = work.path().join("third");
+        let output = cairn(
+            &cache,
+            &[
+                "install",
+                "demo-app==1.0",
+                "--index-url",
+                &index.url(),
+                "--refresh",
+                "--target",
+                target.to_str().unwrap(),
+            ],
+        );
+        (output, target)
+    };
+    assert!(!output.status.success());
+    assert!(index.server.total_hits() > served);
+}
+
+#[test]
 fn find_links_and_offline_need_no_index() {
     let wheel = demo_wheel();
     let work = tempfile::tempdir().unwrap();

@@ -98,7 +98,7 @@ fn tomli_as(dir: &Path, name: &str) {
 /// Every file the cache holds under its archive, pointer and index buckets.
 fn cached_files(cache: &Path) -> usize {
     let mut count = 0;
-    let mut stack: Vec<_> = ["archive-v0", "wheels-v0", "hashes-v0"]
+    let mut stack: Vec<_> = ["archive-v0", "wheels-v0", "hashes-v1"]
         .iter()
         .map(|bucket| cache.join(bucket))
         .collect();

@@ -58,7 +58,7 @@ impl Default for PruneOptions {
 /// - pointers that do not read as records of the current format, and pointers whose archive is
 ///   gone (both are misses for every reader), with their HTTP policies;
 /// - archives no remaining pointer names, with their manifests;
-/// - index entries (`hashes-v0`) that do not read as one, or whose archive goes or is gone;
+/// - index entries (`hashes-v1`) that do not read as one, or whose archive goes or is gone;
 /// - HTTP policies whose pointer is gone, and manifests whose archive is gone;
 /// - `.tmp-*` leftovers older than `temp_grace` (see [`TEMP_GRACE`]);
 /// - directories `<bucket>-vN` of a known bucket at a version other than the current one
@@ -67,7 +67,9 @@ impl Default for PruneOptions {
 ///   lock).
 ///
 /// With `max_age`, pointers whose `last_used` is at least that long before `now` go too.
-/// `last_used` is refreshed at most hourly on a hit, so it may lag by up to an hour.
+/// `last_used` is refreshed at most hourly on a hit, so it may lag by up to an hour. An archive
+/// that a pinned install used through the published-hash index alone within `max_age` (see
+/// [`Cache::mark_used`](crate::Cache::mark_used)) stays, with its index entries.
 ///
 /// With `ci`, what came from the network goes: URL pointers and their policies, the archives no
 /// local-path pointer names, and the project pages of the simple bucket. What came from local
@@ -81,6 +83,16 @@ impl Default for PruneOptions {
 /// [`super::cache_size`] minus the planned removals is at most `max_size` bytes.
 pub fn plan_prune(cache: &Cache, options: &PruneOptions) -> Result<Plan, MaintenanceError> {
     super::io_pool::run(|| plan_prune_here(cache, options))
+}
+
+/// Whether the directory `dir` was modified less than `max_age` before `now`.
+fn used_within(dir: &Path, now: std::time::SystemTime, max_age: std::time::Duration) -> bool {
+    std::fs::symlink_metadata(dir)
+        .and_then(|metadata| metadata.modified())
+        .is_ok_and(|modified| {
+            now.duration_since(modified)
+                .map_or(true, |age| age < max_age)
+        })
 }
 
 fn plan_prune_here(cache: &Cache, options: &PruneOptions) -> Result<Plan, MaintenanceError> {
@@ -119,6 +131,16 @@ fn plan_prune_here(cache: &Cache, options: &PruneOptions) -> Result<Plan, Mainte
     let mut references: FxHashMap<&str, usize> = FxHashMap::default();
     for archive in kept.iter().filter_map(|pointer| pointer.archive()) {
         *references.entry(archive).or_default() += 1;
+    }
+    // An archive a pinned install used through the published-hash index alone (its directory's
+    // mtime, see `Cache::mark_used`) within `max_age` stays, with its index entries, although
+    // the pointers that first named it expired.
+    if let Some(max_age) = options.max_age.filter(|_| !options.ci) {
+        for (digest, dir) in &scan.archives {
+            if !references.contains_key(digest.as_str()) && used_within(dir, options.now, max_age) {
+                references.insert(digest.as_str(), 0);
+            }
+        }
     }
     let mut unreferenced: Vec<(&String, &std::path::PathBuf)> = scan
         .archives

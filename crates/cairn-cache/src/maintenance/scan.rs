@@ -263,7 +263,7 @@ impl Scan {
         Ok(())
     }
 
-    /// Index entries: `hashes-v0/<algorithm>/<ab>/<rest>`, read in parallel by shard, in path
+    /// Index entries: `hashes-v1/<algorithm>/<ab>/<rest>`, read in parallel by shard, in path
     /// order.
     fn scan_hashes(&mut self, bucket: &Dir) -> Result<(), MaintenanceError> {
         let mut algorithms = Vec::new();

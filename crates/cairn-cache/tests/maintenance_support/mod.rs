@@ -167,6 +167,7 @@ impl Fixture {
         let indexed = IndexRecord {
             archive: digest.clone(),
             wheel_size: size,
+            filename: wheel.file_name().unwrap().to_str().unwrap().to_owned(),
         };
         for published in hashes.others.iter() {
             let key = IndexKey::parse(published.algorithm().name(), &published.to_hex()).unwrap();

@@ -113,7 +113,7 @@ impl WheelStore {
         let cache = self.cache();
         let (archive, persisted, digests) =
             record::persist_verified(cache, temp, &hashes, report, expected, filename, &shown)?;
-        record::write_index(cache, &archive, &digests, hashes.bytes)?;
+        record::write_index(cache, &archive, &digests, hashes.bytes, filename)?;
         Ok(FetchedWheel {
             source: shown,
             filename: filename.clone(),

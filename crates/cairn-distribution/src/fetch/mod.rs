@@ -11,6 +11,7 @@ mod bytes;
 mod dist_info;
 mod error;
 mod local;
+mod pinned;
 mod progress;
 mod record;
 mod remote;

@@ -51,6 +51,50 @@ pub(super) fn find_by_expected(
         .then_some((archive, size, matched))
 }
 
+/// One archive the published-hash index names for some of the expected digests.
+pub(super) struct IndexedCandidate {
+    pub(super) archive: ArchivePath,
+    pub(super) record: IndexRecord,
+    /// The expected digests whose entries name this archive.
+    pub(super) matched: Vec<Digest>,
+}
+
+/// Every archive in the store that the published-hash index names for one of `expected`'s
+/// digests, each with the digests that name it: a requirement pinned with the hashes of all
+/// its wheels (one per platform) may find several. Only archives whose matches cover every
+/// expected algorithm are returned, so an unverified pin is never taken as known.
+pub(super) fn indexed_candidates(
+    cache: &Cache,
+    expected: &ExpectedHashes,
+) -> Vec<IndexedCandidate> {
+    let mut candidates: Vec<IndexedCandidate> = Vec::new();
+    for digest in expected.iter() {
+        let Some(key) = index_key(digest) else {
+            continue;
+        };
+        let Some(record) = cache.read_index(&key) else {
+            continue;
+        };
+        if let Some(known) = candidates
+            .iter_mut()
+            .find(|candidate| candidate.record.archive == record.archive)
+        {
+            known.matched.push(*digest);
+            continue;
+        }
+        let Some(archive) = cache.find_archive(&record.archive) else {
+            continue;
+        };
+        candidates.push(IndexedCandidate {
+            archive,
+            record,
+            matched: vec![*digest],
+        });
+    }
+    candidates.retain(|candidate| expected.is_covered_by(&candidate.matched));
+    candidates
+}
+
 /// The digests a pointer records, parsed; unparsable ones are skipped.
 pub(super) fn pointer_hashes(pointer: &Pointer) -> Vec<Digest> {
     pointer
@@ -79,7 +123,13 @@ pub(super) fn write(
     record: Record<'_>,
 ) -> Result<(), FetchError> {
     let archive_hex = record.archive.digest().as_str();
-    write_index(cache, record.archive, &record.hashes, record.size)?;
+    write_index(
+        cache,
+        record.archive,
+        &record.hashes,
+        record.size,
+        record.filename,
+    )?;
     let pointer = Pointer {
         format: POINTER_FORMAT,
         source: record.source,
@@ -97,17 +147,19 @@ pub(super) fn write(
     Ok(())
 }
 
-/// Writes index entries for every non-BLAKE3 digest in `hashes`, naming `archive` and the size
-/// of the wheel file.
+/// Writes index entries for every non-BLAKE3 digest in `hashes`, naming `archive`, the size
+/// of the wheel file and its name.
 pub(super) fn write_index(
     cache: &Cache,
     archive: &ArchivePath,
     hashes: &[Digest],
     size: u64,
+    filename: &WheelFilename,
 ) -> Result<(), FetchError> {
     let indexed = IndexRecord {
         archive: archive.digest().clone(),
         wheel_size: size,
+        filename: filename.to_string(),
     };
     for key in hashes.iter().filter_map(index_key) {
         cache.write_index(&key, &indexed)?;

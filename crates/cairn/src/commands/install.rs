@@ -347,6 +347,17 @@ async fn fetch(
     };
     let (target, early_fetched) = futures_util::future::join(target, early_fetch).await;
     let target = target.map_err(shared_error)?;
+    // A digest names immutable bytes: a pinned requirement whose archive the published-hash
+    // index knows needs no index page, online or offline.
+    if let (None, Some(version)) = (&requirement.url, &requirement.version) {
+        let pinned = requirement.expected_hashes();
+        if let Some(wheel) = store.find_pinned(&requirement.normalized, version, &pinned, |f| {
+            target.tags.priority(f)
+        }) {
+            let filename = wheel.filename.clone();
+            return Ok((wheel, filename));
+        }
+    }
     let located = locate(index, &target.tags, requirement).await?;
     let fetched = match (early, early_fetched) {
         (Some((source, expected)), Some(fetched))
