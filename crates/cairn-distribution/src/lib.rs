@@ -52,7 +52,10 @@
 pub mod fetch;
 
 pub use cairn_types::{SourceError, WheelSource};
-pub use fetch::{FetchError, FetchOutcome, FetchedWheel, Reporter, StoreSettings, WheelStore};
+pub use fetch::{
+    DEFAULT_CONCURRENT_DOWNLOADS, FetchError, FetchOutcome, FetchedWheel, Reporter, StoreSettings,
+    WheelStore,
+};
 
 // The types a caller of `WheelStore` needs, so it can name them without depending on the
 // crates below.

@@ -498,3 +498,60 @@ async fn broken_bodies_and_failed_requests_share_one_budget() {
     assert_eq!(fetched.outcome, FetchOutcome::Unpacked);
     assert_eq!(server.hits(path), 5);
 }
+
+/// Fetches two URLs at once with `concurrent_downloads`, the first stalling after its headers
+/// until its read timeout: whether the second was requested while the first held its turn.
+fn second_requested_while_first_stalls(concurrent_downloads: usize) -> bool {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let server = TestServer::start().await;
+        let stalled = "/files/stalled-1.0-py3-none-any.whl";
+        let other = "/files/other-1.0-py3-none-any.whl";
+        server.route(stalled, Response::ok(vec![0u8; 4096]).stall_after(10));
+        let wheel = WheelBuilder::new("other", "1.0").file("other.py", "");
+        server.route(other, Response::ok(wheel.to_bytes()));
+        let work = tempfile::tempdir().unwrap();
+        let store = WheelStore::new(
+            Cache::at(work.path().join("cache")).unwrap(),
+            StoreSettings {
+                http: ClientSettings {
+                    read_timeout: Duration::from_secs(2),
+                    ..fast_http(0)
+                },
+                concurrent_downloads,
+                ..StoreSettings::default()
+            },
+        );
+        let none = ExpectedHashes::new();
+        let (first, second) = (
+            WheelSource::Url(server.url(stalled)),
+            WheelSource::Url(server.url(other)),
+        );
+        let fetches = futures_util::future::join(store.fetch(&first, &none), async {
+            // The stalled download starts first and holds its turn.
+            while server.hits(stalled) == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let fetched = store.fetch(&second, &none);
+            tokio::pin!(fetched);
+            let early = tokio::select! {
+                result = &mut fetched => { result.unwrap(); true }
+                () = tokio::time::sleep(Duration::from_millis(500)) => server.hits(other) > 0,
+            };
+            if !early {
+                fetched.await.unwrap();
+            }
+            early
+        });
+        let (stalled_result, early) = fetches.await;
+        assert!(stalled_result.is_err(), "the stalled download times out");
+        assert_eq!(server.hits(other), 1);
+        early
+    })
+}
+
+#[test]
+fn concurrent_downloads_bound_the_downloads_in_flight() {
+    assert!(!second_requested_while_first_stalls(1));
+    assert!(second_requested_while_first_stalls(2));
+}

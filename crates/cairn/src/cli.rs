@@ -42,6 +42,14 @@ pub(crate) struct GlobalArgs {
         value_name = "N"
     )]
     pub(crate) concurrent_unpacks: Option<std::num::NonZeroUsize>,
+    /// Downloads in flight at once [default: 50].
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_CONCURRENT_DOWNLOADS",
+        value_name = "N"
+    )]
+    pub(crate) concurrent_downloads: Option<std::num::NonZeroUsize>,
 }
 
 /// The commands.

@@ -3,6 +3,7 @@
 //! The binary is thin glue: it parses arguments, opens the cache, calls the libraries and turns
 //! their errors into a report and an exit code.
 
+mod alloc;
 mod cli;
 mod commands;
 mod output;
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = cli::Cli::parse();
     report::init_tracing(cli.global.verbose, cli.global.quiet);
     // One thread runs every future: the commands already join their fetches on this thread and

@@ -80,7 +80,14 @@ pub struct StoreSettings {
     /// memory they map (docs/benchmarks.md has the peak memory measured without this bound).
     /// Downloads are not counted: they wait on the network.
     pub concurrent_unpacks: usize,
+    /// Downloads in flight at once (at least one), each unpacked as it arrives; the others
+    /// wait their turn. Bounds the memory and connections of a cold install of hundreds of
+    /// wheels. Hits of the cache take no turn.
+    pub concurrent_downloads: usize,
 }
+
+/// Downloads in flight at once by default, as uv's `UV_CONCURRENT_DOWNLOADS`.
+pub const DEFAULT_CONCURRENT_DOWNLOADS: usize = 50;
 
 impl Default for StoreSettings {
     fn default() -> Self {
@@ -90,6 +97,7 @@ impl Default for StoreSettings {
             http: ClientSettings::default(),
             concurrent_unpacks: std::thread::available_parallelism()
                 .map_or(2, std::num::NonZeroUsize::get),
+            concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
         }
     }
 }
@@ -121,6 +129,8 @@ pub struct WheelStore {
     client: Arc<tokio::sync::OnceCell<HttpClient>>,
     /// Turns for hashing and unpacking local wheels (`StoreSettings::concurrent_unpacks`).
     unpacks: Arc<tokio::sync::Semaphore>,
+    /// Turns for downloads (`StoreSettings::concurrent_downloads`).
+    downloads: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for WheelStore {
@@ -138,12 +148,16 @@ impl WheelStore {
         let unpacks = Arc::new(tokio::sync::Semaphore::new(
             settings.concurrent_unpacks.max(1),
         ));
+        let downloads = Arc::new(tokio::sync::Semaphore::new(
+            settings.concurrent_downloads.max(1),
+        ));
         Self {
             cache,
             settings,
             reporter: Arc::new(Silent),
             client: Arc::default(),
             unpacks,
+            downloads,
         }
     }
 

@@ -71,7 +71,16 @@ pub(super) async fn fetch_url(
         return Ok(*hit);
     }
 
-    // One process downloads a URL at a time; the others wait, then find its pointer.
+    // A turn among the store's downloads, then one process downloads a URL at a time; the
+    // others wait, then find its pointer.
+    let _turn = store
+        .downloads
+        .acquire()
+        .await
+        .map_err(|error| FetchError::Task {
+            source_name: request.shown.clone(),
+            message: error.to_string(),
+        })?;
     let lock_store = store.clone();
     let lock_key = request.canonical.as_str().to_owned();
     let _lock = tokio::task::spawn_blocking(move || {

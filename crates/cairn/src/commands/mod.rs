@@ -39,6 +39,9 @@ pub(crate) fn store_settings(global: &GlobalArgs) -> anyhow::Result<StoreSetting
     if let Some(unpacks) = global.concurrent_unpacks {
         settings.concurrent_unpacks = unpacks.get();
     }
+    if let Some(downloads) = global.concurrent_downloads {
+        settings.concurrent_downloads = downloads.get();
+    }
     Ok(settings)
 }
 

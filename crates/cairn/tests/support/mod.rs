@@ -16,6 +16,7 @@ pub fn command(cache: &Path, args: &[&str]) -> Command {
         "CAIRN_INDEX_URL",
         "CAIRN_LINK_MODE",
         "CAIRN_CONCURRENT_UNPACKS",
+        "CAIRN_CONCURRENT_DOWNLOADS",
         "CAIRN_COMPILE_BYTECODE",
         "CAIRN_BREAK_SYSTEM_PACKAGES",
         "CAIRN_HTTP_RETRIES",
