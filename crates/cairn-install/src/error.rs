@@ -192,6 +192,21 @@ pub enum InstallError {
         full_path: PathBuf,
     },
 
+    /// An install or uninstall killed earlier left a staging directory that cannot be rolled
+    /// back; it is kept, and nothing more is done to the target until it is dealt with.
+    #[error(
+        "an earlier install into this target was interrupted, and rolling it back failed: \
+         {problem}; the staging directory {} holds what it set aside: move its files back by \
+         hand, or remove it to keep the target as it is",
+        staging.display()
+    )]
+    Recover {
+        /// The staging directory of the interrupted install.
+        staging: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
+
     /// An installed version of a project cannot be removed cleanly, so it cannot be replaced.
     #[error(
         "cannot replace the installed {project} at {}: {problem}; remove that installation by \

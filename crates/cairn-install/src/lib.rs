@@ -242,8 +242,16 @@
 //! - `RECORD` is always a new file, never a link into the cache.
 //! - Two cairn processes installing or uninstalling in one target take turns (an exclusive
 //!   `flock` on the target directory). Other tools writing the target during an install are
-//!   not guarded against, and a crash between the first rename and the commit can leave a
-//!   `.cairn-install-*` directory holding set-aside files.
+//!   not guarded against.
+//! - **Crashes.** An install or uninstall killed at any moment (`SIGKILL`, out of memory) leaves
+//!   the target, once the next install or uninstall into it has started, exactly as it was
+//!   before the killed one, or fully done if it was killed after its last rename: the plan of
+//!   moves is journalled in the staging directory before the first rename, and the next
+//!   install or uninstall rolls an interrupted one back, with a warning, and removes its
+//!   `.cairn-install-*` directory. Between the crash and that next command, the target may be
+//!   half installed. After a power cut the same holds for the renames the filesystem kept: the
+//!   journal is synced to disk before the first rename, and the rollback checks each entry
+//!   where it is, so any subset of renames that reached the disk is undone.
 //! - Bytecode is compiled only when asked for (see [Bytecode](#bytecode)). Old modules'
 //!   `__pycache__/*.pyc` files are removed with them either way.
 //! - A file that exists in the target but that no installed project records counts as a
@@ -511,6 +519,7 @@ impl Installer {
             return Ok(InstallReport::default());
         }
         let _lock = self.lock()?;
+        self.recover()?;
         let started = Instant::now();
 
         let plans = wheels
@@ -672,6 +681,13 @@ impl Installer {
         Ok((merge_plan, replaced))
     }
 
+    /// Rolls back what installs or uninstalls killed earlier left half done in the target,
+    /// with a warning (see [Guarantees and limits](crate#guarantees-and-limits)). The caller
+    /// holds the target's lock.
+    fn recover(&self) -> Result<(), InstallError> {
+        recover_in(&self.layout.root)
+    }
+
     /// An exclusive lock on the target directory itself, so no file is added to the target.
     fn lock(&self) -> Result<File, InstallError> {
         transaction::lock_target(&self.layout.root)
@@ -715,6 +731,18 @@ impl Installer {
             }
         }
     }
+}
+
+/// [`Installer::recover`] for the root `root`.
+pub(crate) fn recover_in(root: &Path) -> Result<(), InstallError> {
+    for recovered in transaction::recover(root)? {
+        tracing::warn!(
+            staging = %recovered.staging.display(),
+            moves_undone = recovered.undone,
+            "an earlier install or uninstall into this target was interrupted; rolled it back"
+        );
+    }
+    Ok(())
 }
 
 /// Each plan's project → its index; one project twice is an error.

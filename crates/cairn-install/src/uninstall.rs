@@ -170,6 +170,7 @@ pub(crate) fn uninstall_in(
     }
     let target = layout.root.as_path();
     let _lock = transaction::lock_target(target).map_err(UninstallError::Target)?;
+    super::recover_in(target).map_err(UninstallError::Target)?;
 
     let wanted: HashSet<&str> = names.iter().map(PackageName::as_str).collect();
     let (removed, others): (Vec<Installed>, Vec<Installed>) = installed::scan(layout)
