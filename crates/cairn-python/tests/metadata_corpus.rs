@@ -2,7 +2,8 @@
 //! `email` parser reads it, and from the wheels' unpacked `.dist-info` directories. Skipped
 //! when the corpus (or python3) is absent.
 //!
-//! The corpus directory is `$CAIRN_WHEEL_CORPUS`, else `corpus/` at the repository root.
+//! The wheels are the test corpus of `cairn_test_support::pypi` (downloaded and verified on
+//! first use; skipped only under `CAIRN_OFFLINE_TESTS`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::io::Read;
@@ -16,24 +17,7 @@ use cairn_python::metadata::{
 use cairn_types::WheelFilename;
 
 fn corpus_wheels() -> Vec<PathBuf> {
-    let dir = std::env::var_os("CAIRN_WHEEL_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus"));
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut wheels: Vec<PathBuf> = entries
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            ["tomli-", "black-", "numpy-", "scipy-"]
-                .iter()
-                .any(|prefix| name.starts_with(prefix))
-                && name.ends_with(".whl")
-        })
-        .collect();
-    wheels.sort();
-    wheels
+    cairn_test_support::pypi::corpus(&["tomli-", "black-", "numpy-", "scipy-"])
 }
 
 /// The `.dist-info` entries of `wheel`, extracted under `into`; returns the METADATA bytes.

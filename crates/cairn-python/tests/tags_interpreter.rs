@@ -251,6 +251,11 @@ fn failures_name_the_interpreter_and_say_why() {
         "{message}"
     );
 
+    // An interpreter that fails silently (`/bin/false`) still gets a cause.
+    let silent = wrapper(dir.path(), "silent", "exit 1");
+    let message = Interpreter::query(&silent, &cache).unwrap_err().to_string();
+    assert!(message.contains("printed nothing"), "{message}");
+
     let garbage = wrapper(dir.path(), "garbage", "echo 'Python 2.7.18'");
     let error = Interpreter::query(&garbage, &cache).unwrap_err();
     assert!(matches!(error, TagsError::BadAnswer { .. }), "{error:?}");

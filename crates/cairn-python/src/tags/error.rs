@@ -34,9 +34,10 @@ pub enum TagsError {
     },
     /// The interpreter ran the query script but failed (not Python 3, or a broken install).
     #[error(
-        "the Python interpreter `{}` failed to describe itself ({status}): {stderr}; cairn needs \
-         a working Python 3",
-        path.display()
+        "the Python interpreter `{}` failed to describe itself ({status}): {}; cairn needs a \
+         working Python 3",
+        path.display(),
+        if stderr.is_empty() { "it printed nothing on stderr" } else { stderr.as_str() }
     )]
     QueryFailed {
         /// The interpreter.
