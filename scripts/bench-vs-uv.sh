@@ -110,14 +110,8 @@ done
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is required for peak memory (Debian: apt-get install -y time)"
 python3 -c 'import venv' 2>/dev/null || die "python3 cannot create venvs (Debian: apt-get install -y python3-venv)"
 
-# The corpus list, found as scripts/fetch-corpus.sh finds it.
-corpus_tsv="${CAIRN_CORPUS_TSV:-$repo_root/../shared/corpus.tsv}"
-if [[ -z "${CAIRN_CORPUS_TSV:-}" && ! -e "$corpus_tsv" ]]; then
-    common_dir="$(git -C "$repo_root" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)"
-    if [[ -n "$common_dir" && -e "$common_dir/../../shared/corpus.tsv" ]]; then
-        corpus_tsv="$common_dir/../../shared/corpus.tsv"
-    fi
-fi
+# The corpus list, as scripts/fetch-corpus.sh finds it.
+corpus_tsv="${CAIRN_CORPUS_TSV:-$repo_root/benches/data/corpus.tsv}"
 [[ -r "$corpus_tsv" ]] || die "cannot read the corpus list '$corpus_tsv' (set CAIRN_CORPUS_TSV to its path)"
 
 # ---------------------------------------------------------------------------------------------

@@ -7,9 +7,8 @@
 #   --max-bytes N    skip wheels larger than N bytes (CI uses this to leave out torch)
 #   --only NAME      fetch only this project (repeatable)
 #
-# The corpus list is $CAIRN_CORPUS_TSV, or ../shared/corpus.tsv beside the repository. Its
-# columns are name, version, filename, bytes, sha256, ... with a header row first. (From a git
-# worktree, shared/ beside the main checkout is found too.)
+# The corpus list is $CAIRN_CORPUS_TSV, or the repository's benches/data/corpus.tsv. Its
+# columns are name, version, filename, bytes, sha256, ... with a header row first.
 #
 # A wheel already present with the pinned sha256 is left alone, so a second run fetches nothing.
 # Downloads go to a temporary name in the target directory and are renamed into place only
@@ -18,14 +17,7 @@
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-corpus_tsv="${CAIRN_CORPUS_TSV:-$repo_root/../shared/corpus.tsv}"
-# In a git worktree the repository root is elsewhere; shared/ sits beside the main checkout.
-if [[ -z "${CAIRN_CORPUS_TSV:-}" && ! -e "$corpus_tsv" ]]; then
-    common_dir="$(git -C "$repo_root" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)"
-    if [[ -n "$common_dir" && -e "$common_dir/../../shared/corpus.tsv" ]]; then
-        corpus_tsv="$common_dir/../../shared/corpus.tsv"
-    fi
-fi
+corpus_tsv="${CAIRN_CORPUS_TSV:-$repo_root/benches/data/corpus.tsv}"
 dest_dir="$repo_root/corpus"
 max_bytes=""
 only=()

@@ -257,23 +257,9 @@ fn an_interpreter_that_cannot_start_is_an_error_naming_it_after_the_install() {
     checked_record(&target, "demo-1.0.dist-info");
 }
 
-/// The newest `numpy-*.whl` of the corpus: `$CAIRN_WHEEL_CORPUS`, else the repository's
-/// `corpus/`.
+/// The corpus's numpy, fetched and verified by `cairn_test_support::pypi::corpus`.
 fn corpus_numpy() -> Option<PathBuf> {
-    let dir = std::env::var_os("CAIRN_WHEEL_CORPUS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus"),
-        PathBuf::from,
-    );
-    let mut wheels: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            let name = path.file_name().unwrap().to_string_lossy();
-            name.starts_with("numpy-") && name.ends_with(".whl")
-        })
-        .collect();
-    wheels.sort();
-    wheels.pop()
+    cairn_test_support::pypi::corpus(&["numpy-"]).pop()
 }
 
 /// The `.py` files under `root`, relative to it (a walk that reads no file's bytes).

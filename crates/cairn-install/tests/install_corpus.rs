@@ -4,7 +4,8 @@
 //!
 //! `cargo test --release -p cairn-install --test install_corpus -- --ignored --nocapture`
 //!
-//! The corpus directory is `$CAIRN_WHEEL_CORPUS`, else `/work/wt/corpus` (see `unzip_corpus`).
+//! The corpus directory is `$CAIRN_WHEEL_CORPUS`, else `corpus/` at the repository root, as
+//! `scripts/fetch-corpus.sh` fills it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod install_support;
@@ -21,7 +22,7 @@ use install_support::{checked_record, files, installer, python_in};
 fn corpus_wheel(prefix: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("CAIRN_WHEEL_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/wt/corpus"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus"));
     let mut wheels: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .map(|entry| entry.unwrap().path())

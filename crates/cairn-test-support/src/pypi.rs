@@ -146,4 +146,53 @@ pub mod pins {
         url: "https://files.pythonhosted.org/packages/7d/cd/d7460c9a869b16c3dd4e1e403cce337df165368c71d6af229a74699622ce/wheel-0.43.0-py3-none-any.whl",
         sha256: "55c570405f142630c6b9f72fe09d9b67cf1477fcf543ae5b8dcb1f5b7377da81",
     };
+    /// The pure-Python wheel of the benchmark corpus (`benches/data/corpus.tsv`).
+    pub const TOMLI: PypiWheel = PypiWheel {
+        filename: "tomli-2.5.0-py3-none-any.whl",
+        url: "https://files.pythonhosted.org/packages/60/3f/3e3f8fd0919249b0200c80fbc4f9a1e70be19f9883da71dfb7f8b9ab8aca/tomli-2.5.0-py3-none-any.whl",
+        sha256: "32a7b79ac57a2e83670ce329ccf675798bc5a2094783a63676866b70503f2e2b",
+    };
+    /// The corpus's mypyc-compiled wheel (2 MB).
+    pub const BLACK: PypiWheel = PypiWheel {
+        filename: "black-26.10.1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+        url: "https://files.pythonhosted.org/packages/d5/e9/9616d58f69f0e4bfa89ebe8686b6ef50f4b4f0f91237ae4c76f34dabf8aa/black-26.10.1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+        sha256: "ff57f63029aa1353fa8b1b0c8971fd88a6c92dc766608d2eee33ad2deb23270e",
+    };
+    /// The corpus's numpy (17 MB).
+    pub const NUMPY: PypiWheel = PypiWheel {
+        filename: "numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+        url: "https://files.pythonhosted.org/packages/02/03/74fe2a4cb3817d94d86402f2506554130a2f01414e299b5a843e5a8a957f/numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+        sha256: "89cd468399cfd2504718f0ba50e410dca55a170b61a02ad92bb18c8a65186e93",
+    };
+    /// The corpus's scipy (35 MB).
+    pub const SCIPY: PypiWheel = PypiWheel {
+        filename: "scipy-1.17.1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+        url: "https://files.pythonhosted.org/packages/09/7d/af933f0f6e0767995b4e2d705a0665e454d1c19402aa7e895de3951ebb04/scipy-1.17.1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+        sha256: "43af8d1f3bea642559019edfe64e9b11192a8978efbd1539d7bc2aaa23d92de4",
+    };
+    /// The corpus wheels the tests use (torch, 539 MB, is left to the benchmarks).
+    pub const CORPUS: [PypiWheel; 4] = [TOMLI, BLACK, NUMPY, SCIPY];
+}
+
+/// The corpus wheels whose file names start with one of `prefixes` (`"numpy-"`), fetched and
+/// verified as [`fetch`] does: found in `$CAIRN_TEST_WHEELS` (or `$CAIRN_WHEEL_CORPUS`, where
+/// `.ci/run` puts the corpus), else downloaded. Empty only when `CAIRN_OFFLINE_TESTS` is set and
+/// a wheel is missing (the skip is printed); a failed download fails the test.
+pub fn corpus(prefixes: &[&str]) -> Vec<PathBuf> {
+    let wanted = pins::CORPUS.iter().filter(|wheel| {
+        prefixes
+            .iter()
+            .any(|prefix| wheel.filename.starts_with(prefix))
+    });
+    let mut found = Vec::new();
+    for wheel in wanted {
+        let in_corpus = std::env::var_os("CAIRN_WHEEL_CORPUS")
+            .map(|dir| PathBuf::from(dir).join(wheel.filename))
+            .filter(|path| path.is_file() && sha256_hex(path) == wheel.sha256);
+        match in_corpus.or_else(|| fetch(wheel)) {
+            Some(path) => found.push(path),
+            None => return Vec::new(),
+        }
+    }
+    found
 }

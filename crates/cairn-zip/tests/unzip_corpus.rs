@@ -1,9 +1,10 @@
 //! Real wheels from the shared corpus: both extractors must produce exactly what Python's
 //! `zipfile` extracts, and every wheel must use only the zip features cairn-zip implements (its
-//! flag bits and "version needed to extract"). Skipped when the corpus (or python3) is absent.
+//! flag bits and "version needed to extract").
 //!
-//! The corpus directory is `$CAIRN_WHEEL_CORPUS`, else `/work/wt/corpus`; fill it with the
-//! wheels listed in `shared/corpus.tsv` (`pip download --no-deps --only-binary :all: ...`).
+//! The wheels are the test corpus of `cairn_test_support::pypi` (downloaded and verified on
+//! first use; skipped only under `CAIRN_OFFLINE_TESTS`), plus torch when `$CAIRN_WHEEL_CORPUS`
+//! holds it (`scripts/fetch-corpus.sh`).
 //! Timings: `cargo test --release -p cairn-zip --test unzip_corpus -- --ignored
 //! --nocapture`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -13,29 +14,28 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use cairn_test_support::pypi;
 use cairn_zip::{self as unzip, Limits};
 
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("CAIRN_WHEEL_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/wt/corpus"));
-    dir.is_dir().then_some(dir)
-}
-
+/// The corpus wheels whose names start with one of `prefixes` (all of them with none): the
+/// test corpus, fetched and verified as `cairn_test_support::pypi::corpus` does, plus any other
+/// wheel (torch) that `$CAIRN_WHEEL_CORPUS` holds.
 fn corpus_wheels(prefixes: &[&str]) -> Vec<PathBuf> {
-    let Some(dir) = corpus_dir() else {
-        return Vec::new();
-    };
-    let mut wheels: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            let name = path.file_name().unwrap().to_string_lossy();
-            name.ends_with(".whl")
-                && (prefixes.is_empty() || prefixes.iter().any(|p| name.starts_with(p)))
-        })
-        .collect();
-    wheels.sort();
+    let wanted = |name: &str| prefixes.is_empty() || prefixes.iter().any(|p| name.starts_with(p));
+    let all = ["tomli-", "black-", "numpy-", "scipy-"];
+    let mut wheels = pypi::corpus(if prefixes.is_empty() { &all } else { prefixes });
+    let name = |path: &Path| path.file_name().unwrap().to_string_lossy().into_owned();
+    if let Some(dir) = std::env::var_os("CAIRN_WHEEL_CORPUS")
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        for path in entries.map(|entry| entry.unwrap().path()) {
+            let file = name(&path);
+            if file.ends_with(".whl") && wanted(&file) && !wheels.iter().any(|w| name(w) == file) {
+                wheels.push(path);
+            }
+        }
+    }
+    wheels.sort_by_key(|path| name(path));
     wheels
 }
 

@@ -17,7 +17,7 @@ const DEFAULT_ROUNDS: usize = 1500;
 
 /// Archives with every kind of record the extractors read: directories, deflated and stored
 /// files, an executable, a data descriptor, Zip64 fields, an archive comment; and the smallest
-/// real wheel of the corpus (`$CAIRN_WHEEL_CORPUS`, else `/work/wt/corpus`) when it is there.
+/// real wheel of the corpus (tomli, fetched by `cairn_test_support::pypi::corpus`).
 fn originals() -> Vec<Vec<u8>> {
     let noise = cairn_test_support::noise::noise(3000, 7);
     let plain = ZipBuilder::new()
@@ -35,13 +35,7 @@ fn originals() -> Vec<Vec<u8>> {
         .entry(Entry::stored("a/e.bin", &noise[..100]).zip64());
     unusual.comment = b"a comment".to_vec();
     let mut originals = vec![plain, unusual.build()];
-    let corpus = std::env::var_os("CAIRN_WHEEL_CORPUS")
-        .map_or_else(|| "/work/wt/corpus".into(), std::path::PathBuf::from);
-    let real = std::fs::read_dir(corpus).into_iter().flatten().flatten();
-    if let Some(tomli) = real
-        .map(|entry| entry.path())
-        .find(|path| path.to_string_lossy().contains("tomli-"))
-    {
+    for tomli in cairn_test_support::pypi::corpus(&["tomli-"]) {
         originals.push(std::fs::read(tomli).unwrap());
     }
     originals

@@ -340,22 +340,19 @@ fn an_incompatible_or_missing_wheel_is_a_clear_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-/// Real wheels from the corpus (`scripts/fetch-corpus.sh`), when present.
+/// Real wheels of the test corpus (`cairn_test_support::pypi::corpus`).
 #[test]
 fn real_corpus_wheels_import() {
-    let corpus = std::env::var_os("CAIRN_WHEEL_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus"));
-    if !corpus
-        .join("numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl")
-        .is_file()
-    {
-        eprintln!(
-            "skipped: no corpus at {} (run scripts/fetch-corpus.sh)",
-            corpus.display()
-        );
+    let wheels = cairn_test_support::pypi::corpus(&["numpy-", "tomli-"]);
+    if wheels.is_empty() {
         return;
     }
+    // The wheels may sit in two directories ($CAIRN_WHEEL_CORPUS, the download cache).
+    let mut find_links: Vec<&str> = wheels
+        .iter()
+        .map(|wheel| wheel.parent().unwrap().to_str().unwrap())
+        .collect();
+    find_links.dedup();
     let work = tempfile::tempdir().unwrap();
     let target = work.path().join("target");
     success(&cairn(
@@ -366,7 +363,9 @@ fn real_corpus_wheels_import() {
             "numpy==2.4.6",
             "tomli==2.5.0",
             "--find-links",
-            corpus.to_str().unwrap(),
+            find_links[0],
+            "--find-links",
+            find_links[find_links.len() - 1],
             "--target",
             target.to_str().unwrap(),
         ],
