@@ -60,9 +60,8 @@ impl RetryBudget {
     }
 
     /// How long to wait before the next attempt, or `None` when the budget is spent: every
-    /// attempt made, or the window over. The wait grows with the attempts made (see
-    /// [`Backoff::delay`]), honours `retry_after` up to the backoff cap, and never reaches past
-    /// the window's end.
+    /// attempt made, or the window over. The wait grows exponentially with the attempts made,
+    /// honours `retry_after` up to the backoff cap, and never reaches past the window's end.
     pub fn next_delay(&self, retry_after: Option<Duration>) -> Option<Duration> {
         if self.attempts >= self.max_attempts {
             return None;
