@@ -152,25 +152,25 @@ pub mod pins {
         url: "https://files.pythonhosted.org/packages/60/3f/3e3f8fd0919249b0200c80fbc4f9a1e70be19f9883da71dfb7f8b9ab8aca/tomli-2.5.0-py3-none-any.whl",
         sha256: "32a7b79ac57a2e83670ce329ccf675798bc5a2094783a63676866b70503f2e2b",
     };
-    /// The corpus's mypyc-compiled wheel (2 MB).
+    /// The corpus's mypyc-compiled wheel.
     pub const BLACK: PypiWheel = PypiWheel {
         filename: "black-26.10.1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
         url: "https://files.pythonhosted.org/packages/d5/e9/9616d58f69f0e4bfa89ebe8686b6ef50f4b4f0f91237ae4c76f34dabf8aa/black-26.10.1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
         sha256: "ff57f63029aa1353fa8b1b0c8971fd88a6c92dc766608d2eee33ad2deb23270e",
     };
-    /// The corpus's numpy (17 MB).
+    /// The corpus's numpy.
     pub const NUMPY: PypiWheel = PypiWheel {
         filename: "numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
         url: "https://files.pythonhosted.org/packages/02/03/74fe2a4cb3817d94d86402f2506554130a2f01414e299b5a843e5a8a957f/numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
         sha256: "89cd468399cfd2504718f0ba50e410dca55a170b61a02ad92bb18c8a65186e93",
     };
-    /// The corpus's scipy (35 MB).
+    /// The corpus's scipy.
     pub const SCIPY: PypiWheel = PypiWheel {
         filename: "scipy-1.17.1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
         url: "https://files.pythonhosted.org/packages/09/7d/af933f0f6e0767995b4e2d705a0665e454d1c19402aa7e895de3951ebb04/scipy-1.17.1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
         sha256: "43af8d1f3bea642559019edfe64e9b11192a8978efbd1539d7bc2aaa23d92de4",
     };
-    /// The corpus wheels the tests use (torch, 539 MB, is left to the benchmarks).
+    /// The corpus wheels the tests use (torch is left to the benchmarks).
     pub const CORPUS: [PypiWheel; 4] = [TOMLI, BLACK, NUMPY, SCIPY];
 }
 
