@@ -421,8 +421,9 @@ fn tls_config(
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    // reqwest is built without HTTP/2, as it would have set.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // What reqwest offers itself when it builds the TLS configuration: HTTP/2 where the server
+    // speaks it (one connection carries every download from an index host), else HTTP/1.1.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 
