@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::layout::Layout;
 use super::plan::WheelPlan;
@@ -221,7 +221,6 @@ pub(crate) fn plan_merge(
     overwrite: bool,
 ) -> Result<MergePlan, MergeError> {
     let mut planner = Planner {
-        target: &layout.root,
         overwrite,
         layout,
         plans,
@@ -241,8 +240,6 @@ pub(crate) fn plan_merge(
 }
 
 struct Planner<'a> {
-    /// The root every path is relative to.
-    target: &'a Path,
     /// Whether an existing file that is not the old versions' is replaced instead of refused.
     overwrite: bool,
     layout: &'a Layout,
@@ -313,7 +310,7 @@ impl Planner<'_> {
     /// index `wheel` would.
     fn same_as_existing(&self, path: &str, wheel: usize, file: usize) -> Result<bool, MergeError> {
         let plan = &self.plans[wheel];
-        let existing = Bytes::File(self.target.join(path));
+        let existing = Bytes::File(self.layout.root.join(path));
         content::same(&existing, &Bytes::planned(plan, &plan.files[file])).map_err(
             |(side, error)| {
                 if side == 0 {
@@ -384,7 +381,7 @@ impl Planner<'_> {
             if !self.lstat(&cache)?.is_some_and(|meta| meta.is_dir()) {
                 continue;
             }
-            let full = self.target.join(&cache);
+            let full = self.layout.root.join(&cache);
             let io_error = |source| MergeError::Io {
                 path: full.clone(),
                 source,
@@ -481,7 +478,7 @@ impl Planner<'_> {
         if !self.kept.contains_key(top) {
             let old_owned = self.old_owned;
             let disposable = |entry: &str| old_owned.contains(entry) || is_bytecode_cache(entry);
-            let kept = walk::kept_dirs(self.target, top, &disposable)
+            let kept = walk::kept_dirs(&self.layout.root, top, &disposable)
                 .map_err(|(path, source)| MergeError::Io { path, source })?;
             self.kept.insert(top.to_owned(), kept.into_iter().collect());
         }
@@ -490,7 +487,7 @@ impl Planner<'_> {
 
     /// The entry at `path` in the target, not following a symlink; `None` if there is none.
     fn lstat(&self, path: &str) -> Result<Option<fs::Metadata>, MergeError> {
-        let full = self.target.join(path);
+        let full = self.layout.root.join(path);
         match fs::symlink_metadata(&full) {
             Ok(metadata) => Ok(Some(metadata)),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),

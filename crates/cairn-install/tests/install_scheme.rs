@@ -12,6 +12,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use cairn_install::{InstallSettings, Installer, LinkMode, Linker, PackageName, Scheme};
+use cairn_test_support::venv::{self, Pip};
 use cairn_test_support::wheel::WheelBuilder;
 use install_support::*;
 
@@ -25,12 +26,7 @@ struct Venv {
 
 impl Venv {
     fn new(dir: &Path) -> Self {
-        let status = Command::new(python())
-            .args(["-m", "venv", "--without-pip"])
-            .arg(dir)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        venv::create(dir, Pip::Without);
         let output = Command::new(dir.join("bin/python"))
             .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
             .output()

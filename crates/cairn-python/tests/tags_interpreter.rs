@@ -9,6 +9,7 @@ use std::process::Command;
 
 use cairn_cache::Cache;
 use cairn_python::tags::{Interpreter, Platform, Tags, TagsError};
+use cairn_test_support::venv::{self, Pip};
 use cairn_types::WheelFilename;
 
 /// The real interpreter behind `python3` (not a launcher script such as a pyenv shim).
@@ -309,13 +310,7 @@ fn scripts_name_the_real_interpreter_behind_a_launcher_script_or_a_symlink() {
 fn scripts_name_a_virtual_environment_interpreter_by_its_own_path() {
     let dir = tempfile::tempdir().unwrap();
     let venv = dir.path().join("venv");
-    let created = Command::new("python3")
-        .args(["-m", "venv", "--without-pip"])
-        .arg(&venv)
-        .status()
-        .unwrap();
-    assert!(created.success());
-    let python = venv.join("bin").join("python");
+    let python = venv::create(&venv, Pip::Without);
     let cache = Cache::temporary().unwrap();
     let interpreter = Interpreter::query(&python, &cache).unwrap();
     assert_eq!(interpreter.shebang_path(), python);
@@ -346,12 +341,7 @@ fn a_shim_that_runs_a_virtual_environment_names_the_environment() {
     // interpreter it links to, or they would not see the environment's packages.
     let dir = tempfile::tempdir().unwrap();
     let venv = dir.path().join("venv");
-    let created = Command::new("python3")
-        .args(["-m", "venv", "--without-pip"])
-        .arg(&venv)
-        .status()
-        .unwrap();
-    assert!(created.success());
+    venv::create(&venv, Pip::Without);
     let shims = dir.path().join("shims");
     std::fs::create_dir(&shims).unwrap();
     let env_python = venv.join("bin").join("python");

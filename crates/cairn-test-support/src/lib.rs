@@ -6,5 +6,6 @@ pub mod http_server;
 pub mod noise;
 pub mod pypi;
 pub mod random;
+pub mod venv;
 pub mod wheel;
 pub mod zipgen;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use cairn_test_support::pypi::{self, pins};
+use cairn_test_support::venv::{self, Pip};
 use cairn_test_support::wheel::WheelBuilder;
 use support::{command, stderr};
 
@@ -70,12 +71,7 @@ impl Work {
     /// `python3 -m venv` (with pip when `pip`).
     fn venv(&self, name: &str, pip: bool) -> PathBuf {
         let venv = self.path(name);
-        let mut venv_command = Command::new("python3");
-        venv_command.args(["-m", "venv"]);
-        if !pip {
-            venv_command.arg("--without-pip");
-        }
-        assert!(venv_command.arg(&venv).status().unwrap().success());
+        venv::create(&venv, if pip { Pip::With } else { Pip::Without });
         venv
     }
 }

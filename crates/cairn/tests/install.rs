@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use cairn_test_support::http_server::{Response, TestServer};
+use cairn_test_support::venv::{self, Pip};
 use cairn_test_support::wheel::WheelBuilder;
 use support::cairn;
 
@@ -701,14 +702,7 @@ fn install_demo_script(
 #[test]
 fn scripts_for_a_virtual_environment_name_its_interpreter() {
     let work = tempfile::tempdir().unwrap();
-    let venv = work.path().join("venv");
-    let created = Command::new("python3")
-        .args(["-m", "venv", "--without-pip"])
-        .arg(&venv)
-        .status()
-        .unwrap();
-    assert!(created.success());
-    let python = venv.join("bin").join("python");
+    let python = venv::create(&work.path().join("venv"), Pip::Without);
     let (shebang, run) = install_demo_script(work.path(), &python, &[]);
     assert_eq!(shebang, format!("#!{}", python.display()));
     assert_eq!(String::from_utf8_lossy(&run.stdout), "hello from demo\n");
