@@ -27,7 +27,7 @@ pub struct CanonicalUrl(url::Url);
 
 /// A URL that could not be parsed.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid URL `{input}`: {source}; URLs must be absolute, e.g. `https://example.org/a.whl`")]
+#[error("invalid URL `{input}`; URLs must be absolute, e.g. `https://example.org/a.whl`")]
 pub struct UrlError {
     input: String,
     #[source]

@@ -16,15 +16,31 @@ pub enum CacheError {
     #[error(transparent)]
     Fs(#[from] FsError),
     /// The cache lock could not be taken.
-    #[error(
-        "cannot lock the cache at `{}` (cache maintenance, cleaning or pruning, holds it \
-         exclusively while it runs)",
-        source.path().display()
-    )]
+    #[error("cannot lock the cache at `{}`{}", source.path().display(), lock_hint(source))]
     Lock {
         /// The lock failure.
         #[from]
         source: LockError,
+    },
+    /// This user may not write in the cache (a read-only mount, another user's cache): it
+    /// serves the entries it holds, but cannot take a new one.
+    #[error(
+        "cannot {action} `{}`: the cache at `{}` is not writable by this user (it can serve the \
+         wheels it holds, nothing more); choose a writable cache with --cache-dir or \
+         CAIRN_CACHE_DIR, or run as a user who may write it",
+        path.display(),
+        root.display()
+    )]
+    NotWritable {
+        /// The cache root.
+        root: PathBuf,
+        /// What was being done, e.g. "create directory".
+        action: &'static str,
+        /// The path it was done to.
+        path: PathBuf,
+        /// Permission denied or read-only file system.
+        #[source]
+        source: std::io::Error,
     },
     /// A digest or a path inside a content-addressed bucket was malformed.
     #[error(transparent)]
@@ -47,4 +63,14 @@ pub enum CacheError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// What a lock failure's message adds: who holds the cache, when it is held.
+fn lock_hint(error: &LockError) -> &'static str {
+    match error {
+        LockError::Timeout { .. } => {
+            " (cache maintenance, cleaning or pruning, holds it exclusively while it runs)"
+        }
+        _ => "",
+    }
 }

@@ -65,8 +65,12 @@ pub struct Cache {
 #[derive(Debug)]
 struct Inner {
     root: PathBuf,
-    // Field order matters: the lock is released before a temporary root is deleted.
-    lock: LockedFile,
+    /// The mode this handle was opened in.
+    mode: LockMode,
+    // Field order matters: the lock is released before a temporary root is deleted. `None`
+    // when the cache cannot be locked because this user cannot create its lock files (see
+    // `lock_root`).
+    _lock: Option<LockedFile>,
     _temporary: Option<TempDir>,
 }
 
@@ -111,11 +115,43 @@ impl Cache {
             (resolve_root(settings.dir.as_deref())?, None)
         };
         initialize(&root)?;
-        let lock = lock_root(&root, mode, settings.lock_timeout)?;
+        let lock = match lock_root(&root, mode, settings.lock_timeout) {
+            Ok(lock) => Some(lock),
+            // Nothing in a cache this user cannot write can change under a reader but by
+            // maintenance, which another user runs: entries are immutable and replaced whole.
+            Err(LockError::Io { path, source, .. })
+                if mode == LockMode::Shared && cannot_create(&source) =>
+            {
+                tracing::debug!(
+                    lock = %path.display(),
+                    %source,
+                    "the cache is not writable and its lock file cannot be created; reading it without a lock"
+                );
+                None
+            }
+            Err(LockError::Io { path, source, .. }) if cannot_create(&source) => {
+                return Err(CacheError::NotWritable {
+                    root,
+                    action: "lock",
+                    path,
+                    source,
+                });
+            }
+            Err(error) => return Err(error.into()),
+        };
+        if mode == LockMode::Exclusive {
+            // Maintenance removes entries: say at once when this user cannot, rather than
+            // after trying every removal.
+            let probe = cairn_fs::temp_dir_in(&root, TEMP_PREFIX);
+            if let Err(source) = probe.and_then(tempfile::TempDir::close) {
+                return Err(not_writable_or(&root, "change", &root, source));
+            }
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 root,
-                lock,
+                mode,
+                _lock: lock,
                 _temporary: temporary,
             }),
         })
@@ -128,7 +164,7 @@ impl Cache {
 
     /// Whether this handle holds the root lock exclusively, as removing entries requires.
     pub fn is_exclusive(&self) -> bool {
-        self.inner.lock.mode() == LockMode::Exclusive
+        self.inner.mode == LockMode::Exclusive
     }
 
     /// The directory of `bucket`.
@@ -154,17 +190,23 @@ impl Cache {
     /// A new temporary directory inside the cache root, on the same filesystem as every bucket,
     /// so it can be persisted with a rename. Its name starts with [`TEMP_PREFIX`]; leftovers
     /// from crashed processes are removed by `cairn cache prune`.
+    ///
+    /// In a cache this user cannot write, this is where a miss fails: the error says so
+    /// ([`CacheError::NotWritable`]).
     pub fn temp_dir(&self) -> Result<TempDir, CacheError> {
-        tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempdir_in(self.root())
-            .map_err(|e| {
-                CacheError::from(FsError::new(
-                    "create a temporary directory in",
-                    self.root(),
-                    e,
-                ))
-            })
+        cairn_fs::temp_dir_in(self.root(), TEMP_PREFIX)
+            .map_err(|e| self.write_error("create a temporary directory in", self.root(), e))
+    }
+
+    /// The error for a failed write at `path`: [`CacheError::NotWritable`] when this user may
+    /// not write there, else the filesystem's error.
+    pub fn write_error(
+        &self,
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> CacheError {
+        not_writable_or(self.root(), action, path, source)
     }
 
     /// Takes a per-key lock so that two processes do not do the same expensive work (a download
@@ -176,9 +218,15 @@ impl Cache {
         timeout: Option<Duration>,
     ) -> Result<LockedFile, CacheError> {
         let dir = self.bucket(CacheBucket::Locks);
-        std::fs::create_dir_all(&dir).map_err(|e| FsError::new("create directory", &dir, e))?;
+        cairn_fs::create_dir_all(&dir)
+            .map_err(|e| self.write_error("create directory", &dir, e))?;
         let path = dir.join(format!("{}.lock", cache_digest(key)));
-        Ok(LockedFile::acquire(&path, LockMode::Exclusive, timeout)?)
+        LockedFile::acquire(&path, LockMode::Exclusive, timeout).map_err(|error| match error {
+            LockError::Io { path, source, .. } => {
+                self.write_error("create the lock file", path, source)
+            }
+            error => error.into(),
+        })
     }
 }
 
@@ -189,7 +237,7 @@ fn lock_root(
     root: &Path,
     mode: LockMode,
     timeout: Option<Duration>,
-) -> Result<LockedFile, CacheError> {
+) -> Result<LockedFile, LockError> {
     let deadline = timeout.map(|timeout| (Instant::now() + timeout, timeout));
     let gate = LockedFile::acquire(&root.join(MAINTENANCE_LOCK_FILE), mode, timeout)?;
     let remaining =
@@ -209,6 +257,35 @@ fn lock_root(
     // once it holds `.lock`, lets the next newcomer queue up behind it.
     drop(gate);
     Ok(lock)
+}
+
+/// [`CacheError::NotWritable`] when `source` says this user may not write in the cache at
+/// `root`, else the filesystem's error.
+fn not_writable_or(
+    root: &Path,
+    action: &'static str,
+    path: impl Into<PathBuf>,
+    source: std::io::Error,
+) -> CacheError {
+    let path = path.into();
+    if cannot_create(&source) {
+        CacheError::NotWritable {
+            root: root.to_owned(),
+            action,
+            path,
+            source,
+        }
+    } else {
+        FsError::new(action, path, source).into()
+    }
+}
+
+/// Whether a lock file failed to open because this user may not create it.
+fn cannot_create(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 /// The root chosen by an explicit path, then `CAIRN_CACHE_DIR`, then the platform's cache
@@ -250,7 +327,7 @@ fn initialize(root: &Path) -> Result<(), CacheError> {
         )
         .into());
     }
-    std::fs::create_dir_all(root)
+    cairn_fs::create_dir_all(root)
         .map_err(|e| FsError::new("create the cache directory", root, e))?;
     // Each unpack starts as a temporary directory in the root: let ext4 place each in its own
     // block group. Only a hint, so failing to give it is no error.
@@ -260,7 +337,17 @@ fn initialize(root: &Path) -> Result<(), CacheError> {
     for (name, content) in [("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", "*\n")] {
         let path = root.join(name);
         if !path.exists() {
-            cairn_fs::write_atomic(&path, content.as_bytes())?;
+            match cairn_fs::write_atomic(&path, content.as_bytes()) {
+                Ok(()) => {}
+                // A cache this user cannot write still serves what it holds.
+                Err(error)
+                    if error.kind() == std::io::ErrorKind::PermissionDenied
+                        || error.kind() == std::io::ErrorKind::ReadOnlyFilesystem =>
+                {
+                    tracing::debug!(%error, "cannot mark the cache directory");
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
     }
     Ok(())

@@ -25,7 +25,7 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 /// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     let parent = parent_of(path);
-    std::fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
+    crate::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(TEMP_PREFIX);
     // Cache records are readable by everyone who can read the cache (umask applies), not 0600.

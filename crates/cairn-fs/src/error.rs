@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 /// An I/O operation on a path failed.
 #[derive(Debug, thiserror::Error)]
-#[error("failed to {action} `{}`: {source}", path.display())]
+#[error("failed to {action} `{}`", path.display())]
 pub struct FsError {
     /// What was being done, e.g. "create directory".
     pub action: &'static str,

@@ -4,6 +4,8 @@
 //! - [`write_atomic`]: durable, all-or-nothing file writes (temp file, fsync, rename, fsync dir);
 //! - [`persist_dir`]: publish a fully written temp directory under its final name, once;
 //! - [`LockedFile`]: cross-process shared and exclusive file locks with timeouts;
+//! - [`create_dir_all`], [`temp_dir_in`]: directories never writable by other users whatever
+//!   the umask, and writable by the group inside a shared (setgid, group-writable) directory;
 //! - [`mark_top_of_hierarchies`]: ask ext4 to spread a directory's subtrees over the disk;
 //! - [`link`]: link files and trees from the cache into a target (clone, hardlink, copy,
 //!   symlink) with a fallback ladder decided once per operation.
@@ -40,6 +42,7 @@ mod digest;
 mod error;
 pub mod link;
 mod lock;
+mod permissions;
 mod persist;
 mod placement;
 
@@ -48,5 +51,6 @@ pub use digest::{ContentDigest, DigestEncoding, DigestError};
 pub use error::FsError;
 pub use link::{Link, LinkDir, LinkError, LinkMode, LinkOutcome, Linker, link_file, link_tree};
 pub use lock::{LockError, LockMode, LockedFile};
+pub use permissions::{create_dir_all, is_shared, is_shared_dir, share, temp_dir_in};
 pub use persist::{PersistOutcome, persist_dir};
 pub use placement::mark_top_of_hierarchies;

@@ -1,4 +1,5 @@
 use std::fs::{File, OpenOptions};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -161,18 +162,78 @@ impl Drop for LockedFile {
     }
 }
 
+/// Opens (creating it if needed) the lock file at `path`. A lock file this user cannot write (a
+/// cache on a read-only mount, or another user's) is opened read-only: `flock` locks work on
+/// any open descriptor, so readers of such a cache still exclude its maintenance.
 fn open_lock_file(path: &Path, mode: LockMode) -> Result<File, LockError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|source| LockError::Io {
-            path: path.to_owned(),
-            mode,
-            source,
-        })
+    let io_error = |source| LockError::Io {
+        path: path.to_owned(),
+        mode,
+        source,
+    };
+    let mut create = OpenOptions::new();
+    create.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        create.mode(crate::permissions::lock_file_mode(
+            crate::atomic::parent_of(path),
+        ));
+    }
+    match create.open(path) {
+        Ok(file) => {
+            share_lock_file(&file, path);
+            return Ok(file);
+        }
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+        // A missing lock file that cannot be created is reported as the permission it lacks.
+        Err(error) if is_not_writable(&error) => {
+            return open_read_only(path).map_err(|other| match other.kind() {
+                io::ErrorKind::NotFound => io_error(error),
+                _ => io_error(other),
+            });
+        }
+        Err(error) => return Err(io_error(error)),
+    }
+    match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(file) => Ok(file),
+        Err(error) if is_not_writable(&error) => open_read_only(path).map_err(io_error),
+        Err(error) => Err(io_error(error)),
+    }
+}
+
+/// Opens an existing lock file for reading only, saying so in the log.
+fn open_read_only(path: &Path) -> io::Result<File> {
+    let file = File::open(path)?;
+    tracing::debug!(path = %path.display(), "the lock file is not writable; locking it read-only");
+    Ok(file)
+}
+
+/// Whether `error` says this user may not write there (as opposed to a missing file or an I/O
+/// failure).
+pub(crate) fn is_not_writable(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// Makes a lock file just created in a shared directory writable by the group, which the
+/// umask may have prevented. Only logged on failure: the group can still lock it read-only.
+fn share_lock_file(file: &File, path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = crate::atomic::parent_of(path);
+        if crate::permissions::is_shared_dir(dir) {
+            let mode = crate::permissions::lock_file_mode(dir);
+            if let Err(error) = file.set_permissions(std::fs::Permissions::from_mode(mode)) {
+                tracing::debug!(path = %path.display(), %error, "cannot share the lock file");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (file, path);
 }
 
 fn try_lock(file: &File, path: &Path, mode: LockMode) -> Result<bool, LockError> {

@@ -37,7 +37,7 @@ pub enum PersistOutcome {
 /// ```
 pub fn persist_dir(temp: TempDir, dest: &Path) -> Result<PersistOutcome, FsError> {
     let parent = parent_of(dest);
-    std::fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
+    crate::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
     match std::fs::rename(temp.path(), dest) {
         Ok(()) => {
             // The directory now belongs to `dest`; keep `TempDir` from deleting it.

@@ -74,6 +74,9 @@ fn list_in(layout: &Layout) -> Result<Vec<InstalledDist>, InstallError> {
         }
         Err(source) => return Err(target_error("lock")(source)),
     }
+    if crate::transaction::has_staging(target) {
+        recover_for_listing(&directory, target);
+    }
     let mut dists: Vec<InstalledDist> = installed::scan(layout)?
         .into_iter()
         .map(|found| read_dist(target, found))
@@ -84,6 +87,43 @@ fn list_in(layout: &Layout) -> Result<Vec<InstalledDist>, InstallError> {
             .then_with(|| a.version.cmp(&b.version))
     });
     Ok(dists)
+}
+
+/// Rolls back what an install or uninstall killed earlier left half done, as the next install
+/// would, so that a listing never shows some of its packages and not others: the shared lock
+/// on `directory` becomes exclusive for the rollback, then shared again. A target this user
+/// cannot change is listed as it is, with a warning.
+fn recover_for_listing(directory: &File, target: &Path) {
+    let recovered = directory
+        .lock()
+        .map_err(|source| InstallError::Target {
+            path: target.to_path_buf(),
+            action: "lock",
+            source,
+        })
+        .and_then(|()| crate::recover_in(target));
+    if let Err(error) = recovered {
+        tracing::warn!(
+            target = %target.display(),
+            error = %chain(&error),
+            "an earlier install or uninstall into this target was interrupted and cannot be rolled back now; listing the target as it is"
+        );
+    }
+    if let Err(error) = directory.lock_shared() {
+        tracing::debug!(%error, "cannot take the target's shared lock back");
+    }
+}
+
+/// `error` and its causes on one line, for a log.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
 }
 
 /// What the `.dist-info` of `found` says about it. Unreadable files are passed over: the

@@ -13,7 +13,7 @@ use cairn_types::SourceError;
 #[non_exhaustive]
 pub enum RequirementsError {
     /// A requirements file could not be read.
-    #[error("cannot read the requirements file `{}`{}: {source}", path.display(), IncludedFrom(included_from.as_ref()))]
+    #[error("cannot read the requirements file `{}`{}", path.display(), IncludedFrom(included_from.as_ref()))]
     Read {
         /// The file.
         path: PathBuf,

@@ -55,7 +55,7 @@ pub enum MarkerEnvironmentError {
         value: String,
     },
     /// The description is not the JSON of an [`InterpreterMarkers`].
-    #[error("invalid interpreter description: {0}")]
+    #[error("invalid interpreter description")]
     Json(#[from] serde_json::Error),
 }
 
@@ -194,4 +194,64 @@ impl fmt::Display for Marker {
         // does not, and such markers are not stored anyway.
         f.write_str(self.tree.try_to_string().as_deref().unwrap_or("true"))
     }
+}
+
+/// Refuses a non-ASCII character outside the quoted values of the environment marker of the
+/// PEP 508 requirement `text` (`marker_only`: `text` is a marker alone), before pep508_rs
+/// parses it.
+///
+/// pep508_rs 0.9.2 measures the word after each marker expression in characters and then
+/// slices its input with that count as bytes (`parse_marker_op`), so a multi-byte character
+/// there panics. Outside its quotes a marker is ASCII (variables, operators, `and`, `or`,
+/// parentheses), so no valid marker is refused. Requirement lines and the `Requires-Dist` of
+/// metadata an index serves both reach that code.
+pub(crate) fn refuse_non_ascii_in_marker<T: pep508_rs::Pep508Url>(
+    text: &str,
+    marker_only: bool,
+) -> Result<(), pep508_rs::Pep508Error<T>> {
+    let start = if marker_only {
+        0
+    } else {
+        match marker_start(text) {
+            Some(start) => start,
+            None => return Ok(()),
+        }
+    };
+    let mut quote = None;
+    for (offset, c) in text[start..].char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(open), _) if c == open => quote = None,
+            (None, _) if !c.is_ascii() => {
+                return Err(pep508_rs::Pep508Error {
+                    message: pep508_rs::Pep508ErrorSource::String(format!(
+                        "unexpected character `{c}` in the environment marker (outside quotes a \
+                         marker is ASCII)"
+                    )),
+                    start: start + offset,
+                    len: c.len_utf8(),
+                    input: text.to_owned(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Where the marker of the PEP 508 requirement `text` starts: after the first `;`, or for
+/// `name @ url`, after the first `;` past the URL (which runs to the next whitespace and may
+/// hold `;`). Neither a name, extras nor a version specifier holds `@` or `;`.
+fn marker_start(text: &str) -> Option<usize> {
+    let separator = text.find(['@', ';'])?;
+    if text[separator..].starts_with(';') {
+        return Some(separator + 1);
+    }
+    let after_at = separator + 1;
+    let rest = &text[after_at..];
+    let url_start = after_at + (rest.len() - rest.trim_start().len());
+    let url_end = text[url_start..]
+        .find(char::is_whitespace)
+        .map_or(text.len(), |end| url_start + end);
+    text[url_end..].find(';').map(|at| url_end + at + 1)
 }
