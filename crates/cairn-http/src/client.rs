@@ -272,8 +272,15 @@ impl HttpClient {
         accept: Option<&'static str>,
     ) -> Result<Fetched, Failure> {
         let mut request = client.get(url.clone());
-        if let Some(accept) = accept {
-            request = request.header(reqwest::header::ACCEPT, accept);
+        match accept {
+            // Index pages are text, megabytes of it: taken gzip-compressed when the server
+            // offers it, and inflated on the way in (the page's size cap counts inflated bytes).
+            Some(accept) => request = request.header(reqwest::header::ACCEPT, accept),
+            // Wheels and other archives are compressed already, and their digests and
+            // `Content-Length` are of the bytes as stored: ask for them as they are.
+            None => {
+                request = request.header(reqwest::header::ACCEPT_ENCODING, "identity");
+            }
         }
         if let Some(policy) = cached {
             request = request.headers(policy.conditional_headers());

@@ -14,6 +14,10 @@
 //! retrying; `CAIRN_HTTP_RETRIES` and `CAIRN_HTTP_TIMEOUT` set them
 //! ([`ClientSettings::from_env`]).
 //!
+//! A request that negotiates a format ([`HttpClient::get_accepting`]: index pages) accepts a
+//! gzip-compressed answer and reads it inflated; any other request (wheels, already compressed,
+//! whose digests and `Content-Length` are of the stored bytes) asks for `identity`.
+//!
 //! Credentials in a URL (`https://user:token@host/`) are sent as basic auth and replaced by
 //! `****` wherever a URL is shown: errors and logs only ever hold a [`RedactedUrl`].
 //!

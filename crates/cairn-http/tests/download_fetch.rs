@@ -78,7 +78,7 @@ async fn streams_a_200_body_to_the_end() {
     let request = &server.requests("/pkg-1.0-py3-none-any.whl")[0];
     assert!(request.header("user-agent").unwrap().starts_with("cairn/"));
     // Wheels are served as they are: no content coding may be negotiated.
-    assert_eq!(request.header("accept-encoding"), None);
+    assert_eq!(request.header("accept-encoding"), Some("identity"));
     assert_eq!(request.header("if-none-match"), None);
 }
 
@@ -351,4 +351,40 @@ async fn an_unsolicited_304_is_an_error() {
         "{err:?}"
     );
     assert_eq!(server.hits("/weird"), 1);
+}
+
+/// `text` gzip-compressed.
+fn gzip(text: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn an_index_page_is_taken_gzip_encoded_and_read_inflated() {
+    let server = TestServer::start().await;
+    let page = br#"{"meta": {"api-version": "1.1"}, "name": "demo", "files": []}"#.repeat(200);
+    server.route(
+        "/simple/demo/",
+        Response::ok(gzip(&page)).header("Content-Encoding", "gzip"),
+    );
+    let client = client(fast_settings());
+    let fetched = client
+        .get_accepting(
+            &server.url("/simple/demo/"),
+            None,
+            Some("application/vnd.pypi.simple.v1+json"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(read_all(expect_body(fetched)).await, page);
+    let request = &server.requests("/simple/demo/")[0];
+    assert!(
+        request
+            .header("accept-encoding")
+            .is_some_and(|value| value.contains("gzip")),
+        "{:?}",
+        request.headers
+    );
 }

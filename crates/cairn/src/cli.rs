@@ -22,6 +22,17 @@ pub(crate) struct GlobalArgs {
     /// The cache directory [default: $XDG_CACHE_HOME/cairn or ~/.cache/cairn].
     #[arg(long, global = true, env = "CAIRN_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
+    /// A read-only cache asked after the cache directory for wheels pinned by digest (one baked
+    /// into an image, on a read-only mount, or another user's); repeatable, asked in order.
+    /// Nothing is written to it.
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_CACHE_LOWER",
+        value_name = "DIR",
+        value_delimiter = ':'
+    )]
+    pub(crate) cache_lower: Vec<PathBuf>,
     /// Use a temporary cache, removed when the command ends.
     #[arg(long, global = true, conflicts_with = "cache_dir")]
     pub(crate) no_cache: bool,

@@ -67,6 +67,9 @@ pub(super) fn fetch_path(
     if let Some(hit) = pointer_hit()? {
         return Ok(hit);
     }
+    if let Some(hit) = store.find_in_lower(&filename, expected, &shown)? {
+        return Ok(hit);
+    }
     // Processes fetching the same file wait for the first one here, then find its pointer
     // rather than each hashing the whole wheel only to learn that it is already unpacked.
     let _lock = cache.lock(&("path", source.as_str()), store.settings.lock_timeout)?;

@@ -11,6 +11,7 @@ mod bytes;
 mod dist_info;
 mod error;
 mod local;
+mod lower;
 mod pinned;
 mod progress;
 mod record;
@@ -40,6 +41,9 @@ pub enum FetchOutcome {
     ContentHit,
     /// The wheel was unpacked by this call.
     Unpacked,
+    /// A lower cache held the unpacked wheel (found by its digest), and its archive is used
+    /// where it is; nothing was written (see [`WheelStore::with_lower_caches`]).
+    LowerHit,
 }
 
 impl FetchOutcome {
@@ -131,6 +135,8 @@ pub struct WheelStore {
     unpacks: Arc<tokio::sync::Semaphore>,
     /// Turns for downloads (`StoreSettings::concurrent_downloads`).
     downloads: Arc<tokio::sync::Semaphore>,
+    /// Read-only caches asked after this one (see [`WheelStore::with_lower_caches`]).
+    lower: Arc<[Cache]>,
 }
 
 impl std::fmt::Debug for WheelStore {
@@ -158,6 +164,7 @@ impl WheelStore {
             client: Arc::default(),
             unpacks,
             downloads,
+            lower: Arc::new([]),
         }
     }
 

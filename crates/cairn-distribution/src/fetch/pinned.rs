@@ -21,6 +21,9 @@ impl WheelStore {
     /// first (lowest). `rank` is the caller's tag preference, such as
     /// `cairn_python::tags::Tags::priority`.
     ///
+    /// The store's own cache is asked first, then its lower caches
+    /// ([`with_lower_caches`](Self::with_lower_caches)) in order.
+    ///
     /// `None` when the store holds no such archive (or nothing is pinned): fetch from the
     /// source as usual. Reads a few small files; never touches the network.
     pub fn find_pinned(
@@ -39,17 +42,24 @@ impl WheelStore {
                 (Some(wanted), Ok(other)) => *wanted == other,
                 _ => version == other,
             };
-        let (candidate, filename) = record::indexed_candidates(self.cache(), expected)
-            .into_iter()
-            .filter_map(|candidate| {
-                let filename: WheelFilename = candidate.record.filename.parse().ok()?;
-                let acceptable =
-                    filename.normalized_name() == *name && same_version(&filename.version);
-                let priority = rank(&filename).filter(|_| acceptable)?;
-                Some((priority, candidate, filename))
-            })
-            .min_by_key(|(priority, _, _)| *priority)
-            .map(|(_, candidate, filename)| (candidate, filename))?;
+        // The store's own cache first, then each lower cache in order: the first that holds
+        // an acceptable wheel answers.
+        let (cache, candidate, filename) = std::iter::once(self.cache())
+            .chain(self.lower_caches())
+            .find_map(|cache| {
+                record::indexed_candidates(cache, expected)
+                    .into_iter()
+                    .filter_map(|candidate| {
+                        let filename: WheelFilename = candidate.record.filename.parse().ok()?;
+                        let acceptable =
+                            filename.normalized_name() == *name && same_version(&filename.version);
+                        let priority = rank(&filename).filter(|_| acceptable)?;
+                        Some((priority, candidate, filename))
+                    })
+                    .min_by_key(|(priority, _, _)| *priority)
+                    .map(|(_, candidate, filename)| (cache, candidate, filename))
+            })?;
+        let lower = !std::ptr::eq(cache, self.cache());
         let IndexedCandidate {
             archive,
             record,
@@ -62,16 +72,23 @@ impl WheelStore {
         tracing::debug!(
             wheel = %filename,
             archive = %archive.digest(),
+            cache = %cache.root().display(),
             "pinned digest answered by the published-hash index"
         );
-        self.cache().mark_used(&archive);
+        if !lower {
+            self.cache().mark_used(&archive);
+        }
         Some(FetchedWheel {
             source: filename.to_string(),
             filename,
             archive,
             hashes,
             size: record.wheel_size,
-            outcome: FetchOutcome::ContentHit,
+            outcome: if lower {
+                FetchOutcome::LowerHit
+            } else {
+                FetchOutcome::ContentHit
+            },
         })
     }
 }

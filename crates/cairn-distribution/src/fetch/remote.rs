@@ -65,6 +65,9 @@ pub(super) async fn fetch_url(
     if let Some(hit) = from_index(store, &request)? {
         return Ok(hit);
     }
+    if let Some(hit) = store.find_in_lower(filename, expected, &request.shown)? {
+        return Ok(hit);
+    }
     // Every attempt at this URL, whichever layer makes it, comes out of one budget.
     let mut budget = store.client().await?.retry_budget();
     if let PointerCheck::Hit(hit) = from_pointer(store, &request, false, &mut budget).await? {

@@ -34,8 +34,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         requests.push(WheelSource::parse_pinned(input, &pinned)?);
     }
     let cache = super::open_cache(global)?;
+    let lower = super::open_lower_caches(global, &cache)?;
     let store = WheelStore::new(cache, super::store_settings(global)?)
-        .with_reporter(Arc::new(Bars::new(global.quiet)));
+        .with_reporter(Arc::new(Bars::new(global.quiet)))
+        .with_lower_caches(lower);
     let fetches = requests
         .iter()
         .map(|(source, expected): &(WheelSource, ExpectedHashes)| store.fetch(source, expected));

@@ -86,7 +86,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
     let http = HttpClient::new(settings.http.clone())?;
     let store = WheelStore::new(cache.clone(), settings)
         .with_reporter(Arc::new(Bars::new(global.quiet)))
-        .with_http_client(http.clone());
+        .with_http_client(http.clone())
+        .with_lower_caches(super::open_lower_caches(global, &cache)?);
     let index = index_client(&args, file_index, &cache, http)?;
 
     // Find and fetch every wheel at once: index pages and downloads overlap.

@@ -32,6 +32,35 @@ pub(crate) fn open_cache(global: &GlobalArgs) -> anyhow::Result<Cache> {
     Ok(Cache::open(&cache_settings(global))?)
 }
 
+/// The lower caches `--cache-lower` names, opened for reading, except the cache `upper` itself
+/// (opening it twice could wait on itself behind waiting maintenance). Each must exist.
+pub(crate) fn open_lower_caches(global: &GlobalArgs, upper: &Cache) -> anyhow::Result<Vec<Cache>> {
+    let upper_root = std::fs::canonicalize(upper.root()).ok();
+    let mut lower = Vec::with_capacity(global.cache_lower.len());
+    for dir in global
+        .cache_lower
+        .iter()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "the lower cache `{}` (--cache-lower, CAIRN_CACHE_LOWER) is not a directory; name \
+                 an existing cairn cache",
+                dir.display()
+            );
+        }
+        if std::fs::canonicalize(dir).ok() == upper_root {
+            continue;
+        }
+        lower.push(Cache::open(&CacheSettings {
+            dir: Some(dir.clone()),
+            no_cache: false,
+            ..cache_settings(global)
+        })?);
+    }
+    Ok(lower)
+}
+
 /// The fetch settings the global options and the `CAIRN_HTTP_*` variables choose.
 pub(crate) fn store_settings(global: &GlobalArgs) -> anyhow::Result<StoreSettings> {
     let mut settings = StoreSettings::from_env()?;
