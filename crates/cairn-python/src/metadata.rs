@@ -183,10 +183,12 @@ impl CoreMetadata {
         let requires_dist = headers
             .all(REQUIRES_DIST)
             .map(|value| {
-                Requirement::from_str(value).map_err(|source| MetadataError::InvalidRequirement {
-                    value: value.to_owned(),
-                    source: Box::new(source),
-                })
+                crate::requirements::refuse_what_pep508_panics_on(value)
+                    .and_then(|()| Requirement::from_str(value))
+                    .map_err(|source| MetadataError::InvalidRequirement {
+                        value: value.to_owned(),
+                        source: Box::new(source),
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
 

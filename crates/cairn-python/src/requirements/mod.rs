@@ -44,5 +44,7 @@ mod requirement;
 pub use error::{LineProblem, RequirementsError};
 pub use file::{MAX_FILE_BYTES, MAX_TOTAL_BYTES, RequirementsFile};
 pub use location::Location;
+use marker::refuse_non_ascii_in_marker;
 pub use marker::{InterpreterMarkers, Marker, MarkerEnvironment, MarkerEnvironmentError};
+pub(crate) use requirement::refuse_what_pep508_panics_on;
 pub use requirement::{Requirement, parse_requirement_arg};

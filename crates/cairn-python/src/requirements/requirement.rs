@@ -126,6 +126,7 @@ impl ParsedRequirement {
             return Self::parse_bare(text, base_dir);
         }
         refuse_names_pep508_panics_on(text)?;
+        super::refuse_non_ascii_in_marker::<WrittenUrl>(text, false).map_err(|e| syntax(&e))?;
         let requirement = pep508_rs::Requirement::<WrittenUrl>::parse(text, "")
             .map_err(|error| syntax(&error))?;
         // pep508 normalises the name; keep it as written for messages.
@@ -166,9 +167,13 @@ impl ParsedRequirement {
     fn parse_bare(text: &str, base_dir: Option<&Path>) -> Result<Self, LineProblem> {
         let (location, marker_text) = split_bare_marker(text);
         let marker = match marker_text {
-            Some(marker_text) => Marker::new(
-                MarkerTree::parse_str::<WrittenUrl>(marker_text).map_err(|e| syntax(&e))?,
-            ),
+            Some(marker_text) => {
+                super::refuse_non_ascii_in_marker::<WrittenUrl>(marker_text, true)
+                    .map_err(|e| syntax(&e))?;
+                Marker::new(
+                    MarkerTree::parse_str::<WrittenUrl>(marker_text).map_err(|e| syntax(&e))?,
+                )
+            }
             None => None,
         };
         // `./a.whl[extra]`: extras after a path, as pip allows.
@@ -323,6 +328,21 @@ fn refuse_names_pep508_panics_on(text: &str) -> Result<(), LineProblem> {
         }
     }
     Ok(())
+}
+
+/// Refuses, as a pep508_rs error, the PEP 508 text pep508_rs 0.9.2 panics on instead of
+/// refusing (see `refuse_names_pep508_panics_on` and `refuse_non_ascii_in_marker`): for
+/// requirements that are not read as lines, such as the `Requires-Dist` of core metadata.
+pub(crate) fn refuse_what_pep508_panics_on<T: Pep508Url>(text: &str) -> Result<(), Pep508Error<T>> {
+    if let Err(problem) = refuse_names_pep508_panics_on(text) {
+        return Err(Pep508Error {
+            message: pep508_rs::Pep508ErrorSource::String(problem.to_string()),
+            start: 0,
+            len: text.len(),
+            input: text.to_owned(),
+        });
+    }
+    super::refuse_non_ascii_in_marker(text, false)
 }
 
 fn is_name_char(c: char) -> bool {
