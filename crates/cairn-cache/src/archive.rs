@@ -70,6 +70,9 @@ impl Cache {
         digest: &ContentDigest,
     ) -> Result<(ArchivePath, PersistOutcome), CacheError> {
         let archive = self.archive(digest);
+        // In a shared cache every member may have to remove it (`clean`, `prune`).
+        cairn_fs::share_tree(temp.path())
+            .map_err(|e| cairn_fs::FsError::new("share the unpacked archive", temp.path(), e))?;
         let outcome = persist_dir(temp, &archive.path)?;
         Ok((archive, outcome))
     }

@@ -51,6 +51,6 @@ pub use digest::{ContentDigest, DigestEncoding, DigestError};
 pub use error::FsError;
 pub use link::{Link, LinkDir, LinkError, LinkMode, LinkOutcome, Linker, link_file, link_tree};
 pub use lock::{LockError, LockMode, LockedFile};
-pub use permissions::{create_dir_all, is_shared, is_shared_dir, share, temp_dir_in};
+pub use permissions::{create_dir_all, is_shared, is_shared_dir, share, share_tree, temp_dir_in};
 pub use persist::{PersistOutcome, persist_dir};
 pub use placement::mark_top_of_hierarchies;

@@ -102,6 +102,28 @@ pub fn share(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Gives `dir` and every directory below it the shared mode, when `dir` is shared: a tree
+/// unpacked into a shared cache (whose directories the unpacker made `755`) becomes removable
+/// by every member of the group. Symbolic links are not followed. Only directories change:
+/// removing a file needs write access to its directory, not to the file.
+pub fn share_tree(dir: &Path) -> io::Result<()> {
+    if !is_shared_dir(dir) {
+        return Ok(());
+    }
+    let mut pending = vec![dir.to_owned()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                let path = entry.path();
+                share(&path)?;
+                pending.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A new temporary directory in `parent` whose name starts with `prefix`, with the mode a
 /// directory created there gets (module docs), so that it can be renamed into place as a cache
 /// entry as it is.
@@ -155,6 +177,22 @@ mod tests {
         create_dir_all(&dir).unwrap();
         assert_eq!(mode(&root.path().join("a")), 0o2775);
         assert_eq!(mode(&dir), 0o2775);
+    }
+
+    #[test]
+    fn a_tree_in_a_shared_directory_is_shared_throughout() {
+        let root = tempfile::tempdir().unwrap();
+        let tree = root.path().join("tree");
+        std::fs::create_dir_all(tree.join("a/b")).unwrap();
+        std::fs::write(tree.join("a/file"), b"").unwrap();
+        // Not shared: left alone.
+        share_tree(&tree).unwrap();
+        assert_eq!(mode(&tree.join("a/b")) & 0o2020, 0);
+        share(&tree).unwrap();
+        share_tree(&tree).unwrap();
+        assert_eq!(mode(&tree.join("a")), 0o2775);
+        assert_eq!(mode(&tree.join("a/b")), 0o2775);
+        assert_eq!(mode(&tree.join("a/file")) & 0o2000, 0);
     }
 
     #[test]

@@ -193,7 +193,7 @@ fn remove_here(cache: &Cache, plan: &Plan) -> Result<Usage, MaintenanceError> {
         let results: Vec<(Usage, Result<(), MaintenanceError>)> = plan
             .removals
             .par_iter()
-            .filter(|removal| removal_phase(removal) == phase)
+            .filter(|removal| removal_phase(root, removal) == phase)
             .map(|removal| (removal.usage, remove_entry(root, &removal.path)))
             .collect();
         for (usage, result) in results {
@@ -213,13 +213,16 @@ fn remove_here(cache: &Cache, plan: &Plan) -> Result<Usage, MaintenanceError> {
     }
 }
 
-/// 0: records; 1: archives and other directories; 2: manifests and everything else.
-fn removal_phase(removal: &Removal) -> u8 {
+/// 0: records, and whole buckets of records (`cache clean` removes `wheels-v0` as one
+/// directory: it must be gone before the archives its pointers name); 1: archives and other
+/// directories; 2: manifests and everything else.
+fn removal_phase(root: &Path, removal: &Removal) -> u8 {
     let is_record = removal
         .path
         .extension()
         .is_some_and(|extension| extension == "json" || extension == "http")
-        || matches!(removal.reason, Reason::OrphanIndexEntry);
+        || matches!(removal.reason, Reason::OrphanIndexEntry)
+        || is_record_bucket(root, &removal.path);
     let is_manifest = removal
         .path
         .extension()
@@ -233,6 +236,28 @@ fn removal_phase(removal: &Removal) -> u8 {
     } else {
         1
     }
+}
+
+/// Whether `path` is the directory of a bucket of records in `root`, of any version: one whose
+/// entries name archives or stand for what is cached (pointers, digest index, pages,
+/// interpreter facts), as opposed to archives and lock files.
+fn is_record_bucket(root: &Path, path: &Path) -> bool {
+    if path.parent() != Some(root) {
+        return false;
+    }
+    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+        return false;
+    };
+    crate::CacheBucket::ALL
+        .iter()
+        .filter(|bucket| !matches!(bucket, crate::CacheBucket::Archive | crate::CacheBucket::Locks))
+        .any(|bucket| {
+            name.strip_prefix(bucket.base_name())
+                .and_then(|rest| rest.strip_prefix("-v"))
+                .is_some_and(|version| {
+                    !version.is_empty() && version.bytes().all(|byte| byte.is_ascii_digit())
+                })
+        })
 }
 
 /// Refuses any path that is not strictly below `root` by plain names (no `..`, no `.`).
@@ -367,5 +392,34 @@ mod tests {
                 "{outside}"
             );
         }
+    }
+
+    #[test]
+    fn whole_buckets_of_records_go_before_the_archives_their_entries_name() {
+        let root = Path::new("/cache/root");
+        let phase = |path: &str| {
+            removal_phase(
+                root,
+                &Removal {
+                    path: root.join(path),
+                    reason: Reason::Clean,
+                    usage: Usage::default(),
+                },
+            )
+        };
+        for records in [
+            "wheels-v0",
+            "hashes-v1",
+            "hashes-v0",
+            "simple-v1",
+            "interpreter-v2",
+        ] {
+            assert_eq!(phase(records), 0, "{records}");
+        }
+        assert_eq!(phase("archive-v0"), 1);
+        for other in ["wheels-v", "wheels-vx", "wheels-v0/url", "archive-v0/ab/cd"] {
+            assert_ne!(phase(other), 0, "{other}");
+        }
+        assert_eq!(phase("archive-v0/ab/cd.manifest"), 2);
     }
 }
