@@ -250,7 +250,12 @@ fn is_record_bucket(root: &Path, path: &Path) -> bool {
     };
     crate::CacheBucket::ALL
         .iter()
-        .filter(|bucket| !matches!(bucket, crate::CacheBucket::Archive | crate::CacheBucket::Locks))
+        .filter(|bucket| {
+            !matches!(
+                bucket,
+                crate::CacheBucket::Archive | crate::CacheBucket::Locks
+            )
+        })
         .any(|bucket| {
             name.strip_prefix(bucket.base_name())
                 .and_then(|rest| rest.strip_prefix("-v"))
