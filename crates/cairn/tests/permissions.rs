@@ -216,10 +216,7 @@ fn a_shared_cache_root_gives_its_group_what_cairn_creates_in_it() {
     // A usual umask, which alone would take the group's write bit away.
     succeeds(with_umask(&install, "022"));
     let found = modes(&cache);
-    let directories: Vec<_> = found
-        .iter()
-        .filter(|(_, _, is_dir)| *is_dir)
-        .collect();
+    let directories: Vec<_> = found.iter().filter(|(_, _, is_dir)| *is_dir).collect();
     // Buckets, shards, archives and the directories inside archives: any member may remove
     // what another unpacked.
     assert!(
