@@ -41,7 +41,7 @@ impl CacheBucket {
             Self::Wheels => "wheels-v0",
             // v1: entries name the wheel file too.
             Self::Hashes => "hashes-v1",
-            Self::Simple => "simple-v0",
+            Self::Simple => "simple-v1",
             // v1: the records gained the marker values and the executable; v2: keyed by the
             // path as asked for, with the environment (prefix, scheme, sys.executable).
             Self::Interpreter => "interpreter-v2",

@@ -13,7 +13,7 @@ fn clean_removes_everything_but_the_lock_and_tag_files() {
     let fixture = Fixture::new();
     let alpha = fixture.wheel("alpha", "1.0", &[("alpha/data.bin", 30_000)]);
     fixture.fetch(&alpha);
-    std::fs::create_dir_all(fixture.root.join("simple-v0").join("0123456789abcdef")).unwrap();
+    std::fs::create_dir_all(fixture.root.join("simple-v1").join("0123456789abcdef")).unwrap();
     std::fs::write(fixture.root.join("unknown.txt"), "x").unwrap();
 
     let cache = fixture.exclusive();
@@ -45,7 +45,7 @@ fn clean_of_one_package_keeps_archives_another_pointer_still_names() {
     assert_eq!(fixture.fetch(&beta).outcome, Outcome::ContentHit);
     let gamma_fetched = fixture.fetch(&gamma);
     // Project pages in the simple bucket belong to their package too.
-    let index = fixture.root.join("simple-v0").join("0123456789abcdef");
+    let index = fixture.root.join("simple-v1").join("0123456789abcdef");
     std::fs::create_dir_all(&index).unwrap();
     for file in ["alpha.page", "alpha.http", "beta.page", "gamma-pkg.page"] {
         std::fs::write(index.join(file), "page").unwrap();
@@ -60,11 +60,11 @@ fn clean_of_one_package_keeps_archives_another_pointer_still_names() {
         fixture.plan_entries(&plan),
         [
             (
-                "simple-v0/0123456789abcdef/alpha.http".to_owned(),
+                "simple-v1/0123456789abcdef/alpha.http".to_owned(),
                 Reason::Package
             ),
             (
-                "simple-v0/0123456789abcdef/alpha.page".to_owned(),
+                "simple-v1/0123456789abcdef/alpha.page".to_owned(),
                 Reason::Package
             ),
             (alpha_pointer.clone(), Reason::Package),
@@ -83,7 +83,7 @@ fn clean_of_one_package_keeps_archives_another_pointer_still_names() {
         (fixture.rel(shared.archive.path()), Reason::Package),
         (fixture.rel(&manifest), Reason::Package),
         (
-            "simple-v0/0123456789abcdef/beta.page".to_owned(),
+            "simple-v1/0123456789abcdef/beta.page".to_owned(),
             Reason::Package,
         ),
         (beta_pointer, Reason::Package),

@@ -369,7 +369,7 @@ fn ci_drops_downloads_and_keeps_what_came_from_local_files() {
     std::fs::copy(&both, &both_copy).unwrap();
     let (both_pointer, both_policy) = make_url_pointer(&fixture, &both, "00000000000000d2");
     fixture.fetch(&both_copy);
-    let simple = fixture.root.join("simple-v0").join("0123456789abcdef");
+    let simple = fixture.root.join("simple-v1").join("0123456789abcdef");
     std::fs::create_dir_all(&simple).unwrap();
     std::fs::write(simple.join("local.page"), "page").unwrap();
     let interpreter = fixture.root.join(CacheBucket::Interpreter.dir_name());
@@ -391,7 +391,7 @@ fn ci_drops_downloads_and_keeps_what_came_from_local_files() {
             Reason::UnreferencedArchive,
         ),
         (fixture.rel(&manifest), Reason::UnreferencedArchive),
-        ("simple-v0".to_owned(), Reason::Downloaded),
+        ("simple-v1".to_owned(), Reason::Downloaded),
         ("locks-v0".to_owned(), Reason::LockFiles),
     ]);
     assert_eq!(prune(&fixture, &options), expected);

@@ -1,21 +1,29 @@
 //! [`IndexClient`]: a project's files from a Simple API index, cached and revalidated.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use cairn_cache::{Cache, Refresh, RefreshState};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
+use super::compact::ArchivedCompactPage;
 use super::error::IndexError;
 use super::file::IndexFile;
-use super::page_cache::{Page, PageEntries};
+use super::page_cache::{PageBytes, PageEntries};
 use super::{html, json, project};
-use cairn_http::{DownloadError, Fetched, HttpClient};
+use cairn_http::{CachePolicy, DownloadError, Fetched, Freshness, HttpClient};
 use cairn_types::RedactedUrl;
 
 /// The largest project page cairn reads by default; PyPI's largest are tens of megabytes. A
 /// server sending more (or never ending its body) is refused rather than exhausting memory.
 pub const MAX_PAGE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// How many project pages an [`IndexClient`] requests at once by default, as many as downloads
+/// (`--concurrent-downloads`). The requests share the HTTP client's connection pool (one
+/// HTTP/2 connection to hosts that offer it), and a revalidation is mostly waiting.
+pub const DEFAULT_CONCURRENT_REQUESTS: usize = 50;
 
 /// A client of one Simple API index (PEP 503 / PEP 691), with find-links directories searched
 /// before it.
@@ -28,6 +36,8 @@ pub struct IndexClient {
     pub(super) refresh: Refresh,
     /// The largest page read, from the server or the cache ([`MAX_PAGE_BYTES`] by default).
     pub(super) max_page_bytes: u64,
+    /// Turns for page requests, shared by clones.
+    pub(super) requests: Arc<tokio::sync::Semaphore>,
 }
 
 impl IndexClient {
@@ -50,7 +60,16 @@ impl IndexClient {
             find_links: Vec::new(),
             refresh: Refresh::none(),
             max_page_bytes: MAX_PAGE_BYTES,
+            requests: Arc::new(tokio::sync::Semaphore::new(DEFAULT_CONCURRENT_REQUESTS)),
         }
+    }
+
+    /// Requests at most `requests` project pages at once (default
+    /// [`DEFAULT_CONCURRENT_REQUESTS`]; 0 counts as 1). Pages read from the cache without a
+    /// request do not wait for a turn.
+    pub fn with_concurrent_requests(mut self, requests: usize) -> Self {
+        self.requests = Arc::new(tokio::sync::Semaphore::new(requests.max(1)));
+        self
     }
 
     /// Refuses project pages larger than `bytes` (default [`MAX_PAGE_BYTES`]).
@@ -85,49 +104,81 @@ impl IndexClient {
     /// cache is used.
     pub async fn files(&self, name: &str) -> Result<Vec<IndexFile>, IndexError> {
         let project = project::normalized(name)?;
-        let page = self.page(&project).await?;
-        parse(&page, &project)
+        self.with_page(&project, ArchivedCompactPage::files).await
     }
 
-    /// The project's page, from the cache or the index.
-    async fn page(&self, project: &str) -> Result<Page, IndexError> {
+    /// Runs `read` on the project's page in its compact form, from the cache or the index.
+    ///
+    /// A cached page is read and validated once, on the calling task: only the files of the
+    /// version asked for are decoded, which keeps it cheap enough not to need a blocking
+    /// thread. A page from the index is parsed, reduced and stored on a blocking thread, since
+    /// a large one takes long to parse.
+    /// At most [`with_concurrent_requests`](Self::with_concurrent_requests) requests for pages
+    /// are in flight at once; reading the cache waits for none.
+    pub(super) async fn with_page<R>(
+        &self,
+        project: &str,
+        read: impl FnOnce(&ArchivedCompactPage) -> R,
+    ) -> Result<R, IndexError> {
         let url = self.project_url(project)?;
         let entries = PageEntries::new(&self.cache, &self.index_url, project);
         let refresh = self.refresh.state_of(&entries.policy, Some(project));
-        let cached = match entries.read_page(self.max_page_bytes) {
+        let stored = entries.read_page(self.max_page_bytes);
+        let cached = stored.as_ref().and_then(|bytes| match bytes.page(project) {
+            Ok(page) => Some(page),
+            Err(reason) => {
+                tracing::debug!(
+                    path = %entries.page.path().display(),
+                    %reason,
+                    "ignoring an unreadable cached page"
+                );
+                None
+            }
+        });
+        let cached_policy = match cached {
             // Stored by this very operation, after the refresh began: already refreshed.
             Some(page)
                 if refresh == RefreshState::Fresh && self.refresh.applies_to(Some(project)) =>
             {
-                return Ok(page);
+                return Ok(read(page));
             }
-            Some(page) => {
+            Some(_) => {
                 // A page whose policy is lost is still good offline; online it is fetched
                 // again, since a default policy is stale and has no validators.
                 let mut policy = entries.read_policy().unwrap_or_default();
                 if refresh == RefreshState::Stale {
                     policy.no_cache = true;
                 }
-                Some((page, policy))
+                Some(policy)
             }
             None => None,
         };
-        let (cached_page, cached_policy) = cached.unzip();
 
+        // A turn only for what may reach the network: a page fresh by its policy is answered
+        // by the HTTP client at once, and must not wait behind revalidations. The semaphore
+        // is never closed; without a permit the request would simply be unbounded.
+        let fresh = cached_policy
+            .as_ref()
+            .is_some_and(|policy| policy.freshness(SystemTime::now()) == Freshness::Fresh);
+        let permit = if fresh {
+            None
+        } else {
+            self.requests.acquire().await.ok()
+        };
         let fetched = self
             .http
             .get_accepting(&url, cached_policy.as_ref(), Some(json::ACCEPT))
             .await
             .map_err(|source| self.download_error(project, &url, source))?;
-        match (fetched, cached_page) {
+        match (fetched, cached) {
             (Fetched::Fresh, Some(page)) => {
                 tracing::debug!(project, "index page fresh in the cache");
-                Ok(page)
+                Ok(read(page))
             }
             (Fetched::NotModified { policy }, Some(page)) => {
                 tracing::debug!(project, "index page not modified");
                 entries.write_policy(&policy)?;
-                Ok(page)
+                Ok(read(page))
             }
             (Fetched::Body(download), _) => {
                 let policy = download.policy.clone();
@@ -139,6 +190,7 @@ impl IndexClient {
                     .read_to_end(&mut body)
                     .await
                     .map_err(|error| self.body_error(project, &url, error))?;
+                drop(permit);
                 if body.len() as u64 > cap {
                     return Err(IndexError::BadPage {
                         name: project.to_owned(),
@@ -150,15 +202,13 @@ impl IndexClient {
                         ),
                     });
                 }
-                let page = Page {
-                    url: page_url,
-                    body,
-                };
-                match policy {
-                    Some(policy) => entries.write(&page, &policy)?,
-                    None => entries.remove(),
-                }
-                Ok(page)
+                let bytes = store(project, page_url.clone(), body, policy, entries).await?;
+                let page = bytes.page(project).map_err(|reason| IndexError::BadPage {
+                    name: project.to_owned(),
+                    url: RedactedUrl::new(&page_url).to_string(),
+                    reason: format!("its compact form does not read back ({reason})"),
+                })?;
+                Ok(read(page))
             }
             // The client only answers `Fresh` or `304` when it was given a cached policy, which
             // exists only with a cached page.
@@ -171,7 +221,7 @@ impl IndexClient {
     }
 
     /// `<index>/<project>/`.
-    fn project_url(&self, project: &str) -> Result<Url, IndexError> {
+    pub(crate) fn project_url(&self, project: &str) -> Result<Url, IndexError> {
         self.index_url
             .join(&format!("{project}/"))
             .map_err(|error| IndexError::BadPage {
@@ -218,9 +268,36 @@ impl IndexClient {
     }
 }
 
+/// Parses a page from the index, reduces it to its compact form and stores that with `policy`
+/// (or forgets the page when there is no policy: `no-store`), on a blocking thread.
+async fn store(
+    project: &str,
+    page_url: Url,
+    body: Vec<u8>,
+    policy: Option<CachePolicy>,
+    entries: PageEntries,
+) -> Result<PageBytes, IndexError> {
+    let name = project.to_owned();
+    let redacted = RedactedUrl::new(&page_url).to_string();
+    let task = tokio::task::spawn_blocking(move || {
+        let files = parse(&body, &page_url, &name)?;
+        let bytes = entries.encode(&name, &page_url, &files)?;
+        match policy {
+            Some(policy) => entries.write(&bytes, &policy)?,
+            None => entries.remove(),
+        }
+        Ok(bytes)
+    });
+    task.await.map_err(|error| IndexError::BadPage {
+        name: project.to_owned(),
+        url: redacted,
+        reason: format!("reading it failed: {error}"),
+    })?
+}
+
 /// The files of a page, each classified by its name (kind and version) once, here.
-fn parse(page: &Page, project: &str) -> Result<Vec<IndexFile>, IndexError> {
-    let mut files = parse_page(page, project)?;
+pub(crate) fn parse(body: &[u8], url: &Url, project: &str) -> Result<Vec<IndexFile>, IndexError> {
+    let mut files = parse_page(body, url, project)?;
     for file in &mut files {
         file.classify(project);
     }
@@ -229,19 +306,19 @@ fn parse(page: &Page, project: &str) -> Result<Vec<IndexFile>, IndexError> {
 
 /// The files of a page: JSON if it looks like JSON (PEP 691 servers label it, but a body that
 /// opens with `{` cannot be HTML anyway), HTML otherwise.
-fn parse_page(page: &Page, project: &str) -> Result<Vec<IndexFile>, IndexError> {
+fn parse_page(body: &[u8], url: &Url, project: &str) -> Result<Vec<IndexFile>, IndexError> {
     let bad_page = |reason: String| IndexError::BadPage {
         name: project.to_owned(),
-        url: RedactedUrl::new(&page.url).to_string(),
+        url: RedactedUrl::new(url).to_string(),
         reason,
     };
-    let first = page.body.iter().find(|byte| !byte.is_ascii_whitespace());
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
     if first == Some(&b'{') {
-        return json::parse(&page.body, &page.url).map_err(bad_page);
+        return json::parse(body, url).map_err(bad_page);
     }
-    let text = std::str::from_utf8(&page.body)
+    let text = std::str::from_utf8(body)
         .map_err(|error| bad_page(format!("it is not UTF-8 HTML ({error})")))?;
-    Ok(html::parse(text, &page.url))
+    Ok(html::parse(text, url))
 }
 
 /// `bytes` in MiB when it is a whole number of them, else in bytes.

@@ -2,9 +2,11 @@
 //! find-links directories.
 //!
 //! [`IndexClient::files`] lists a project's files, caching each project page in the simple
-//! bucket with its HTTP cache policy (see `page_cache.rs` for the layout);
+//! bucket with its HTTP cache policy, parsed once and stored in a compact form that is read in
+//! place (see `page_cache.rs` and `compact.rs` for the layout);
 //! [`IndexClient::find_wheel`] picks the best wheel of a pinned version for a set of
-//! [`Tags`](cairn_python::tags::Tags), or says precisely why there is none.
+//! [`Tags`](cairn_python::tags::Tags), reading only that version's files from the page, or
+//! says precisely why there is none.
 //!
 //! Each [`IndexFile`] carries what its name says (its [`FileKind`] and PEP 440 [`Version`]),
 //! read once with the page, and whether the index serves its core metadata on its own
@@ -46,7 +48,10 @@
 //! # }
 //! ```
 
+#[doc(hidden)]
+pub mod bench;
 mod client;
+mod compact;
 mod error;
 mod file;
 mod find_links;
@@ -59,7 +64,7 @@ mod page_cache;
 mod project;
 mod select;
 
-pub use client::{IndexClient, MAX_PAGE_BYTES};
+pub use client::{DEFAULT_CONCURRENT_REQUESTS, IndexClient, MAX_PAGE_BYTES};
 pub use error::IndexError;
 pub use file::{FileKind, IndexFile, MetadataLink};
 pub use metadata::MetadataFetchError;

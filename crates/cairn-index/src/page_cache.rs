@@ -1,30 +1,79 @@
 //! Project pages in the simple bucket.
 //!
-//! `simple-v0/<cache_digest(canonical index URL)>/<normalised project>.page` holds the page as
-//! the server sent it, after one header line and the URL it came from (relative links resolve
-//! against it): `cairn-simple-1\n<final URL>\n<body>`. Beside it, `<project>.http` holds the
-//! response's [`CachePolicy`], as for wheels. The raw body is kept, rather than a parsed form,
-//! so that a better parser needs no new bucket version. Both files are replaced whole.
+//! `simple-v1/<cache_digest(canonical index URL)>/<normalised project>.page` holds the page in
+//! its compact form (see `compact.rs`) after a 32-byte header: the format line
+//! `cairn-simple-v2\n` (16 bytes), the archive's length (8 bytes, little-endian) and 8 zero
+//! bytes, so that the archive stays aligned when the file is read into an aligned buffer.
+//! Beside it, `<project>.http` holds the response's [`CachePolicy`], as for wheels. Both files
+//! are replaced whole. A file without the format line, of another length than its header says,
+//! that fails validation or that names another project is a miss, and the page is fetched
+//! again.
 
+use std::io::Read;
 use std::path::Path;
 
 use cairn_cache::{Cache, CacheBucket, CacheEntry};
 use cairn_cache_key::{CanonicalUrl, cache_digest};
 use url::Url;
 
+use super::compact::{self, Aligned, ArchivedCompactPage};
 use super::error::IndexError;
 use cairn_http::CachePolicy;
 
-/// Leads every stored page, so that another file or an older format is a miss.
-const FORMAT_LINE: &[u8] = b"cairn-simple-1\n";
+/// Leads every stored page, so that another file or another format is a miss.
+const FORMAT_LINE: &[u8; 16] = b"cairn-simple-v2\n";
 
-/// A project page: where it came from and its bytes.
-#[derive(Debug, Clone)]
-pub(crate) struct Page {
-    /// The URL the body came from, after redirects.
-    pub(crate) url: Url,
-    /// The body, JSON or HTML.
-    pub(crate) body: Vec<u8>,
+/// The format line, the archive's length and padding: a multiple of [`compact::ALIGN`], so the
+/// archive after it stays aligned.
+const HEADER_LEN: usize = 32;
+const _: () = assert!(HEADER_LEN.is_multiple_of(compact::ALIGN));
+
+/// A project page in its stored form: the format line and the compact archive, in a buffer
+/// aligned for reading it in place.
+#[derive(Debug)]
+pub(crate) struct PageBytes {
+    bytes: Aligned,
+}
+
+impl PageBytes {
+    /// The stored form of `files` (parsed from the page at `url`, classified for `project`).
+    fn encode(
+        project: &str,
+        url: &Url,
+        files: &[crate::IndexFile],
+    ) -> Result<Self, compact::EncodeError> {
+        let archive = compact::encode(project, url, files)?;
+        let mut bytes = Aligned::with_capacity(HEADER_LEN + archive.len());
+        bytes.extend_from_slice(FORMAT_LINE);
+        bytes.extend_from_slice(&(archive.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&[0; HEADER_LEN - FORMAT_LINE.len() - 8]);
+        bytes.extend_from_slice(&archive);
+        Ok(Self { bytes })
+    }
+
+    /// Reads bytes stored by [`encode`](Self::encode); `None` unless they start with the
+    /// format line and are as long as their header says (a truncated file is a miss).
+    pub(crate) fn from_reader(reader: &mut impl Read, capacity: usize) -> Option<Self> {
+        let mut bytes = Aligned::with_capacity(capacity);
+        bytes.extend_from_reader(reader).ok()?;
+        let header = bytes.get(..HEADER_LEN)?;
+        let (format, rest) = header.split_at(FORMAT_LINE.len());
+        let length = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+        let complete = format == FORMAT_LINE
+            && u64::try_from(bytes.len() - HEADER_LEN).is_ok_and(|actual| actual == length);
+        complete.then_some(Self { bytes })
+    }
+
+    /// The page, validated, if it is `project`'s; why not otherwise.
+    pub(crate) fn page(&self, project: &str) -> Result<&ArchivedCompactPage, String> {
+        let archive = self.bytes.get(HEADER_LEN..).unwrap_or_default();
+        compact::access(archive, project)
+    }
+
+    /// The whole stored form.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// The cache files of one project's page on one index.
@@ -42,30 +91,38 @@ impl PageEntries {
         Self { page, policy }
     }
 
-    /// The stored page, if there is a readable one whose body is at most `max_body` bytes (a
-    /// larger file was not written by cairn, which refuses such pages: it is a miss).
-    pub(crate) fn read_page(&self, max_body: u64) -> Option<Page> {
-        use std::io::Read;
-        // The header: the format line and a URL, which URL parsing bounds well below this.
-        const MAX_HEADER: u64 = 64 * 1024;
-        let cap = max_body.saturating_add(MAX_HEADER);
-        let mut bytes = Vec::new();
-        std::fs::File::open(self.page.path())
-            .ok()?
-            .take(cap.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .ok()?;
-        if bytes.len() as u64 > cap {
+    /// The stored page's bytes, if there is a file of at most `max_bytes` that starts with the
+    /// format line (a larger file was not written by cairn, which refuses such pages: it is a
+    /// miss). They are validated when read with [`PageBytes::page`].
+    pub(crate) fn read_page(&self, max_bytes: u64) -> Option<PageBytes> {
+        let file = std::fs::File::open(self.page.path()).ok()?;
+        let size = file.metadata().ok()?.len();
+        if size > max_bytes {
             tracing::debug!(path = %self.page.path().display(), "ignoring an oversized cached page");
             return None;
         }
-        let rest = bytes.strip_prefix(FORMAT_LINE)?;
-        let newline = rest.iter().position(|&byte| byte == b'\n')?;
-        let url = std::str::from_utf8(&rest[..newline]).ok()?;
-        let url = Url::parse(url).ok()?;
-        Some(Page {
-            url,
-            body: rest[newline + 1..].to_vec(),
+        // The file may grow between `metadata` and the read: the cap still holds.
+        let mut reader = file.take(max_bytes.saturating_add(1));
+        // Room for the whole file and the read that finds its end, so the buffer never grows.
+        let capacity = usize::try_from(size).ok()?.saturating_add(compact::ALIGN);
+        let page = PageBytes::from_reader(&mut reader, capacity)?;
+        if page.as_bytes().len() as u64 > max_bytes {
+            return None;
+        }
+        Some(page)
+    }
+
+    /// The stored form of `files`, parsed from the page at `url` and classified for `project`.
+    pub(crate) fn encode(
+        &self,
+        project: &str,
+        url: &Url,
+        files: &[crate::IndexFile],
+    ) -> Result<PageBytes, IndexError> {
+        PageBytes::encode(project, url, files).map_err(|error| IndexError::Cache {
+            action: "encode",
+            path: self.page.path().to_owned(),
+            source: std::io::Error::other(error.to_string()),
         })
     }
 
@@ -77,14 +134,8 @@ impl PageEntries {
 
     /// Stores a new page and its policy (the page first: a policy never describes a page
     /// older than itself).
-    pub(crate) fn write(&self, page: &Page, policy: &CachePolicy) -> Result<(), IndexError> {
-        let mut bytes =
-            Vec::with_capacity(FORMAT_LINE.len() + page.url.as_str().len() + 1 + page.body.len());
-        bytes.extend_from_slice(FORMAT_LINE);
-        bytes.extend_from_slice(page.url.as_str().as_bytes());
-        bytes.push(b'\n');
-        bytes.extend_from_slice(&page.body);
-        write(self.page.path(), &bytes)?;
+    pub(crate) fn write(&self, page: &PageBytes, policy: &CachePolicy) -> Result<(), IndexError> {
+        write(self.page.path(), page.as_bytes())?;
         self.write_policy(policy)
     }
 

@@ -106,8 +106,13 @@ impl IndexClient {
             });
         }
 
-        let files = self.files(&wanted.project).await?;
-        self.select(&wanted, &files, &local)
+        // Only the files of the wanted version are read from the page, not the whole page.
+        let project = wanted.project.clone();
+        self.with_page(&project, |page| {
+            let candidates = page.candidates(wanted.version.version());
+            self.select(&wanted, &candidates, &local, || page.versions())
+        })
+        .await?
     }
 
     /// The only wheel of `name` at version `version` in the find-links directories, whatever
@@ -131,13 +136,16 @@ impl IndexClient {
         matching.next().is_none().then_some(path)
     }
 
+    /// The best of `files` (the page's files that may carry the wanted version) and `local`
+    /// (the find-links wheels of the project); `versions` lists every version of the page,
+    /// for the error that says the wanted one is missing.
     fn select(
         &self,
         wanted: &Wanted<'_>,
         files: &[IndexFile],
         local: &[(PathBuf, WheelFilename)],
+        versions: impl FnOnce() -> Vec<Version>,
     ) -> Result<FoundWheel, IndexError> {
-        // Each file's kind and version were read once, when its page was parsed.
         let matching: Vec<&IndexFile> = files
             .iter()
             .filter(|file| {
@@ -152,7 +160,7 @@ impl IndexClient {
             .filter(|wheel| wanted.matches(&wheel.version))
             .collect();
         if matching.is_empty() && local_matching.is_empty() {
-            let seen = files.iter().filter_map(|file| file.version.clone()).chain(
+            let seen = versions().into_iter().chain(
                 local
                     .iter()
                     .filter_map(|(_, wheel)| Version::from_str(&wheel.version).ok()),

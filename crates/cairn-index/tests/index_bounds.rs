@@ -42,7 +42,7 @@ async fn a_page_larger_than_the_cap_is_refused_naming_the_cap() {
     assert!(message.contains("larger than 2 MiB"), "{message}");
     assert!(message.contains("/simple/demo/"), "{message}");
     assert_eq!(
-        walk(&cache_dir.path().join("simple-v0")),
+        walk(&cache.bucket(cairn_cache::CacheBucket::Simple)),
         Vec::<PathBuf>::new()
     );
 

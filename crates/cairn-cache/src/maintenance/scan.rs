@@ -327,7 +327,7 @@ impl Scan {
         Ok(())
     }
 
-    /// Project pages and their policies: `simple-v0/<index>/<project>.{page,http}`.
+    /// Project pages and their policies: `simple-v1/<index>/<project>.{page,http}`.
     fn scan_simple(&mut self, bucket: &Path) -> Result<(), MaintenanceError> {
         for_each_entry(bucket, |index| {
             if index.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
