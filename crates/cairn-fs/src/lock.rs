@@ -171,6 +171,11 @@ fn open_lock_file(path: &Path, mode: LockMode) -> Result<File, LockError> {
         mode,
         source,
     };
+    // The usual case, one syscall: the lock file exists.
+    match open_existing(path) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        opened => return opened.map_err(io_error),
+    }
     let mut create = OpenOptions::new();
     create.read(true).write(true).create_new(true);
     #[cfg(unix)]
@@ -183,22 +188,22 @@ fn open_lock_file(path: &Path, mode: LockMode) -> Result<File, LockError> {
     match create.open(path) {
         Ok(file) => {
             share_lock_file(&file, path);
-            return Ok(file);
+            Ok(file)
         }
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
-        // A missing lock file that cannot be created is reported as the permission it lacks.
-        Err(error) if is_not_writable(&error) => {
-            return open_read_only(path).map_err(|other| match other.kind() {
-                io::ErrorKind::NotFound => io_error(error),
-                _ => io_error(other),
-            });
+        // Another process created it meanwhile.
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            open_existing(path).map_err(io_error)
         }
-        Err(error) => return Err(io_error(error)),
-    }
-    match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(file) => Ok(file),
-        Err(error) if is_not_writable(&error) => open_read_only(path).map_err(io_error),
         Err(error) => Err(io_error(error)),
+    }
+}
+
+/// Opens the existing lock file at `path` for writing, or for reading only when this user may
+/// not write it.
+fn open_existing(path: &Path) -> io::Result<File> {
+    match OpenOptions::new().read(true).write(true).open(path) {
+        Err(error) if is_not_writable(&error) => open_read_only(path),
+        opened => opened,
     }
 }
 

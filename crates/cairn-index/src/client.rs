@@ -20,10 +20,11 @@ use cairn_types::RedactedUrl;
 /// server sending more (or never ending its body) is refused rather than exhausting memory.
 pub const MAX_PAGE_BYTES: u64 = 512 * 1024 * 1024;
 
-/// How many project pages an [`IndexClient`] requests at once by default, as many as downloads
-/// (`--concurrent-downloads`). The requests share the HTTP client's connection pool (one
-/// HTTP/2 connection to hosts that offer it), and a revalidation is mostly waiting.
-pub const DEFAULT_CONCURRENT_REQUESTS: usize = 50;
+/// How many project pages an [`IndexClient`] requests at once by default. The requests share
+/// the HTTP client's connection pool (one HTTP/2 connection to hosts that offer it), and each
+/// body is held in memory until it is parsed: a few megabytes for the largest projects' pages,
+/// so fewer at once than downloads, which stream.
+pub const DEFAULT_CONCURRENT_REQUESTS: usize = 16;
 
 /// A client of one Simple API index (PEP 503 / PEP 691), with find-links directories searched
 /// before it.
@@ -38,6 +39,10 @@ pub struct IndexClient {
     pub(super) max_page_bytes: u64,
     /// Turns for page requests, shared by clones.
     pub(super) requests: Arc<tokio::sync::Semaphore>,
+    /// Turns for parsing pages, one per core, shared by clones: a page's parse takes several
+    /// times its size in memory, so that many pages arriving at once are parsed a few at a
+    /// time rather than all together.
+    pub(super) parses: Arc<tokio::sync::Semaphore>,
 }
 
 impl IndexClient {
@@ -61,6 +66,9 @@ impl IndexClient {
             refresh: Refresh::none(),
             max_page_bytes: MAX_PAGE_BYTES,
             requests: Arc::new(tokio::sync::Semaphore::new(DEFAULT_CONCURRENT_REQUESTS)),
+            parses: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            )),
         }
     }
 
@@ -190,7 +198,6 @@ impl IndexClient {
                     .read_to_end(&mut body)
                     .await
                     .map_err(|error| self.body_error(project, &url, error))?;
-                drop(permit);
                 if body.len() as u64 > cap {
                     return Err(IndexError::BadPage {
                         name: project.to_owned(),
@@ -202,7 +209,11 @@ impl IndexClient {
                         ),
                     });
                 }
+                // The request's turn is kept until the page is parsed, so that at most that
+                // many bodies wait in memory for a parse.
+                let parse_turn = self.parses.acquire().await.ok();
                 let bytes = store(project, page_url.clone(), body, policy, entries).await?;
+                drop((parse_turn, permit));
                 let page = bytes.page(project).map_err(|reason| IndexError::BadPage {
                     name: project.to_owned(),
                     url: RedactedUrl::new(&page_url).to_string(),
