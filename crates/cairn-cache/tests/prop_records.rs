@@ -18,7 +18,7 @@ use cairn_cache::{
 };
 use cairn_fs::ContentDigest;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
+use proptest::test_runner::Config;
 
 /// Cases per property by default, for the properties of parsers alone.
 const DEFAULT_CASES: u32 = 256;
@@ -27,18 +27,7 @@ const DEFAULT_CASES: u32 = 256;
 const DEFAULT_DISK_CASES: u32 = 48;
 
 fn config(default: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default);
-    Config {
-        cases,
-        // Failing cases are kept in `<crate>/proptest-regressions/` and replayed first.
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/prop_records.txt",
-        ))),
-        ..Config::default()
-    }
+    cairn_test_support::prop::config(default, "proptest-regressions/prop_records.txt")
 }
 
 fn hex_digest() -> impl Strategy<Value = String> {

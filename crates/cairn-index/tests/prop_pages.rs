@@ -18,25 +18,14 @@ use cairn_http::{ClientSettings, HttpClient};
 use cairn_index::{IndexClient, IndexError, IndexFile, MetadataLink};
 use cairn_test_support::http_server::{Response, TestServer};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
+use proptest::test_runner::Config;
 use url::Url;
 
 /// Cases per property by default: each case is one HTTP request.
 const DEFAULT_CASES: u32 = 128;
 
 fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
-    Config {
-        cases,
-        // Failing cases are kept in `<crate>/proptest-regressions/` and replayed first.
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/prop_pages.txt",
-        ))),
-        ..Config::default()
-    }
+    cairn_test_support::prop::config(DEFAULT_CASES, "proptest-regressions/prop_pages.txt")
 }
 
 /// One runtime and one server for every case of the file.

@@ -20,25 +20,17 @@ use cairn_install::{InstallSettings, Installer, PackageName, uninstall};
 use cairn_test_support::wheel::WheelBuilder;
 use install_support::{Unpacked, Workspace, files};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
+use proptest::test_runner::Config;
 use sha2::Digest as _;
 
 /// Cases per property by default: each case unpacks and installs a wheel.
 const DEFAULT_CASES: u32 = 48;
 
 fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
-    Config {
-        cases,
-        // Failing cases are kept in `<crate>/proptest-regressions/` and replayed first.
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/prop_install_records.txt",
-        ))),
-        ..Config::default()
-    }
+    cairn_test_support::prop::config(
+        DEFAULT_CASES,
+        "proptest-regressions/prop_install_records.txt",
+    )
 }
 
 /// A wheel of project `demo` 1.0: module files, scripts of both kinds, root purelib or not.

@@ -12,24 +12,13 @@ use cairn_python::metadata::{
     CoreMetadata, ExtraName, MetadataError, PackageName, Requirement, Version, VersionSpecifiers,
 };
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
+use proptest::test_runner::Config;
 
 /// Cases per property by default.
 const DEFAULT_CASES: u32 = 256;
 
 fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
-    Config {
-        cases,
-        // Failing cases are kept in `<crate>/proptest-regressions/` and replayed first.
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/prop_metadata.txt",
-        ))),
-        ..Config::default()
-    }
+    cairn_test_support::prop::config(DEFAULT_CASES, "proptest-regressions/prop_metadata.txt")
 }
 
 #[derive(Debug, Clone)]

@@ -16,24 +16,13 @@ use cairn_python::requirements::{RequirementsError, RequirementsFile, parse_requ
 use cairn_types::PackageName;
 use envs::linux_cpython;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
+use proptest::test_runner::Config;
 
 /// Cases per property by default.
 const DEFAULT_CASES: u32 = 256;
 
 fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
-    Config {
-        cases,
-        // Failing cases are kept in `<crate>/proptest-regressions/` and replayed first.
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/prop_requirements.txt",
-        ))),
-        ..Config::default()
-    }
+    cairn_test_support::prop::config(DEFAULT_CASES, "proptest-regressions/prop_requirements.txt")
 }
 
 /// How a requirement's marker reads on Linux CPython 3.11.

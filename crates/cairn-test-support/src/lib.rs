@@ -4,6 +4,7 @@
 pub mod child;
 pub mod http_server;
 pub mod noise;
+pub mod prop;
 pub mod pypi;
 pub mod random;
 pub mod venv;

@@ -8,24 +8,13 @@
 
 use cairn_types::{PackageName, RedactedUrl, WheelFilename, WheelSource, redact_text};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
+use proptest::test_runner::Config;
 
 /// Cases per property by default: the whole file runs in well under a second.
 const DEFAULT_CASES: u32 = 512;
 
 fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
-    Config {
-        cases,
-        // Failing cases are kept in `<crate>/proptest-regressions/` and replayed first.
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/prop_types.txt",
-        ))),
-        ..Config::default()
-    }
+    cairn_test_support::prop::config(DEFAULT_CASES, "proptest-regressions/prop_types.txt")
 }
 
 /// One dash-free part of a wheel file name, as real wheels write them.

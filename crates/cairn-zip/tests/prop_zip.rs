@@ -23,24 +23,13 @@ use cairn_test_support::zipgen::{
 };
 use cairn_zip::{ExtractReport, Limits, UnzipError};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
+use proptest::test_runner::Config;
 
 /// Cases per property by default: each case extracts two to four archives.
 const DEFAULT_CASES: u32 = 160;
 
 fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
-    Config {
-        cases,
-        // Failing cases are kept in `<crate>/proptest-regressions/` and replayed first.
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/prop_zip.txt",
-        ))),
-        ..Config::default()
-    }
+    cairn_test_support::prop::config(DEFAULT_CASES, "proptest-regressions/prop_zip.txt")
 }
 
 /// One file of the model.
