@@ -7,10 +7,13 @@
 
 mod support;
 
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+
+use cairn_fs::{LockMode, LockedFile};
 
 use cairn_test_support::wheel::WheelBuilder;
 use support::{command, stderr};
@@ -186,6 +189,42 @@ fn a_cache_this_user_cannot_write_serves_what_it_holds() {
         .map(|(path, _, is_dir)| (path, is_dir))
         .collect();
     assert_eq!(after, before, "the cache changed");
+}
+
+#[test]
+fn a_reader_without_write_access_still_waits_for_maintenance() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let links = wheels(work.path());
+    succeeds(install(
+        &cache,
+        &links,
+        &work.path().join("first"),
+        "held==1.0",
+    ));
+    let as_reader = without_write_access(&cache, work.path());
+    // Maintenance holds the cache, as `cache clean` does while it removes.
+    let gate =
+        LockedFile::acquire(&cache.join(".maintenance.lock"), LockMode::Exclusive, None).unwrap();
+    let lock = LockedFile::acquire(&cache.join(".lock"), LockMode::Exclusive, None).unwrap();
+    let mut child = as_reader(command(&cache, &["cache", "list"]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader cannot write the lock files, yet locks them (read-only) and so waits, saying
+    // so; reading without a lock would list at once.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(
+        first.starts_with("waiting for cairn cache maintenance to finish"),
+        "{first}"
+    );
+    drop((lock, gate));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "{rest}");
 }
 
 #[test]
