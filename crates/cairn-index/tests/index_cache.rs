@@ -2,32 +2,18 @@
 //! against a real HTTP server that counts requests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::{http, index, offline_index};
+
 use std::time::{Duration, SystemTime};
 
 use cairn_cache::{Cache, CacheBucket, Refresh};
-use cairn_http::{ClientSettings, HttpClient};
+
 use cairn_index::{IndexClient, IndexError};
 use cairn_test_support::http_server::{Response, TestServer};
 
 const PATH: &str = "/simple/demo/";
-
-fn http(offline: bool) -> HttpClient {
-    HttpClient::new(ClientSettings {
-        retries: 0,
-        offline,
-        read_timeout: Duration::from_secs(10),
-        ..ClientSettings::default()
-    })
-    .unwrap()
-}
-
-fn index(server: &TestServer, cache: &Cache) -> IndexClient {
-    IndexClient::new(http(false), cache.clone(), server.url("/simple/"))
-}
-
-fn offline_index(server: &TestServer, cache: &Cache) -> IndexClient {
-    IndexClient::new(http(true), cache.clone(), server.url("/simple/"))
-}
 
 fn page(versions: &[&str]) -> String {
     let links: String = versions

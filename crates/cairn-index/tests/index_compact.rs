@@ -4,13 +4,17 @@
 //! requests are bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::{index, offline_index};
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use cairn_cache::{Cache, CacheBucket};
 use cairn_cache_key::{CanonicalUrl, cache_digest};
 use cairn_hash::Digest;
-use cairn_http::{CachePolicy, ClientSettings, HttpClient};
+use cairn_http::CachePolicy;
 use cairn_index::{FoundWheel, IndexClient, IndexError, IndexFile, bench};
 use cairn_python::tags::Tags;
 use cairn_test_support::http_server::{Response, TestServer};
@@ -18,24 +22,6 @@ use cairn_test_support::http_server::{Response, TestServer};
 const SHA_A: &str = "3741efca34206284bca4fbd2efc35473654d02a2d278aebcb3938753ba18ad5b";
 const SHA_B: &str = "95a99cf2d58345297b3e56d99fdb6d8f18d3b04cde686e77eb34750a57560281";
 const SHA_C: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-fn http(offline: bool) -> HttpClient {
-    HttpClient::new(ClientSettings {
-        retries: 0,
-        offline,
-        read_timeout: Duration::from_secs(10),
-        ..ClientSettings::default()
-    })
-    .unwrap()
-}
-
-fn index(server: &TestServer, cache: &Cache) -> IndexClient {
-    IndexClient::new(http(false), cache.clone(), server.url("/simple/"))
-}
-
-fn offline_index(server: &TestServer, cache: &Cache) -> IndexClient {
-    IndexClient::new(http(true), cache.clone(), server.url("/simple/"))
-}
 
 fn sha256(hex: &str) -> Digest {
     format!("sha256:{hex}").parse().unwrap()
