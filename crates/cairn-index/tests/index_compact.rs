@@ -310,33 +310,30 @@ async fn a_page_of_an_older_format_is_fetched_again_not_misread() {
     );
     let cache = Cache::temporary().unwrap();
 
-    // A page the previous layout stored, in its own bucket, with a fresh policy.
-    let (page, policy) = page_files(&server, &cache, "simple-v0");
-    std::fs::write(&page, &old).unwrap();
-    std::fs::write(&policy, fresh_policy()).unwrap();
-    let error = filenames(&offline_index(&server, &cache))
-        .await
-        .unwrap_err();
-    assert!(matches!(error, IndexError::Offline { .. }), "{error:?}");
-    assert_eq!(
-        filenames(&index(&server, &cache)).await.unwrap(),
-        ["demo-1.0-py3-none-any.whl"]
-    );
-    assert_eq!(server.hits("/simple/demo/"), 1);
-
-    // The same raw page in the current bucket (written by an older cairn, or copied): a miss.
-    let (page, policy) = page_files(&server, &cache, CacheBucket::Simple.dir_name());
-    std::fs::write(&page, &old).unwrap();
-    std::fs::write(&policy, fresh_policy()).unwrap();
-    let error = filenames(&offline_index(&server, &cache))
-        .await
-        .unwrap_err();
-    assert!(matches!(error, IndexError::Offline { .. }), "{error:?}");
-    assert_eq!(
-        filenames(&index(&server, &cache)).await.unwrap(),
-        ["demo-1.0-py3-none-any.whl"]
-    );
-    assert_eq!(server.hits("/simple/demo/"), 2);
+    // A page the previous layout stored, in its own bucket; then the same raw page in the
+    // current bucket (written by an older cairn, or copied). Each with a fresh policy: a miss.
+    let mut page = PathBuf::new();
+    for (round, bucket) in ["simple-v0", CacheBucket::Simple.dir_name()]
+        .into_iter()
+        .enumerate()
+    {
+        let (old_page, policy) = page_files(&server, &cache, bucket);
+        std::fs::write(&old_page, &old).unwrap();
+        std::fs::write(&policy, fresh_policy()).unwrap();
+        let error = filenames(&offline_index(&server, &cache))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, IndexError::Offline { .. }),
+            "{bucket}: {error:?}"
+        );
+        assert_eq!(
+            filenames(&index(&server, &cache)).await.unwrap(),
+            ["demo-1.0-py3-none-any.whl"]
+        );
+        assert_eq!(server.hits("/simple/demo/"), round + 1, "{bucket}");
+        page = old_page;
+    }
     assert!(
         std::fs::read(&page)
             .unwrap()

@@ -132,8 +132,8 @@ fn without_write_access(cache: &Path, work: &Path) -> impl Fn(Command) -> Comman
     }
 }
 
-#[test]
-fn a_cache_this_user_cannot_write_serves_what_it_holds() {
+/// A cache that holds `held 1.0`, the work directory around it and the find-links directory.
+fn filled_cache() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let work = tempfile::tempdir().unwrap();
     let cache = work.path().join("cache");
     let links = wheels(work.path());
@@ -143,6 +143,12 @@ fn a_cache_this_user_cannot_write_serves_what_it_holds() {
         &work.path().join("first"),
         "held==1.0",
     ));
+    (work, cache, links)
+}
+
+#[test]
+fn a_cache_this_user_cannot_write_serves_what_it_holds() {
+    let (work, cache, links) = filled_cache();
     let before = modes(&cache);
     let as_reader = without_write_access(&cache, work.path());
     let out = work.path().join("out");
@@ -193,15 +199,7 @@ fn a_cache_this_user_cannot_write_serves_what_it_holds() {
 
 #[test]
 fn a_reader_without_write_access_still_waits_for_maintenance() {
-    let work = tempfile::tempdir().unwrap();
-    let cache = work.path().join("cache");
-    let links = wheels(work.path());
-    succeeds(install(
-        &cache,
-        &links,
-        &work.path().join("first"),
-        "held==1.0",
-    ));
+    let (work, cache, _) = filled_cache();
     let as_reader = without_write_access(&cache, work.path());
     // Maintenance holds the cache, as `cache clean` does while it removes.
     let gate =

@@ -67,7 +67,12 @@ pub(super) fn fetch_path(
     if let Some(hit) = pointer_hit()? {
         return Ok(hit);
     }
-    if let Some(hit) = store.find_in_lower(&filename, expected, &shown)? {
+    // A lower cache answers only what this cache cannot: content this cache holds under
+    // another source is found below by its digest, after hashing.
+    if !store.lower_caches().is_empty()
+        && record::find_by_expected(cache, expected).is_none()
+        && let Some(hit) = store.find_in_lower(&filename, expected, &shown)?
+    {
         return Ok(hit);
     }
     // Processes fetching the same file wait for the first one here, then find its pointer

@@ -29,18 +29,15 @@ impl WheelStore {
         &self.lower
     }
 
-    /// The wheel `filename` matching `expected` from the first lower cache that holds it, when
-    /// the store's own cache does not.
+    /// The wheel `filename` matching `expected` from the first lower cache that holds it. The
+    /// caller has found it missing from the store's own cache.
     pub(super) fn find_in_lower(
         &self,
         filename: &WheelFilename,
         expected: &ExpectedHashes,
         shown: &str,
     ) -> Result<Option<FetchedWheel>, FetchError> {
-        if self.lower.is_empty()
-            || expected.is_empty()
-            || record::find_by_expected(self.cache(), expected).is_some()
-        {
+        if self.lower.is_empty() || expected.is_empty() {
             return Ok(None);
         }
         for lower in self.lower.iter() {

@@ -65,6 +65,7 @@ pub(super) async fn fetch_url(
     if let Some(hit) = from_index(store, &request)? {
         return Ok(hit);
     }
+    // `from_index` found nothing in this cache: a lower cache may hold it.
     if let Some(hit) = store.find_in_lower(filename, expected, &request.shown)? {
         return Ok(hit);
     }
