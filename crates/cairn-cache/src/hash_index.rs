@@ -217,6 +217,41 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// Every readable entry of the index for `algorithm` (`"sha256"`), with its key, in no
+    /// particular order; entries that do not read as records are skipped. Reads one small file
+    /// per entry: for commands that walk the whole index (`cairn cache push`), not for fetches.
+    pub fn index_records(&self, algorithm: &str) -> Vec<(IndexKey, IndexRecord)> {
+        let dir = self.bucket(CacheBucket::Hashes).join(algorithm);
+        let mut found = Vec::new();
+        let Ok(shards) = std::fs::read_dir(&dir) else {
+            return found;
+        };
+        for shard in shards.flatten() {
+            let Ok(entries) = std::fs::read_dir(shard.path()) else {
+                continue;
+            };
+            let prefix = shard.file_name();
+            for entry in entries.flatten() {
+                let hex = format!(
+                    "{}{}",
+                    prefix.to_string_lossy(),
+                    entry.file_name().to_string_lossy()
+                );
+                let Ok(key) = IndexKey::parse(algorithm, &hex) else {
+                    continue;
+                };
+                if let Some(record) = read_capped(&entry.path(), IndexRecord::MAX_LEN)
+                    .and_then(|bytes| IndexRecord::parse(&bytes))
+                {
+                    found.push((key, record));
+                }
+            }
+        }
+        found
+    }
+}
+
 /// The first `limit + 1` bytes of the file at `path` (more than `limit` means too long), or
 /// `None` when it cannot be read.
 fn read_capped(path: &Path, limit: usize) -> Option<Vec<u8>> {

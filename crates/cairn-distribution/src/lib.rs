@@ -53,8 +53,8 @@ pub mod fetch;
 
 pub use cairn_types::{SourceError, WheelSource};
 pub use fetch::{
-    DEFAULT_CONCURRENT_DOWNLOADS, FetchError, FetchOutcome, FetchedWheel, Reporter, StoreSettings,
-    WheelStore,
+    DEFAULT_CONCURRENT_DOWNLOADS, FetchError, FetchOutcome, FetchedWheel, RemoteTier, Reporter,
+    StoreSettings, TierEntry, TierUnpacked, WheelStore,
 };
 
 // The types a caller of `WheelStore` needs, so it can name them without depending on the

@@ -33,6 +33,22 @@ pub(crate) struct GlobalArgs {
         value_delimiter = ':'
     )]
     pub(crate) cache_lower: Vec<PathBuf>,
+    /// A shared remote tier read after the caches and written back to: `s3://BUCKET[/PREFIX]`
+    /// (endpoint and credentials from the AWS environment), or `file:///DIR`. Records are read
+    /// only when signed by a key in CAIRN_REMOTE_TRUSTED_KEYS; writing needs
+    /// CAIRN_REMOTE_SIGNING_KEY (see docs/remote.md).
+    #[arg(long, global = true, env = "CAIRN_REMOTE", value_name = "URL")]
+    pub(crate) remote: Option<String>,
+    /// When to publish wheels unpacked here to the remote: `background` (as each is unpacked;
+    /// the command waits for them before it exits) or `never`.
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_REMOTE_WRITE",
+        value_name = "WHEN",
+        default_value = "background"
+    )]
+    pub(crate) remote_write: cairn_remote::RemoteWrite,
     /// Use a temporary cache, removed when the command ends.
     #[arg(long, global = true, conflicts_with = "cache_dir")]
     pub(crate) no_cache: bool,
@@ -253,6 +269,43 @@ pub(crate) enum CacheCommand {
     Prune(PruneArgs),
     /// Check every unpacked wheel and record; exit with 1 if any is damaged.
     Verify(VerifyArgs),
+    /// Publish cached wheels to the remote tier (--remote), all or only the named packages.
+    Push(PushArgs),
+    /// Fetch into the cache, from the remote tier only, the wheels requirements files pin.
+    Pull(PullArgs),
+    /// Generate an Ed25519 key pair for signing what is published to the remote tier.
+    Keygen(KeygenArgs),
+}
+
+/// Arguments of `cairn cache push`.
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// Only these packages; without any, every wheel the cache knows by SHA-256.
+    #[arg(value_name = "PACKAGE")]
+    pub(crate) packages: Vec<String>,
+}
+
+/// Arguments of `cairn cache pull`.
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    /// Requirements files (`name==version --hash=sha256:...` lines) whose pins are pulled.
+    #[arg(
+        short = 'r',
+        long = "requirement",
+        value_name = "FILE",
+        required = true
+    )]
+    pub(crate) requirements: Vec<std::path::PathBuf>,
+    /// The interpreter whose tags choose among a requirement's wheels [default: as install].
+    #[arg(long, value_name = "PYTHON")]
+    pub(crate) python: Option<PathBuf>,
+}
+
+/// Arguments of `cairn cache keygen`.
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// The key's name, written in every record it signs (e.g. `ci-2026`).
+    pub(crate) name: String,
 }
 
 /// How long to wait for other processes using the cache.
@@ -319,6 +372,10 @@ pub(crate) struct PruneArgs {
     /// Print what would be removed, and remove nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Prune the remote tier that --remote names instead of the local cache: objects older
+    /// than --max-age, which it requires.
+    #[arg(long, requires = "max_age", conflicts_with_all = ["ci", "max_size", "dry_run"])]
+    pub(crate) remote_tier: bool,
     #[command(flatten)]
     pub(crate) lock: LockArgs,
 }
@@ -329,6 +386,10 @@ pub(crate) struct VerifyArgs {
     /// Remove damaged archives and records, so the next fetch recreates them.
     #[arg(long)]
     pub(crate) repair: bool,
+    /// Check the remote tier that --remote names instead of the local cache: every record's
+    /// signature and every pack's bytes (downloads them all).
+    #[arg(long, conflicts_with = "repair")]
+    pub(crate) remote_tier: bool,
     #[command(flatten)]
     pub(crate) lock: LockArgs,
 }

@@ -16,6 +16,7 @@ mod pinned;
 mod progress;
 mod record;
 mod remote;
+mod tier;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use cairn_cache::{ArchivePath, Cache};
 
 pub use error::FetchError;
 pub use progress::{Reporter, Silent};
+pub use tier::{RemoteTier, TierEntry, TierUnpacked};
 
 use crate::WheelSource;
 use cairn_hash::{Digest, ExpectedHashes};
@@ -44,12 +46,15 @@ pub enum FetchOutcome {
     /// A lower cache held the unpacked wheel (found by its digest), and its archive is used
     /// where it is; nothing was written (see [`WheelStore::with_lower_caches`]).
     LowerHit,
+    /// The remote tier held the wheel: its copy was checked and unpacked into this cache with
+    /// no download (see [`WheelStore::with_remote_tier`]).
+    RemoteHit,
 }
 
 impl FetchOutcome {
     /// Whether the cache already held the unpacked wheel.
     pub fn is_hit(self) -> bool {
-        !matches!(self, Self::Unpacked)
+        !matches!(self, Self::Unpacked | Self::RemoteHit)
     }
 }
 
@@ -137,6 +142,8 @@ pub struct WheelStore {
     downloads: Arc<tokio::sync::Semaphore>,
     /// Read-only caches asked after this one (see [`WheelStore::with_lower_caches`]).
     lower: Arc<[Cache]>,
+    /// The shared tier read after the caches (see [`WheelStore::with_remote_tier`]).
+    tier: Option<Arc<dyn RemoteTier>>,
 }
 
 impl std::fmt::Debug for WheelStore {
@@ -165,6 +172,7 @@ impl WheelStore {
             unpacks,
             downloads,
             lower: Arc::new([]),
+            tier: None,
         }
     }
 
@@ -221,7 +229,9 @@ impl WheelStore {
                     })?
             }
             WheelSource::Url(url) => {
-                remote::fetch_url(self, url, &source.filename()?, expected).await
+                let fetched = remote::fetch_url(self, url, &source.filename()?, expected).await?;
+                self.offer_to_remote(&fetched);
+                Ok(fetched)
             }
         }
     }
@@ -266,15 +276,20 @@ impl WheelStore {
             .build()
             .map_err(|error| task_error(format!("cannot start a Tokio runtime: {error}")))?;
         let filename = source.filename()?;
-        runtime.block_on(remote::fetch_url(self, url, &filename, expected))
+        let fetched = runtime.block_on(remote::fetch_url(self, url, &filename, expected))?;
+        self.offer_to_remote(&fetched);
+        Ok(fetched)
     }
 
-    /// [`Self::fetch`] for a local file, on the calling thread.
+    /// [`Self::fetch`] for a local file, on the calling thread. A wheel it unpacks is offered to
+    /// the remote tier, as by [`fetch`](Self::fetch).
     pub fn fetch_path(
         &self,
         path: &Path,
         expected: &ExpectedHashes,
     ) -> Result<FetchedWheel, FetchError> {
-        local::fetch_path(self, path, expected)
+        let fetched = local::fetch_path(self, path, expected)?;
+        self.offer_to_remote(&fetched);
+        Ok(fetched)
     }
 }

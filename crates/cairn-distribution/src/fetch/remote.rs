@@ -74,6 +74,27 @@ pub(super) async fn fetch_url(
     if let PointerCheck::Hit(hit) = from_pointer(store, &request, false, &mut budget).await? {
         return Ok(*hit);
     }
+    // No cache holds it: the remote tier may, before any download.
+    if let Some(hit) = store
+        .find_in_remote(filename, expected, &request.shown)
+        .await?
+    {
+        let FetchedWheel {
+            archive,
+            hashes,
+            size,
+            ..
+        } = hit;
+        return publish(
+            store,
+            &request,
+            archive,
+            hashes,
+            size,
+            None,
+            FetchOutcome::RemoteHit,
+        );
+    }
 
     // A turn among the store's downloads, then one process downloads a URL at a time; the
     // others wait, then find its pointer.

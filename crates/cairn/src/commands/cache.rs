@@ -1,4 +1,5 @@
-//! `cairn cache`: dir, size, list, clean, prune, verify.
+//! `cairn cache`: dir, size, list, clean, prune, verify (the remote tier's subcommands are in
+//! `remote.rs`).
 //!
 //! Reading subcommands hold the shared lock (they run beside fetches); removing ones hold the
 //! exclusive lock, and say on stderr when they have to wait for it.
@@ -25,14 +26,23 @@ use crate::cli::{
 use crate::output;
 
 /// Runs a `cairn cache` subcommand.
-pub(crate) fn run(global: &GlobalArgs, command: CacheCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(global: &GlobalArgs, command: CacheCommand) -> anyhow::Result<ExitCode> {
     match command {
         CacheCommand::Dir => dir(global),
         CacheCommand::Size(args) => size(global, &args),
         CacheCommand::List(args) => list(global, &args),
         CacheCommand::Clean(args) => clean(global, &args),
+        CacheCommand::Prune(args) if args.remote_tier => {
+            return super::remote::prune(global, &args).await;
+        }
         CacheCommand::Prune(args) => prune(global, &args),
+        CacheCommand::Verify(args) if args.remote_tier => {
+            return super::remote::verify(global).await;
+        }
         CacheCommand::Verify(args) => verify(global, &args),
+        CacheCommand::Push(args) => return super::remote::push(global, args).await,
+        CacheCommand::Pull(args) => return super::remote::pull(global, args).await,
+        CacheCommand::Keygen(args) => return super::remote::keygen(&args),
     }?;
     Ok(ExitCode::SUCCESS)
 }

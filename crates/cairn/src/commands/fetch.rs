@@ -38,6 +38,11 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
     let store = WheelStore::new(cache, super::store_settings(global)?)
         .with_reporter(Arc::new(Bars::new(global.quiet)))
         .with_lower_caches(lower);
+    let remote = super::open_remote(global)?;
+    let store = match &remote {
+        Some(remote) => store.with_remote_tier(Arc::new(remote.clone())),
+        None => store,
+    };
     let fetches = requests
         .iter()
         .map(|(source, expected): &(WheelSource, ExpectedHashes)| store.fetch(source, expected));
@@ -46,6 +51,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
     for result in results {
         fetched.push(result?);
     }
+    super::remote::finish(remote.as_ref(), global.quiet).await;
     if args.json {
         let records: Vec<Record<'_>> = fetched.iter().map(record).collect();
         output::line(serde_json::to_string_pretty(&records)?)?;

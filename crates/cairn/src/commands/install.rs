@@ -88,6 +88,11 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         .with_reporter(Arc::new(Bars::new(global.quiet)))
         .with_http_client(http.clone())
         .with_lower_caches(super::open_lower_caches(global, &cache)?);
+    let remote = super::open_remote(global)?;
+    let store = match &remote {
+        Some(remote) => store.with_remote_tier(Arc::new(remote.clone())),
+        None => store,
+    };
     let index = index_client(&args, file_index, &cache, http)?;
 
     // Find and fetch every wheel at once: index pages and downloads overlap.
@@ -193,6 +198,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
             ));
         }
     }
+    super::remote::finish(remote.as_ref(), global.quiet).await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -352,9 +358,16 @@ async fn fetch(
     // index knows needs no index page, online or offline.
     if let (None, Some(version)) = (&requirement.url, &requirement.version) {
         let pinned = requirement.expected_hashes();
-        if let Some(wheel) = store.find_pinned(&requirement.normalized, version, &pinned, |f| {
-            target.tags.priority(f)
-        }) {
+        let rank = |f: &WheelFilename| target.tags.priority(f);
+        if let Some(wheel) = store.find_pinned(&requirement.normalized, version, &pinned, rank) {
+            let filename = wheel.filename.clone();
+            return Ok((wheel, filename));
+        }
+        // Nor does one that the remote tier holds.
+        if let Some(wheel) = store
+            .find_pinned_remote(&requirement.normalized, version, &pinned, rank)
+            .await?
+        {
             let filename = wheel.filename.clone();
             return Ok((wheel, filename));
         }

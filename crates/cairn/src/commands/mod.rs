@@ -6,6 +6,7 @@ mod fetch;
 mod hash;
 mod install;
 mod list;
+mod remote;
 mod uninstall;
 
 use std::process::ExitCode;
@@ -20,7 +21,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fetch(args) => fetch::run(&cli.global, args).await,
         Command::Hash(args) => hash::run(args),
-        Command::Cache(args) => cache::run(&cli.global, args.command),
+        Command::Cache(args) => cache::run(&cli.global, args.command).await,
         Command::Install(args) => install::run(&cli.global, args).await,
         Command::List(args) => list::run(&cli.global, args),
         Command::Uninstall(args) => uninstall::run(&cli.global, args),
@@ -60,6 +61,8 @@ pub(crate) fn open_lower_caches(global: &GlobalArgs, upper: &Cache) -> anyhow::R
     }
     Ok(lower)
 }
+
+pub(crate) use remote::open_remote;
 
 /// The fetch settings the global options and the `CAIRN_HTTP_*` variables choose.
 pub(crate) fn store_settings(global: &GlobalArgs) -> anyhow::Result<StoreSettings> {

@@ -22,6 +22,12 @@ pub fn command(cache: &Path, args: &[&str]) -> Command {
         "CAIRN_HTTP_RETRIES",
         "CAIRN_HTTP_TIMEOUT",
         "CAIRN_HTTP_RETRY_WINDOW",
+        "CAIRN_CACHE_LOWER",
+        "CAIRN_REMOTE",
+        "CAIRN_REMOTE_WRITE",
+        "CAIRN_REMOTE_SIGNING_KEY",
+        "CAIRN_REMOTE_TRUSTED_KEYS",
+        "CAIRN_REMOTE_TIMEOUT",
         // An active virtual environment would be the default destination.
         "VIRTUAL_ENV",
     ] {
