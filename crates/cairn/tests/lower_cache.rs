@@ -171,3 +171,106 @@ fn a_lower_cache_that_does_not_exist_is_an_error() {
     assert!(text.contains(&missing.display().to_string()), "{text}");
     assert!(!missing.exists());
 }
+
+/// A read-only view of `dir` at `view`: a read-only bind mount when this user may mount (root),
+/// else `dir` itself with its write bits removed. `None` when neither takes write access away
+/// (root without mount rights).
+struct ReadOnly {
+    view: PathBuf,
+    mounted: bool,
+}
+
+impl ReadOnly {
+    fn new(dir: &Path, view: &Path) -> Option<Self> {
+        std::fs::create_dir_all(view).unwrap();
+        let mount = |args: &[&str]| {
+            std::process::Command::new("mount")
+                .args(args)
+                .status()
+                .is_ok_and(|status| status.success())
+        };
+        let (dir_text, view_text) = (dir.to_str().unwrap(), view.to_str().unwrap());
+        if mount(&["--bind", dir_text, view_text]) {
+            if mount(&["-o", "remount,bind,ro", view_text]) {
+                return Some(Self {
+                    view: view.to_owned(),
+                    mounted: true,
+                });
+            }
+            let _ = std::process::Command::new("umount").arg(view).status();
+        }
+        let root = std::fs::metadata("/proc/self").map(|m| {
+            use std::os::unix::fs::MetadataExt as _;
+            m.uid() == 0
+        });
+        if root.unwrap_or(true) {
+            return None;
+        }
+        for entry in snapshot(dir).keys() {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::symlink_metadata(entry)
+                .unwrap()
+                .permissions()
+                .mode();
+            std::fs::set_permissions(entry, std::fs::Permissions::from_mode(mode & !0o222))
+                .unwrap();
+        }
+        Some(Self {
+            view: dir.to_owned(),
+            mounted: false,
+        })
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = std::process::Command::new("umount")
+                .arg(&self.view)
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_read_only_mount_serves_as_a_lower_tier_with_nothing_written_to_it() {
+    let work = tempfile::tempdir().unwrap();
+    let (lower, _, _) = lower_cache(work.path());
+    let before = snapshot(&lower);
+    let Some(read_only) = ReadOnly::new(&lower, &work.path().join("ro")) else {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("skipping: root without mount rights cannot lose write access here");
+        }
+        return;
+    };
+    // Writing to the view fails: it really is read-only.
+    assert!(std::fs::write(read_only.view.join("probe"), b"x").is_err());
+    let cache = work.path().join("cache");
+    let target = work.path().join("target");
+    // Online, and a listing of the lower cache too: neither may write to it.
+    let output = cairn(
+        &cache,
+        &[
+            "--cache-lower",
+            read_only.view.to_str().unwrap(),
+            "install",
+            "-r",
+            work.path().join("requirements.txt").to_str().unwrap(),
+            "--index-url",
+            "http://127.0.0.1:9/simple/",
+            "--target",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(target.join("demo/__init__.py")).unwrap(),
+        "FROM = 'lower'\n"
+    );
+    let listed = cairn(&read_only.view, &["cache", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(stdout(&listed).contains("demo"), "{}", stdout(&listed));
+    drop(read_only);
+    assert_eq!(snapshot(&lower), before, "the lower cache changed");
+}

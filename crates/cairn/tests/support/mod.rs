@@ -1,6 +1,8 @@
 //! Running the real `cairn` binary from tests, isolated from the caller's environment.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod remote;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
