@@ -123,15 +123,17 @@ impl Remote {
             })
     }
 
-    /// The digest a record's object name stands for (`index/<algorithm>/<hex>`).
-    fn record_digest(&self, path: &ObjectPath) -> Option<Digest> {
+    /// The project and digest a record's object name stands for
+    /// (`index/<project>/<algorithm>/<hex>`).
+    fn record_key(&self, path: &ObjectPath) -> Option<(cairn_types::PackageName, Digest)> {
         let parts: Vec<_> = path.parts().collect();
-        let [.., algorithm, hex] = parts.as_slice() else {
+        let [.., project, algorithm, hex] = parts.as_slice() else {
             return None;
         };
-        format!("{}:{}", algorithm.as_ref(), hex.as_ref())
+        let digest = format!("{}:{}", algorithm.as_ref(), hex.as_ref())
             .parse()
-            .ok()
+            .ok()?;
+        Some((cairn_types::PackageName::new(project.as_ref()), digest))
     }
 
     /// The pack a pack object's name stands for, with its listed size.
@@ -161,7 +163,7 @@ impl Remote {
         for meta in self.list_under("index").await? {
             report.records += 1;
             let shown = meta.location.to_string();
-            let Some(digest) = self.record_digest(&meta.location) else {
+            let Some((project, digest)) = self.record_key(&meta.location) else {
                 report
                     .damaged
                     .push((shown, "not a record's name".to_owned()));
@@ -176,7 +178,15 @@ impl Remote {
                 object: shown.clone(),
                 source,
             })?;
-            match EntryRecord::verify(&bytes, &digest, self.trusted()) {
+            let verified = EntryRecord::verify(&bytes, &digest, self.trusted()).and_then(
+                |record| match record.wheel.filename.parse::<cairn_types::WheelFilename>() {
+                    Ok(filename) if filename.normalized_name() == project => Ok(record),
+                    _ => Err(crate::record::RecordError::Malformed(
+                        "stored under another project",
+                    )),
+                },
+            );
+            match verified {
                 Ok(record) if !present.contains(&record.pack.digest) => {
                     report.dangling.push(shown);
                 }
@@ -222,11 +232,11 @@ impl Remote {
                 report.records += 1;
                 continue;
             }
-            let Some(digest) = self.record_digest(&meta.location) else {
+            let Some((project, digest)) = self.record_key(&meta.location) else {
                 continue;
             };
             // A record that does not verify names nothing worth keeping.
-            if let Ok(Some(record)) = self.read_record(&digest).await {
+            if let Ok(Some(record)) = self.read_record(&project, &digest).await {
                 kept.insert(record.pack.digest);
             }
         }

@@ -1,6 +1,6 @@
 //! [`Remote`]: the tier itself: where objects live, read-through and write-back.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,16 +10,17 @@ use cairn_cache::{ArchiveManifest, Cache, IndexRecord};
 use cairn_distribution::{FetchedWheel, RemoteTier, TierEntry, TierUnpacked};
 use cairn_fs::ContentDigest;
 use cairn_hash::{Digest, ExpectedHashes, HashAlgorithm};
+use cairn_types::{PackageName, WheelFilename};
 use cairn_zip::Limits;
 use futures_util::future::BoxFuture;
-use futures_util::{FutureExt as _, StreamExt as _};
+use futures_util::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
 use crate::error::RemoteError;
 use crate::keys::{SigningKey, TrustedKeys};
 use crate::pack::{self, PackError};
-use crate::record::{EntryRecord, PackRef};
+use crate::record::{EntryRecord, PackRef, RecordError};
 
 /// The versioned root of everything cairn writes under a remote's prefix.
 pub const REMOTE_FORMAT: &str = "cairn-remote-v1";
@@ -112,6 +113,9 @@ pub struct Remote {
     inner: Arc<Inner>,
 }
 
+/// The digests one project has records for: listed once.
+type Listing = tokio::sync::OnceCell<Arc<HashSet<String>>>;
+
 struct Inner {
     store: Arc<dyn ObjectStore>,
     /// `<prefix>/cairn-remote-v1`.
@@ -122,8 +126,8 @@ struct Inner {
     trusted: TrustedKeys,
     /// Set after a failure that says the remote cannot answer: later reads are skipped.
     down: AtomicBool,
-    /// Digests known to be missing, so one command asks once.
-    misses: Mutex<HashSet<Digest>>,
+    /// The digests each project has records for, listed once per command.
+    listings: Mutex<HashMap<PackageName, Arc<Listing>>>,
     /// Archives offered already.
     offered: Mutex<HashSet<ContentDigest>>,
     uploads: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -253,7 +257,7 @@ impl Remote {
                 trusted,
                 settings,
                 down: AtomicBool::new(false),
-                misses: Mutex::default(),
+                listings: Mutex::default(),
                 offered: Mutex::default(),
                 uploads: Mutex::default(),
                 upload_turns,
@@ -277,15 +281,18 @@ impl Remote {
         &self.inner.store
     }
 
-    /// The object name of the record for `digest`:
-    /// `<prefix>/cairn-remote-v1/index/<algorithm>/<hex>`.
-    pub fn record_path(&self, digest: &Digest) -> ObjectPath {
-        self.inner
-            .root
-            .clone()
-            .join("index")
+    /// The object name of the record for `digest` of a wheel of `project`:
+    /// `<prefix>/cairn-remote-v1/index/<project>/<algorithm>/<hex>`, the project's name
+    /// normalised. One listing of `index/<project>/` then answers which of a requirement's
+    /// pinned digests the remote holds.
+    pub fn record_path(&self, project: &PackageName, digest: &Digest) -> ObjectPath {
+        self.project_dir(project)
             .join(digest.algorithm().name())
             .join(digest.to_hex().as_str())
+    }
+
+    fn project_dir(&self, project: &PackageName) -> ObjectPath {
+        self.inner.root.clone().join("index").join(project.as_ref())
     }
 
     /// The object name of the pack `digest`: `<prefix>/cairn-remote-v1/packs/<hex>.tar.zst`.
@@ -374,9 +381,14 @@ impl Remote {
         }
     }
 
-    /// The verified record for `digest`; `Ok(None)` when there is none or it is refused.
-    pub async fn read_record(&self, digest: &Digest) -> Result<Option<EntryRecord>, RemoteError> {
-        let path = self.record_path(digest);
+    /// The verified record for `digest` of a wheel of `project`; `Ok(None)` when there is none
+    /// or it is refused.
+    pub async fn read_record(
+        &self,
+        project: &PackageName,
+        digest: &Digest,
+    ) -> Result<Option<EntryRecord>, RemoteError> {
+        let path = self.record_path(project, digest);
         let store = &self.inner.store;
         let got = self
             .timed("read", &path, async {
@@ -392,7 +404,18 @@ impl Remote {
             }) => return Ok(None),
             Err(error) => return Err(error),
         };
-        match EntryRecord::verify(&bytes, digest, &self.inner.trusted) {
+        let verified =
+            EntryRecord::verify(&bytes, digest, &self.inner.trusted).and_then(|record| {
+                // A record stored under another project is refused like one for another digest.
+                match record.wheel.filename.parse::<WheelFilename>() {
+                    Ok(filename) if filename.normalized_name() == *project => Ok(record),
+                    _ => Err(RecordError::OtherDigest {
+                        wanted: format!("{project} {digest}"),
+                        found: record.wheel.filename.clone(),
+                    }),
+                }
+            });
+        match verified {
             Ok(record) => Ok(Some(record)),
             Err(error) => {
                 self.inner.refused.fetch_add(1, Ordering::Relaxed);
@@ -406,24 +429,62 @@ impl Remote {
         }
     }
 
-    async fn lookup_entries(&self, expected: &ExpectedHashes) -> Vec<TierEntry> {
+    /// The `algorithm:hex` names of the digests `project` has records for, listed once per
+    /// command.
+    async fn listing(&self, project: &PackageName) -> Result<Arc<HashSet<String>>, RemoteError> {
+        // One listing per project, shared by concurrent lookups; different projects in parallel.
+        let cell = match self.inner.listings.lock() {
+            Ok(mut listings) => listings.entry(project.clone()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let dir = self.project_dir(project);
+        let store = &self.inner.store;
+        cell.get_or_try_init(|| async {
+            let metas: Vec<object_store::ObjectMeta> = self
+                .timed("list", &dir, store.list(Some(&dir)).try_collect())
+                .await?;
+            let found: HashSet<String> = metas
+                .iter()
+                .filter_map(|meta| {
+                    let parts: Vec<_> = meta.location.prefix_match(&dir)?.collect();
+                    match parts.as_slice() {
+                        [algorithm, hex] => {
+                            Some(format!("{}:{}", algorithm.as_ref(), hex.as_ref()))
+                        }
+                        _ => None,
+                    }
+                })
+                .collect();
+            Ok(Arc::new(found))
+        })
+        .await
+        .cloned()
+    }
+
+    async fn lookup_entries(
+        &self,
+        project: &PackageName,
+        expected: &ExpectedHashes,
+    ) -> Vec<TierEntry> {
         if self.is_down() {
             return Vec::new();
         }
-        let wanted: Vec<Digest> = {
-            let misses = self.inner.misses.lock().ok();
-            expected
-                .iter()
-                .filter(|digest| digest.algorithm() != HashAlgorithm::Blake3)
-                .filter(|digest| {
-                    misses
-                        .as_ref()
-                        .is_none_or(|misses| !misses.contains(digest))
-                })
-                .copied()
-                .collect()
+        let listed = match self.listing(project).await {
+            Ok(listed) => listed,
+            Err(error) => {
+                self.mark_down(&error);
+                return Vec::new();
+            }
         };
-        let reads = wanted.iter().map(|digest| self.read_record(digest));
+        let wanted: Vec<Digest> = expected
+            .iter()
+            .filter(|digest| digest.algorithm() != HashAlgorithm::Blake3)
+            .filter(|digest| listed.contains(&digest.to_string()))
+            .copied()
+            .collect();
+        let reads = wanted
+            .iter()
+            .map(|digest| self.read_record(project, digest));
         let results = futures_util::future::join_all(reads).await;
         let mut entries: Vec<TierEntry> = Vec::new();
         for (digest, result) in wanted.iter().zip(results) {
@@ -442,11 +503,7 @@ impl Remote {
                         }),
                     }
                 }
-                Ok(None) => {
-                    if let Ok(mut misses) = self.inner.misses.lock() {
-                        misses.insert(*digest);
-                    }
-                }
+                Ok(None) => {}
                 Err(error) => {
                     self.mark_down(&error);
                     return Vec::new();
@@ -580,6 +637,13 @@ impl Remote {
             self.inner.packs_uploaded.fetch_add(1, Ordering::Relaxed);
         }
         drop(temp);
+        let project = wheel
+            .filename
+            .parse::<WheelFilename>()
+            .map_err(|error| {
+                RemoteError::Task(format!("cannot publish `{}`: {error}", wheel.filename))
+            })?
+            .normalized_name();
         for digest in digests {
             let record = EntryRecord {
                 digest,
@@ -587,7 +651,7 @@ impl Remote {
                 pack: pack.clone(),
             };
             let text = record.to_signed_text(key);
-            let path = self.record_path(&digest);
+            let path = self.record_path(&project, &digest);
             if self.put_if_absent(&path, text.into_bytes()).await? {
                 outcome.records += 1;
                 self.inner.records_written.fetch_add(1, Ordering::Relaxed);
@@ -786,8 +850,12 @@ impl RemoteWrite {
 }
 
 impl RemoteTier for Remote {
-    fn lookup<'a>(&'a self, expected: &'a ExpectedHashes) -> BoxFuture<'a, Vec<TierEntry>> {
-        self.lookup_entries(expected).boxed()
+    fn lookup<'a>(
+        &'a self,
+        project: &'a PackageName,
+        expected: &'a ExpectedHashes,
+    ) -> BoxFuture<'a, Vec<TierEntry>> {
+        self.lookup_entries(project, expected).boxed()
     }
 
     fn fetch<'a>(

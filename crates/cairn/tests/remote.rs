@@ -71,7 +71,10 @@ fn objects_changed_by_anyone_with_write_access_are_never_installed() {
         success(&a.install(&pins, &index.url(), &work.path().join("ta")));
         let client = backend.client(&keys.key);
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let record_path = client.record_path(&format!("sha256:{}", index.sha256).parse().unwrap());
+        let record_path = client.record_path(
+            &cairn_types::PackageName::new("demo-app"),
+            &format!("sha256:{}", index.sha256).parse().unwrap(),
+        );
         let record_bytes = runtime
             .block_on(async { client.store().get(&record_path).await?.bytes().await })
             .unwrap();

@@ -43,8 +43,12 @@ pub struct TierUnpacked {
 /// Implementations are `Send + Sync` and never fail a fetch: what they cannot do they log and
 /// answer with nothing.
 pub trait RemoteTier: Send + Sync {
-    /// The wheels the tier holds under any of `expected`'s digests.
-    fn lookup<'a>(&'a self, expected: &'a ExpectedHashes) -> BoxFuture<'a, Vec<TierEntry>>;
+    /// The wheels of `project` the tier holds under any of `expected`'s digests.
+    fn lookup<'a>(
+        &'a self,
+        project: &'a PackageName,
+        expected: &'a ExpectedHashes,
+    ) -> BoxFuture<'a, Vec<TierEntry>>;
 
     /// Unpacks `entry` into a temp directory of `cache` after checking what the tier sent; the
     /// store checks the `.dist-info` and publishes it. `None` when it cannot.
@@ -86,7 +90,7 @@ impl WheelStore {
         }
         let wanted = version.parse::<pep440_rs::Version>().ok();
         let best = tier
-            .lookup(expected)
+            .lookup(name, expected)
             .await
             .into_iter()
             .filter(|entry| expected.is_covered_by(&entry.matched))
@@ -125,9 +129,14 @@ impl WheelStore {
             return Ok(None);
         }
         let wanted = filename.to_string();
-        let entry = tier.lookup(expected).await.into_iter().find(|entry| {
-            entry.record.filename == wanted && expected.is_covered_by(&entry.matched)
-        });
+        let project = filename.normalized_name();
+        let entry = tier
+            .lookup(&project, expected)
+            .await
+            .into_iter()
+            .find(|entry| {
+                entry.record.filename == wanted && expected.is_covered_by(&entry.matched)
+            });
         let Some(entry) = entry else {
             return Ok(None);
         };
