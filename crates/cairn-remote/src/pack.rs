@@ -190,15 +190,70 @@ fn unpack_entries(
     dest: &Path,
     limits: &Limits,
 ) -> Result<Vec<ManifestEntry>, PackError> {
+    // Small files are read here and written by a second thread, so that the decoder does not
+    // wait on each file's create, write and close; large ones are written here as they decode.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<SmallFile>(SMALL_FILES_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<Vec<ManifestEntry>, PackError> {
+            let mut written = Vec::new();
+            for file in receiver {
+                let mut out = create_file(&file.path, file.executable)
+                    .map_err(io_error(format!("create `{}`", file.path.display())))?;
+                out.write_all(&file.data)
+                    .map_err(io_error(format!("write `{}`", file.path.display())))?;
+                written.push(ManifestEntry {
+                    path: file.text,
+                    size: file.data.len() as u64,
+                    crc32: crc32fast::hash(&file.data),
+                    executable: file.executable,
+                });
+            }
+            Ok(written)
+        });
+        let decoded = decode_entries(reader, dest, limits, &sender);
+        drop(sender);
+        let small = writer
+            .join()
+            .map_err(|_| PackError::Refused("the file writer panicked".to_owned()))?;
+        let mut entries = decoded?;
+        entries.extend(small?);
+        Ok(entries)
+    })
+}
+
+/// Files up to this size go to the writer thread.
+const SMALL_FILE: u64 = 1 << 20;
+
+/// Small files decoded but not yet written, at most (bounds the memory they hold).
+const SMALL_FILES_IN_FLIGHT: usize = 32;
+
+/// A small file read from the pack, for the writer thread.
+struct SmallFile {
+    path: PathBuf,
+    text: String,
+    data: Vec<u8>,
+    executable: bool,
+}
+
+/// Reads the pack's entries, checking each; writes large files and directories, sends small
+/// files to `small`. Returns the large files written.
+fn decode_entries(
+    reader: &mut impl Read,
+    dest: &Path,
+    limits: &Limits,
+    small: &std::sync::mpsc::SyncSender<SmallFile>,
+) -> Result<Vec<ManifestEntry>, PackError> {
     let decoder = zstd::Decoder::new(reader).map_err(io_error("start zstd"))?;
     let mut archive = tar::Archive::new(decoder);
     let mut entries = Vec::new();
+    let mut count: u64 = 0;
     let mut seen = HashSet::new();
     let mut total: u64 = 0;
     let mut dirs: HashSet<PathBuf> = HashSet::new();
     for entry in archive.entries().map_err(io_error("read the pack"))? {
         let mut entry = entry.map_err(io_error("read the pack"))?;
-        if entries.len() as u64 >= limits.max_entries {
+        count += 1;
+        if count > limits.max_entries {
             return Err(PackError::Refused(format!(
                 "more than {} files",
                 limits.max_entries
@@ -239,6 +294,27 @@ fn unpack_entries(
             && dirs.insert(parent.to_owned())
         {
             cairn_fs::create_dir_all(parent).map_err(io_error("create a directory"))?;
+        }
+        if size <= SMALL_FILE {
+            let mut data = Vec::with_capacity(size as usize);
+            (&mut entry)
+                .take(size)
+                .read_to_end(&mut data)
+                .map_err(io_error(format!("read `{text}`")))?;
+            if data.len() as u64 != size {
+                return Err(PackError::Refused(format!("`{text}` is cut short")));
+            }
+            let file = SmallFile {
+                path,
+                text,
+                data,
+                executable,
+            };
+            if small.send(file).is_err() {
+                // The writer stopped on an error, which it returns.
+                break;
+            }
+            continue;
         }
         let file = create_file(&path, executable)
             .map_err(io_error(format!("create `{}`", path.display())))?;

@@ -66,6 +66,8 @@ pub struct RemoteSettings {
     pub timeout: Duration,
     /// Uploads at once.
     pub concurrent_uploads: usize,
+    /// Packs fetched and unpacked at once (default: two per core).
+    pub concurrent_unpacks: usize,
     /// Limits on what a pack may unpack to (those of wheels).
     pub limits: Limits,
 }
@@ -78,6 +80,9 @@ impl Default for RemoteSettings {
             write: RemoteWrite::default(),
             timeout: Duration::from_secs(5),
             concurrent_uploads: 4,
+            concurrent_unpacks: std::thread::available_parallelism()
+                .map_or(2, std::num::NonZeroUsize::get)
+                * 2,
             limits: Limits::default(),
         }
     }
@@ -132,6 +137,9 @@ struct Inner {
     offered: Mutex<HashSet<ContentDigest>>,
     uploads: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     upload_turns: Arc<tokio::sync::Semaphore>,
+    /// Turns for packs being fetched and unpacked: each holds a decoder window and buffers,
+    /// and more at once than cores only multiplies them.
+    unpack_turns: tokio::sync::Semaphore,
     runtime: Option<tokio::runtime::Handle>,
     hits: AtomicU64,
     packs_uploaded: AtomicU64,
@@ -246,6 +254,7 @@ impl Remote {
             reason: error.to_string(),
         })?;
         let root = base.join(REMOTE_FORMAT);
+        let unpack_turns = tokio::sync::Semaphore::new(settings.concurrent_unpacks.max(1));
         let upload_turns = Arc::new(tokio::sync::Semaphore::new(
             settings.concurrent_uploads.max(1),
         ));
@@ -261,6 +270,7 @@ impl Remote {
                 offered: Mutex::default(),
                 uploads: Mutex::default(),
                 upload_turns,
+                unpack_turns,
                 runtime: tokio::runtime::Handle::try_current().ok(),
                 hits: AtomicU64::new(0),
                 packs_uploaded: AtomicU64::new(0),
@@ -520,6 +530,12 @@ impl Remote {
         cache: &Cache,
         pack: &PackRef,
     ) -> Result<TierUnpacked, RemoteError> {
+        let _turn = self
+            .inner
+            .unpack_turns
+            .acquire()
+            .await
+            .map_err(|error| RemoteError::Task(error.to_string()))?;
         let path = self.pack_path(&pack.digest);
         let store = self.inner.store.clone();
         let result = self.timed("read", &path, store.get(&path)).await?;

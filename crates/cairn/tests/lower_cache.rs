@@ -268,9 +268,24 @@ fn a_read_only_mount_serves_as_a_lower_tier_with_nothing_written_to_it() {
         std::fs::read_to_string(target.join("demo/__init__.py")).unwrap(),
         "FROM = 'lower'\n"
     );
-    let listed = cairn(&read_only.view, &["cache", "list"]);
+    // `cache list` and `verify` of the cache directory cover the lower cache too.
+    let view = read_only.view.to_str().unwrap();
+    let listed = cairn(&cache, &["--cache-lower", view, "cache", "list"]);
     assert!(listed.status.success(), "{}", stderr(&listed));
-    assert!(stdout(&listed).contains("demo"), "{}", stdout(&listed));
+    let text = stdout(&listed);
+    assert!(
+        text.contains(&format!("Lower cache {view} (read-only):")) && text.contains("demo"),
+        "{text}"
+    );
+    let verified = cairn(&cache, &["--cache-lower", view, "cache", "verify"]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    let text = stdout(&verified);
+    assert!(
+        text.contains(&format!(
+            "Lower cache {view} (read-only): Checked 1 archive"
+        )),
+        "{text}"
+    );
     drop(read_only);
     assert_eq!(snapshot(&lower), before, "the lower cache changed");
 }

@@ -75,14 +75,32 @@ fn size(global: &GlobalArgs, args: &SizeArgs) -> anyhow::Result<()> {
 
 fn list(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<()> {
     let cache = open(global, LockMode::Shared, &args.lock)?;
-    let wheels = maintenance::list(&cache, &args.packages)?;
+    let mut wheels = maintenance::list(&cache, &args.packages)?;
+    // The lower caches (`--cache-lower`) follow, each under its own heading in a table; in JSON
+    // their rows are in the one array, told apart by their pointers' paths.
+    let lower = super::open_lower_caches(global, &cache)?;
+    let mut lower_rows = Vec::with_capacity(lower.len());
+    for lower in &lower {
+        lower_rows.push((lower.root(), maintenance::list(lower, &args.packages)?));
+    }
     if args.json {
+        for (_, rows) in &mut lower_rows {
+            wheels.append(rows);
+        }
         output::line(serde_json::to_string_pretty(&wheels)?)?;
     } else {
         print_table(&wheels)?;
+        for (root, rows) in &lower_rows {
+            output::line(format_args!(
+                "\nLower cache {} (read-only):",
+                root.display()
+            ))?;
+            print_table(rows)?;
+        }
     }
     // The process ends now: freeing 100,000 rows, string by string, would only delay it.
     std::mem::forget(wheels);
+    std::mem::forget(lower_rows);
     Ok(())
 }
 
@@ -197,6 +215,30 @@ fn verify(global: &GlobalArgs, args: &VerifyArgs) -> anyhow::Result<()> {
         LockMode::Shared
     };
     let cache = open(global, mode, &args.lock)?;
+    // Lower caches (`--cache-lower`) are checked too, and reported, never repaired: cairn does
+    // not write to them.
+    let mut lower_damaged = 0;
+    for lower in super::open_lower_caches(global, &cache)? {
+        let report = maintenance::verify(&lower)?;
+        for problem in &report.problems {
+            output::line(format!(
+                "{:<13}{}: {}",
+                problem.kind.label(),
+                problem.path.display(),
+                problem.detail
+            ))?;
+        }
+        output::line(format!(
+            "Lower cache {} (read-only): {}",
+            lower.root().display(),
+            verify_summary(&report)
+        ))?;
+        lower_damaged += report
+            .problems
+            .iter()
+            .filter(|problem| problem.kind.is_damage())
+            .count();
+    }
     let report = maintenance::verify(&cache)?;
     for problem in &report.problems {
         output::line(format!(
@@ -208,6 +250,13 @@ fn verify(global: &GlobalArgs, args: &VerifyArgs) -> anyhow::Result<()> {
     }
     output::line(verify_summary(&report))?;
     if report.is_healthy() {
+        if lower_damaged > 0 {
+            bail!(
+                "a lower cache is damaged ({lower_damaged} {} above); repair it with `cairn cache \
+                 verify --repair` where it is writable (cairn never writes to a lower cache)",
+                plural(lower_damaged, "problem", "problems")
+            );
+        }
         return Ok(());
     }
     let damaged = report
