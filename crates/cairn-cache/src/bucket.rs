@@ -21,17 +21,21 @@ pub enum CacheBucket {
     Interpreter,
     /// Lock files that stop two processes from doing the same expensive work at once.
     Locks,
+    /// Wheels built from source distributions, keyed by the sdist's SHA-256 and what the build
+    /// depended on, and the build environments they were built in.
+    Builds,
 }
 
 impl CacheBucket {
     /// Every bucket, in a fixed order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Archive,
         Self::Wheels,
         Self::Hashes,
         Self::Simple,
         Self::Interpreter,
         Self::Locks,
+        Self::Builds,
     ];
 
     /// The versioned directory name of the bucket.
@@ -46,6 +50,7 @@ impl CacheBucket {
             // path as asked for, with the environment (prefix, scheme, sys.executable).
             Self::Interpreter => "interpreter-v2",
             Self::Locks => "locks-v0",
+            Self::Builds => "builds-v0",
         }
     }
 

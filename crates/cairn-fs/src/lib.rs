@@ -45,6 +45,7 @@ mod lock;
 mod permissions;
 mod persist;
 mod placement;
+mod relative;
 
 pub use atomic::{TEMP_PREFIX, write_atomic};
 pub use digest::{ContentDigest, DigestEncoding, DigestError};
@@ -54,3 +55,4 @@ pub use lock::{LockError, LockMode, LockedFile};
 pub use permissions::{create_dir_all, is_shared, is_shared_dir, share, share_tree, temp_dir_in};
 pub use persist::{PersistOutcome, persist_dir};
 pub use placement::mark_top_of_hierarchies;
+pub use relative::relative_inside;

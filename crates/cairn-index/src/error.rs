@@ -116,8 +116,9 @@ pub enum IndexError {
     },
     /// The version exists only as source distributions.
     #[error(
-        "`{name}` {version} has no wheel, only source distributions ({sdists}); cairn does not \
-         build from source: pick a version that publishes wheels"
+        "`{name}` {version} has no wheel, only source distributions ({sdists}), and building \
+         from source is turned off (--no-build, --only-binary): allow builds, or pick a version \
+         that publishes wheels"
     )]
     NoWheel {
         /// The project.

@@ -291,7 +291,7 @@ async fn an_sdist_only_version_says_cairn_does_not_build() {
     assert!(matches!(error, IndexError::NoWheel { .. }), "{error:?}");
     let message = error.to_string();
     assert!(
-        message.contains("no wheel") && message.contains("does not build from source"),
+        message.contains("no wheel") && message.contains("building from source is turned off"),
         "{message}"
     );
     assert!(

@@ -147,7 +147,16 @@ fn wheel_urls_must_be_wheels_of_the_named_project() {
         "{problem:?}"
     );
     assert!(message.contains("idna"), "{message}");
-    let (problem, _) = line_problem("https://example.org/six-1.17.0.tar.gz", 1);
+    // A source distribution is a valid reference (built on install), but it too must be of
+    // the named project; anything else that is not a wheel is refused.
+    let (problem, _) = line_problem("six @ https://example.org/idna-3.20.tar.gz", 1);
+    assert!(
+        matches!(problem, LineProblem::NameMismatch { .. }),
+        "{problem:?}"
+    );
+    let (problem, _) = line_problem("https://example.org/six-1.17.0.egg", 1);
+    assert!(matches!(problem, LineProblem::Source(_)), "{problem:?}");
+    let (problem, _) = line_problem("six @ ftp://example.org/six-1.17.0.tar.gz", 1);
     assert!(matches!(problem, LineProblem::Source(_)), "{problem:?}");
     let (problem, _) = line_problem("six @ ftp://example.org/six-1.17.0-py3-none-any.whl", 1);
     assert!(matches!(problem, LineProblem::Source(_)), "{problem:?}");

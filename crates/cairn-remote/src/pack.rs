@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use cairn_cache::ManifestEntry;
 use cairn_fs::ContentDigest;
@@ -339,25 +339,14 @@ fn decode_entries(
     Ok(entries)
 }
 
-/// `raw` as a relative path of normal components, or a refusal.
+/// `raw` as a relative path of plain names, or a refusal.
 fn safe_path(raw: &Path) -> Result<PathBuf, PackError> {
-    let mut out = PathBuf::new();
-    for component in raw.components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::CurDir => {}
-            _ => {
-                return Err(PackError::Refused(format!(
-                    "`{}` is not a relative path inside the archive",
-                    raw.display()
-                )));
-            }
-        }
-    }
-    if out.as_os_str().is_empty() {
-        return Err(PackError::Refused("an entry with an empty path".to_owned()));
-    }
-    Ok(out)
+    cairn_fs::relative_inside(raw).ok_or_else(|| {
+        PackError::Refused(format!(
+            "`{}` is not a relative path inside the archive",
+            raw.display()
+        ))
+    })
 }
 
 fn create_file(path: &Path, executable: bool) -> io::Result<File> {

@@ -84,7 +84,7 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Command {
     /// Install pinned wheels into an environment (a virtual environment, or --python's), a
     /// --target directory or a --prefix, linking them from the cache.
-    Install(InstallArgs),
+    Install(Box<InstallArgs>),
     /// Fetch wheels into the cache and print where each one is unpacked.
     Fetch(FetchArgs),
     /// Inspect and maintain the cache.
@@ -168,6 +168,19 @@ pub(crate) struct InstallArgs {
     /// project records, as pip does (with a warning), instead of refusing the install.
     #[arg(long)]
     pub(crate) overwrite: bool,
+    /// Never build from source: a requirement with only source distributions is an error.
+    #[arg(long)]
+    pub(crate) no_build: bool,
+    /// Only wheels for these packages (`:all:` for every one), as pip spells it; the others may
+    /// be built from source distributions.
+    #[arg(long, value_name = "PACKAGE|:all:", value_delimiter = ',')]
+    pub(crate) only_binary: Vec<String>,
+    /// Pin build requirements: a file of `name==version` lines, as uv's option.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) build_constraint: Vec<PathBuf>,
+    /// A setting passed to build backends' hooks (repeatable), as pip's `-C`.
+    #[arg(short = 'C', long = "config-setting", value_name = "KEY=VALUE")]
+    pub(crate) config_settings: Vec<String>,
 }
 
 /// Where `cairn list` and `cairn uninstall` look: a target directory, a prefix, or an

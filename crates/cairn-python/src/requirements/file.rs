@@ -487,6 +487,12 @@ fn installed_version(requirement: &Requirement) -> Option<Version> {
     match (&requirement.version, &requirement.url) {
         (Some(version), _) => parse_version(version),
         (None, Some(url)) => {
+            if let Some((filename, _)) = super::requirement::sdist_reference(url) {
+                let stem = filename
+                    .strip_suffix(".tar.gz")
+                    .or_else(|| filename.strip_suffix(".zip"))?;
+                return parse_version(stem.rsplit_once('-')?.1);
+            }
             let (source, _) = WheelSource::parse(url).ok()?;
             parse_version(&source.filename().ok()?.version)
         }

@@ -142,12 +142,12 @@ impl ParsedRequirement {
             None => Pin::Unpinned(VersionSpecifiers::empty()),
             Some(VersionOrUrl::VersionSpecifier(specifiers)) => pin_of(specifiers),
             Some(VersionOrUrl::Url(WrittenUrl(url))) => {
-                let (url, wheel_name) = resolve_wheel(&url, base_dir)?;
-                if wheel_name.normalized_name() != normalized {
+                let (url, named) = resolve_reference(&url, base_dir)?;
+                if named.normalized != normalized {
                     return Err(LineProblem::NameMismatch {
                         name,
-                        filename: wheel_name.to_string(),
-                        wheel_name: wheel_name.name,
+                        filename: named.filename,
+                        wheel_name: named.name,
                     });
                 }
                 Pin::Url(url)
@@ -181,10 +181,10 @@ impl ParsedRequirement {
             Some((location, extras)) => (location, parse_extras(extras)?),
             None => (location, Vec::new()),
         };
-        let (url, wheel) = resolve_wheel(location, base_dir)?;
+        let (url, named) = resolve_reference(location, base_dir)?;
         Ok(Self {
-            normalized: wheel.normalized_name(),
-            name: wheel.name,
+            normalized: named.normalized,
+            name: named.name,
             extras,
             pin: Pin::Url(url),
             marker,
@@ -196,11 +196,23 @@ impl ParsedRequirement {
     /// and, for a wheel URL, its fragment's, without repeats.
     pub(super) fn hashes_with(&self, pins: Vec<Digest>) -> Result<Vec<Digest>, LineProblem> {
         match &self.pin {
-            Pin::Url(url) => {
-                let (_, expected) =
-                    WheelSource::parse_pinned(url, &pins).map_err(LineProblem::Source)?;
-                Ok(expected.iter().copied().collect())
-            }
+            Pin::Url(url) => match sdist_reference(url) {
+                // A source distribution: the fragment's digest, if any, joins the pins.
+                Some((_, fragment)) => {
+                    let mut hashes = pins;
+                    if let Some(digest) = fragment
+                        && !hashes.contains(&digest)
+                    {
+                        hashes.push(digest);
+                    }
+                    Ok(hashes)
+                }
+                None => {
+                    let (_, expected) =
+                        WheelSource::parse_pinned(url, &pins).map_err(LineProblem::Source)?;
+                    Ok(expected.iter().copied().collect())
+                }
+            },
             Pin::Version(_) | Pin::Unpinned(_) => Ok(pins),
         }
     }
@@ -349,12 +361,47 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
 }
 
-/// Checks that `location` names a wheel (and that its fragment's digests parse); returns it (a
-/// relative path joined to `base_dir`) and its parsed file name.
-fn resolve_wheel(
+/// The project a direct reference names, from its file name.
+struct Named {
+    name: String,
+    normalized: PackageName,
+    filename: String,
+}
+
+/// The file name of a source distribution reference (`…/name-1.0.tar.gz#sha256=…`, a path or
+/// a URL) and its fragment's digest; `None` when it does not end in `.tar.gz` or `.zip`, or
+/// names no `name-version`.
+pub(super) fn sdist_reference(reference: &str) -> Option<(String, Option<Digest>)> {
+    let (without_fragment, fragment) = match reference.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (reference, None),
+    };
+    let without_query = without_fragment
+        .split('?')
+        .next()
+        .unwrap_or(without_fragment);
+    let last = without_query.rsplit(['/', '\\']).next()?;
+    let last = percent_encoding::percent_decode_str(last)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
+    let stem = last
+        .strip_suffix(".tar.gz")
+        .or_else(|| last.strip_suffix(".zip"))?;
+    let (name, version) = stem.rsplit_once('-')?;
+    if name.is_empty() || version.is_empty() {
+        return None;
+    }
+    let digest = fragment.and_then(|fragment| fragment.parse::<Digest>().ok());
+    Some((last, digest))
+}
+
+/// Checks that `location` names a wheel (and that its fragment's digests parse) or a source
+/// distribution; returns it (a relative path joined to `base_dir`) and the project it names.
+fn resolve_reference(
     location: &str,
     base_dir: Option<&Path>,
-) -> Result<(String, cairn_types::WheelFilename), LineProblem> {
+) -> Result<(String, Named), LineProblem> {
     let has_scheme = url::Url::parse(location).is_ok_and(|url| url.scheme().len() > 1);
     let resolved = match base_dir {
         Some(dir) if !has_scheme && Path::new(location).is_relative() => {
@@ -370,9 +417,37 @@ fn resolve_wheel(
         }
         _ => location.to_owned(),
     };
+    let fetchable = url::Url::parse(&resolved).map_or(true, |url| {
+        matches!(url.scheme(), "http" | "https" | "file") || url.scheme().len() == 1
+    });
+    if let Some((filename, _)) = sdist_reference(&resolved).filter(|_| fetchable) {
+        let stem = filename
+            .strip_suffix(".tar.gz")
+            .or_else(|| filename.strip_suffix(".zip"))
+            .unwrap_or(&filename);
+        let name = stem
+            .rsplit_once('-')
+            .map_or(stem, |(name, _)| name)
+            .to_owned();
+        return Ok((
+            resolved,
+            Named {
+                normalized: PackageName::new(&name),
+                name,
+                filename,
+            },
+        ));
+    }
     let (source, _) = WheelSource::parse(&resolved).map_err(LineProblem::Source)?;
     let filename = source.filename().map_err(LineProblem::Source)?;
-    Ok((resolved, filename))
+    Ok((
+        resolved,
+        Named {
+            normalized: filename.normalized_name(),
+            filename: filename.to_string(),
+            name: filename.name,
+        },
+    ))
 }
 
 /// A pep508 error as a message, with the column. `Pep508Error`'s own `Display` is avoided: it

@@ -11,7 +11,8 @@ use cairn_cache::{Cache, Refresh};
 use cairn_distribution::{FetchedWheel, WheelStore};
 use cairn_http::HttpClient;
 use cairn_index::IndexClient;
-use cairn_index::locate::{check_hash_mode, locate, prefetchable};
+use cairn_index::IndexError;
+use cairn_index::locate::{LocateError, check_hash_mode, locate, prefetchable};
 use cairn_install::{
     ArchiveHash, DirectUrl, InstallRequest, InstallSettings, Installer, Link, Linker,
 };
@@ -93,12 +94,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         Some(remote) => store.with_remote_tier(Arc::new(remote.clone())),
         None => store,
     };
+    let builds = super::build::Builds::new(&args, http.clone(), global.verbose > 0)?;
     let index = index_client(&args, file_index, &cache, http)?;
 
     // Find and fetch every wheel at once: index pages and downloads overlap.
     let fetches = requirements
         .iter()
-        .map(|requirement| fetch(&store, &index, target.clone(), requirement));
+        .map(|requirement| fetch(&store, &index, &builds, target.clone(), requirement));
     let mut wheels = Vec::with_capacity(requirements.len());
     for result in futures_util::future::join_all(fetches).await {
         wheels.push(result?);
@@ -219,6 +221,33 @@ fn direct_url(
     let Some(url) = &requirement.url else {
         return Ok(None);
     };
+    if super::build::is_sdist_reference(url) {
+        // PEP 610 records the source distribution the wheel was built from.
+        let direct = match Url::parse(url) {
+            Ok(parsed) if parsed.scheme() != "file" => {
+                let mut parsed = parsed;
+                let _ = parsed.set_username("");
+                let _ = parsed.set_password(None);
+                // The digest goes in `archive_info`, not in the URL.
+                parsed.set_fragment(None);
+                DirectUrl::new(parsed.as_str())
+            }
+            Ok(parsed) => DirectUrl::for_file(
+                &parsed
+                    .to_file_path()
+                    .map_err(|()| anyhow::anyhow!("`{url}` is not a local path"))?,
+            )?,
+            Err(_) => DirectUrl::for_file(&std::path::absolute(url)?)?,
+        };
+        let sha256 = requirement
+            .hashes
+            .iter()
+            .find(|digest| digest.algorithm() == cairn_hash::HashAlgorithm::Sha256);
+        return Ok(Some(match sha256 {
+            Some(digest) => direct.with_archive_hash(ArchiveHash::new("sha256", &digest.to_hex())?),
+            None => direct,
+        }));
+    }
     let (source, _) = WheelSource::parse(url)?;
     let direct = match source {
         WheelSource::Path(path) => DirectUrl::for_file(&path)?,
@@ -342,9 +371,22 @@ fn shared_error(error: Arc<anyhow::Error>) -> anyhow::Error {
 async fn fetch(
     store: &WheelStore,
     index: &IndexClient,
+    builds: &super::build::Builds,
     target: SharedTarget,
     requirement: &Requirement,
 ) -> anyhow::Result<(FetchedWheel, WheelFilename)> {
+    // A source distribution named by URL or path is built (once per sdist and interpreter).
+    if let Some(reference) = requirement
+        .url
+        .as_deref()
+        .filter(|url| super::build::is_sdist_reference(url))
+    {
+        let target = target.await.map_err(shared_error)?;
+        return builds
+            .build_reference(store, index, &target.interpreter, requirement, reference)
+            .await
+            .with_context(|| format!("failed to build `{requirement}`"));
+    }
     let early = prefetchable(index, requirement);
     let early_fetch = async {
         match &early {
@@ -372,7 +414,20 @@ async fn fetch(
             return Ok((wheel, filename));
         }
     }
-    let located = locate(index, &target.tags, requirement).await?;
+    let located = match locate(index, &target.tags, requirement).await {
+        Ok(located) => located,
+        // Only source distributions of the version (or none of its wheels fits): build one.
+        Err(LocateError::Index(
+            IndexError::NoWheel { .. } | IndexError::NoCompatibleWheel { .. },
+        )) if builds.allowed(&requirement.normalized) && requirement.version.is_some() => {
+            let version = requirement.version.as_deref().unwrap_or_default();
+            return builds
+                .build_from_index(store, index, &target.interpreter, requirement, version)
+                .await
+                .with_context(|| format!("failed to build `{requirement}` from source"));
+        }
+        Err(error) => return Err(error.into()),
+    };
     let fetched = match (early, early_fetched) {
         (Some((source, expected)), Some(fetched))
             if source == located.source && expected == located.expected =>

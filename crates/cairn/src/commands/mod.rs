@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod build;
 mod cache;
 mod environment;
 mod fetch;
@@ -22,7 +23,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fetch(args) => fetch::run(&cli.global, args).await,
         Command::Hash(args) => hash::run(args),
         Command::Cache(args) => cache::run(&cli.global, args.command).await,
-        Command::Install(args) => install::run(&cli.global, args).await,
+        Command::Install(args) => install::run(&cli.global, *args).await,
         Command::List(args) => list::run(&cli.global, args),
         Command::Uninstall(args) => uninstall::run(&cli.global, args),
     }

@@ -1,0 +1,405 @@
+//! Source distributions, with the real `cairn` binary: built once through their PEP 517
+//! backend in a cached build environment, installed, and found built the next time with no
+//! backend run; a failing build or a hostile sdist leaves the cache and the target as they
+//! were.
+//!
+//! The synthetic sdists carry an in-tree backend (`backend-path`), so they build without the
+//! network; the real ones (setuptools, flit_core, hatchling, poetry-core) come from PyPI, and
+//! skip themselves when it cannot be reached, except under `CI=true`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cairn_test_support::http_server::{Response, TestServer};
+use support::{stderr, stdout};
+
+/// A PEP 517 backend that writes a one-module wheel with `zipfile`, counting its runs in the
+/// file `$CAIRN_TEST_BUILD_COUNTER` and failing when the project is named `*-fail`.
+const BACKEND: &str = r#"
+import base64, hashlib, os, zipfile
+
+NAME = open(os.path.join(os.path.dirname(__file__), "NAME")).read().strip()
+DIST = NAME.replace("-", "_")
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    counter = os.environ.get("CAIRN_TEST_BUILD_COUNTER")
+    if counter:
+        with open(counter, "a") as out:
+            out.write("built\n")
+    if NAME.endswith("-fail"):
+        print("compiling the extension")
+        print("error: the compiler exploded")
+        raise SystemExit(1)
+    files = {
+        DIST + "/__init__.py": b"VALUE = 'built from source'\n",
+        DIST + "-1.0.dist-info/METADATA": ("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % NAME).encode(),
+        DIST + "-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+    record.append(DIST + "-1.0.dist-info/RECORD,,")
+    files[DIST + "-1.0.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = DIST + "-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return wheel
+"#;
+
+/// Writes `<dir>/<name>-1.0.tar.gz`, a project whose in-tree backend is [`BACKEND`].
+fn synthetic_sdist(dir: &Path, name: &str) -> PathBuf {
+    let root = dir.join(format!("{name}-src"));
+    let project = root.join(format!("{name}-1.0"));
+    std::fs::create_dir_all(project.join("backend")).unwrap();
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[build-system]\nrequires = []\nbuild-backend = \"demo_backend\"\nbackend-path = [\"backend\"]\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("backend/demo_backend.py"), BACKEND).unwrap();
+    std::fs::write(project.join("backend/NAME"), name).unwrap();
+    let sdist = dir.join(format!("{name}-1.0.tar.gz"));
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(&sdist)
+        .arg("-C")
+        .arg(&root)
+        .arg(format!("{name}-1.0"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    sdist
+}
+
+fn count(counter: &Path) -> usize {
+    std::fs::read_to_string(counter)
+        .map(|text| text.lines().count())
+        .unwrap_or(0)
+}
+
+fn install(cache: &Path, counter: &Path, args: &[&str]) -> std::process::Output {
+    support::command(cache, args)
+        .env("CAIRN_TEST_BUILD_COUNTER", counter)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_sdist_is_built_once_then_found_built_for_every_target() {
+    let work = tempfile::tempdir().unwrap();
+    let sdist = synthetic_sdist(work.path(), "demo-sdist");
+    let cache = work.path().join("cache");
+    let counter = work.path().join("counter");
+    let requirement = format!("demo-sdist @ {}", sdist.display());
+    for (n, target) in ["t1", "t2", "t3"].iter().enumerate() {
+        let target = work.path().join(target);
+        let output = install(
+            &cache,
+            &counter,
+            &[
+                "install",
+                &requirement,
+                "--target",
+                target.to_str().unwrap(),
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(
+            std::fs::read_to_string(target.join("demo_sdist/__init__.py")).unwrap(),
+            "VALUE = 'built from source'\n"
+        );
+        assert_eq!(count(&counter), 1, "install {n} ran the backend again");
+        let direct =
+            std::fs::read_to_string(target.join("demo_sdist-1.0.dist-info/direct_url.json"))
+                .unwrap();
+        assert!(direct.contains("demo-sdist-1.0.tar.gz"), "{direct}");
+    }
+    // The build is keyed by the sdist's bytes: another sdist of the same name builds again.
+    let other = work.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let changed = synthetic_sdist(&other, "demo-sdist");
+    std::fs::write(
+        other.join("demo-sdist-src/demo-sdist-1.0/extra.txt"),
+        "changed\n",
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(&changed);
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(&changed)
+        .arg("-C")
+        .arg(other.join("demo-sdist-src"))
+        .arg("demo-sdist-1.0")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = install(
+        &cache,
+        &counter,
+        &[
+            "install",
+            &format!("demo-sdist @ {}", changed.display()),
+            "--target",
+            work.path().join("t4").to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(count(&counter), 2);
+}
+
+#[test]
+fn a_failed_build_names_the_package_and_hook_and_changes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let sdist = synthetic_sdist(work.path(), "demo-fail");
+    let cache = work.path().join("cache");
+    let counter = work.path().join("counter");
+    let target = work.path().join("target");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("keep.txt"), "kept\n").unwrap();
+    let output = install(
+        &cache,
+        &counter,
+        &[
+            "install",
+            &format!("demo-fail @ {}", sdist.display()),
+            "--target",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("demo-fail 1.0")
+            && text.contains("build_wheel")
+            && text.contains("the compiler exploded"),
+        "{text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    let names: Vec<_> = std::fs::read_dir(&target)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["keep.txt"], "the target changed");
+    let built = cache.join("builds-v0/wheels");
+    let entries = std::fs::read_dir(&built).map_or(0, |dir| dir.count());
+    assert_eq!(
+        entries,
+        0,
+        "a failed build left an entry in {}",
+        built.display()
+    );
+    // Nothing half-made stays behind in the cache either.
+    let temps = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".tmp")
+        })
+        .count();
+    assert_eq!(temps, 0);
+}
+
+#[test]
+fn a_hostile_sdist_is_refused_before_any_build() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let counter = work.path().join("counter");
+    // A tar whose member climbs out of the directory it is unpacked into.
+    let sdist = work.path().join("evil-1.0.tar.gz");
+    let script = format!(
+        "import io, tarfile\n\
+         with tarfile.open({:?}, 'w:gz') as tar:\n\
+         \x20   data = b'pwned'\n\
+         \x20   info = tarfile.TarInfo('evil-1.0/../../escaped.txt'); info.size = len(data)\n\
+         \x20   tar.addfile(info, io.BytesIO(data))\n",
+        sdist.display().to_string()
+    );
+    assert!(
+        Command::new("python3")
+            .args(["-c", &script])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = install(
+        &cache,
+        &counter,
+        &[
+            "install",
+            &format!("evil @ {}", sdist.display()),
+            "--target",
+            work.path().join("t").to_str().unwrap(),
+        ],
+    );
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("was refused") && text.contains(".."),
+        "{text}"
+    );
+    assert!(!work.path().join("escaped.txt").exists());
+    assert!(!cache.parent().unwrap().join("escaped.txt").exists());
+    assert_eq!(count(&counter), 0);
+}
+
+#[test]
+fn a_version_with_only_an_sdist_on_the_index_is_built_unless_builds_are_off() {
+    let work = tempfile::tempdir().unwrap();
+    let sdist = synthetic_sdist(work.path(), "demo-sdist");
+    let bytes = std::fs::read(&sdist).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(TestServer::start());
+    server.route(
+        "/simple/demo-sdist/",
+        Response::ok(
+            "<html><body><a href=\"../../files/demo-sdist-1.0.tar.gz\">demo-sdist-1.0.tar.gz</a></body></html>",
+        )
+        .header("Content-Type", "text/html"),
+    );
+    server.route("/files/demo-sdist-1.0.tar.gz", Response::ok(bytes));
+    let index = server.url("/simple/").to_string();
+    let cache = work.path().join("cache");
+    let counter = work.path().join("counter");
+    let target = work.path().join("t");
+    let refused = install(
+        &cache,
+        &counter,
+        &[
+            "install",
+            "demo-sdist==1.0",
+            "--index-url",
+            &index,
+            "--no-build",
+            "--target",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    let text = stderr(&refused);
+    assert!(text.contains("--no-build"), "{text}");
+    assert_eq!(count(&counter), 0);
+    let output = install(
+        &cache,
+        &counter,
+        &[
+            "install",
+            "demo-sdist==1.0",
+            "--index-url",
+            &index,
+            "--target",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(count(&counter), 1);
+    assert!(target.join("demo_sdist/__init__.py").is_file());
+    let _guard = runtime.enter();
+    drop(server);
+}
+
+/// Real sdists from PyPI, one per common backend, pinned by SHA-256.
+const REAL: [(&str, &str, &str, &str); 4] = [
+    (
+        "six",
+        "six",
+        "https://files.pythonhosted.org/packages/94/e7/b2c673351809dca68a0e064b6af791aa332cf192da575fd474ed7d6f16a2/six-1.17.0.tar.gz",
+        "ff70335d468e7eb6ec65b95b99d3a2836546063f63acc5171de367e834932a81",
+    ),
+    (
+        "tomli",
+        "tomli",
+        "https://files.pythonhosted.org/packages/c0/3f/d7af728f075fb08564c5949a9c95e44352e23dee646869fa104a3b2060a3/tomli-2.0.1.tar.gz",
+        "de526c12914f0c550d15924c62d72abc48d6fe7364aa87328337a31007fe8a4f",
+    ),
+    (
+        "iniconfig",
+        "iniconfig",
+        "https://files.pythonhosted.org/packages/d7/4b/cbd8e699e64a6f16ca3a8220661b5f83792b3017d0f79807cb8708d33913/iniconfig-2.0.0.tar.gz",
+        "2d91e135bf72d31a410b17c16da610a82cb55f6b0477d1a902134b24a455b8b3",
+    ),
+    (
+        "poetry-core",
+        "poetry.core",
+        "https://files.pythonhosted.org/packages/f2/db/20a9f9cae3f3c213a8c406deb4395698459fd96962cea8f2ccb230b1943c/poetry_core-1.9.0.tar.gz",
+        "fa7a4001eae8aa572ee84f35feb510b321bd652e5cf9293249d62853e1f935a2",
+    ),
+];
+
+fn pypi_reachable() -> bool {
+    let reachable = Command::new("python3")
+        .args([
+            "-c",
+            "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/six/', timeout=10)",
+        ])
+        .status()
+        .is_ok_and(|status| status.success());
+    if !reachable {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but PyPI is unreachable"
+        );
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("skipping: PyPI is unreachable");
+        }
+    }
+    reachable
+}
+
+#[test]
+fn real_sdists_build_with_setuptools_flit_hatchling_and_poetry_then_never_again() {
+    if !pypi_reachable() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let requirements = work.path().join("requirements.txt");
+    let text: String = REAL
+        .iter()
+        .map(|(name, _, url, sha256)| format!("{name} @ {url} --hash=sha256:{sha256}\n"))
+        .collect();
+    std::fs::write(&requirements, text).unwrap();
+    let run = |target: &str| {
+        let target = work.path().join(target);
+        let output = support::command(
+            &cache,
+            &[
+                "install",
+                "-r",
+                requirements.to_str().unwrap(),
+                "--target",
+                target.to_str().unwrap(),
+            ],
+        )
+        .env("CAIRN_LOG", "cairn_build=debug")
+        .output()
+        .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        (target, stderr(&output))
+    };
+    let (target, log) = run("first");
+    assert_eq!(log.matches(" building").count(), 4, "{log}");
+    let imports = REAL.map(|(_, module, _, _)| module).join(", ");
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(format!("import {imports}; print('ok')"))
+        .env("PYTHONPATH", &target)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&output), "ok\n", "{}", stderr(&output));
+    // Into a new target: every wheel is found built; no backend runs.
+    let (_, log) = run("second");
+    assert_eq!(log.matches(" building").count(), 0, "{log}");
+}
