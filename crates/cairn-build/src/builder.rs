@@ -40,6 +40,8 @@ pub struct BuildSettings {
     pub show_output: bool,
     /// How long to wait for another process building the same sdist.
     pub lock_timeout: Option<Duration>,
+    /// Use only git commits fetched before (`--offline`).
+    pub offline: bool,
 }
 
 /// A wheel built from an sdist (or found built in the cache).
@@ -111,14 +113,14 @@ impl Builder {
         })
     }
 
-    /// The key of a build of the sdist `sdist_sha256` here: the interpreter (its executable,
-    /// tags and ABI) and the build settings. The build environment's exact pins are recorded
-    /// beside the wheel but are not part of the key, so that a built wheel is found again
-    /// without asking the index which versions are newest.
-    fn build_key(&self, sdist_sha256: &str) -> String {
+    /// The key of a build of `source` (the sdist's SHA-256, a git commit) here: the
+    /// interpreter (its executable, tags and ABI) and the build settings. The build
+    /// environment's exact pins are recorded beside the wheel but are not part of the key, so
+    /// that a built wheel is found again without asking the index which versions are newest.
+    fn build_key(&self, source: &str) -> String {
         let interpreter = &self.interpreter;
         let mut text = format!(
-            "{BUILD_FORMAT}\n{sdist_sha256}\n{}\n{}\n{}\n{:?}\n",
+            "{BUILD_FORMAT}\n{source}\n{}\n{}\n{}\n{:?}\n",
             interpreter.executable.display(),
             interpreter.interpreter_tag,
             interpreter.abi_tags.join(","),
@@ -135,12 +137,13 @@ impl Builder {
         blake3::hash(text.as_bytes()).to_hex()[..32].to_owned()
     }
 
-    /// Where the wheels built from `sdist_sha256` with `key` live.
-    fn built_dir(&self, sdist_sha256: &str, key: &str) -> PathBuf {
+    /// Where the wheels built from `source` (a directory name: the sdist's SHA-256, `git-…`)
+    /// with `key` live.
+    fn built_dir(&self, source: &str, key: &str) -> PathBuf {
         self.cache
             .bucket(CacheBucket::Builds)
             .join("wheels")
-            .join(sdist_sha256)
+            .join(source)
             .join(key)
     }
 
@@ -155,30 +158,14 @@ impl Builder {
     ) -> Result<BuiltWheel, BuildError> {
         let key = self.build_key(sdist_sha256);
         let dir = self.built_dir(sdist_sha256, &key);
-        if let Some(found) = find_wheel(&dir, name) {
+        let normalized = name.normalized_name();
+        if let Some(found) = find_wheel(&dir, &normalized) {
             return Ok(found);
         }
-        let cache = self.cache.clone();
-        let timeout = self.settings.lock_timeout;
-        let lock_key = format!("build {sdist_sha256} {key}");
-        let _lock = tokio::task::spawn_blocking(move || cache.lock(lock_key.as_str(), timeout))
-            .await
-            .map_err(|error| BuildError::Io {
-                action: "wait for another build".to_owned(),
-                source: std::io::Error::other(error.to_string()),
-            })??;
-        if let Some(found) = find_wheel(&dir, name) {
+        let _lock = self.lock(&format!("build {sdist_sha256} {key}")).await?;
+        if let Some(found) = find_wheel(&dir, &normalized) {
             return Ok(found);
         }
-        self.build_fresh(sdist, name, &dir).await
-    }
-
-    async fn build_fresh(
-        &self,
-        sdist: &Path,
-        name: &SdistFilename,
-        dir: &Path,
-    ) -> Result<BuiltWheel, BuildError> {
         let package = format!("{} {}", name.name, name.version);
         let work = self.cache.temp_dir()?;
         let unpacked = work.path().join("src");
@@ -187,7 +174,113 @@ impl Builder {
             source,
         })?;
         let project = unpack_sdist(sdist, name.format, &unpacked, &self.settings.limits)?;
-        let system = BuildSystem::read(&project)?;
+        let source = sdist.file_name().map(|n| n.to_string_lossy().into_owned());
+        self.build_project(&project, &package, &normalized, source, &dir)
+            .await
+    }
+
+    /// The wheel built from the git source `reference` of project `name`, building it unless
+    /// this cache built that commit before; also returns the commit.
+    pub async fn build_git(
+        &self,
+        reference: &crate::git::GitReference,
+        name: &PackageName,
+    ) -> Result<(BuiltWheel, String), BuildError> {
+        let repositories = crate::git::Repositories::new(&self.cache, self.settings.offline);
+        let commit = repositories.resolve(reference).await?;
+        let source = format!(
+            "git {} {commit} {}",
+            reference.url,
+            reference.subdirectory.as_deref().unwrap_or("")
+        );
+        let id = format!("git-{}", &blake3::hash(source.as_bytes()).to_hex()[..32]);
+        let key = self.build_key(&source);
+        let dir = self.built_dir(&id, &key);
+        if let Some(found) = find_wheel(&dir, name) {
+            return Ok((found, commit));
+        }
+        let _lock = self.lock(&format!("build {id} {key}")).await?;
+        if let Some(found) = find_wheel(&dir, name) {
+            return Ok((found, commit));
+        }
+        let checkout = repositories.checkout(reference, &commit).await?;
+        let project = match &reference.subdirectory {
+            Some(sub) => {
+                checkout.join(cairn_fs::relative_inside(Path::new(sub)).ok_or_else(|| {
+                    BuildError::Git {
+                        url: reference.url.clone(),
+                        reason: format!(
+                            "`subdirectory={sub}` is not a directory inside the repository"
+                        ),
+                    }
+                })?)
+            }
+            None => checkout,
+        };
+        let package = format!(
+            "{name} @ {}@{}",
+            reference.url,
+            &commit[..12.min(commit.len())]
+        );
+        let built = self
+            .build_project(&project, &package, name, Some(reference.url.clone()), &dir)
+            .await?;
+        Ok((built, commit))
+    }
+
+    /// Builds the local source tree `project` of `name` afresh (local trees change without
+    /// notice, so their builds are not looked up), keeping the wheel under `builds-v0/trees/`.
+    pub async fn build_tree(
+        &self,
+        project: &Path,
+        name: &PackageName,
+    ) -> Result<BuiltWheel, BuildError> {
+        let work = self.cache.temp_dir()?;
+        let id = format!(
+            "tree-{}",
+            &blake3::hash(work.path().as_os_str().as_encoded_bytes()).to_hex()[..32]
+        );
+        let dir = self.built_dir(&id, "0");
+        let package = format!("{name} @ {}", project.display());
+        let built = self
+            .build_project(
+                project,
+                &package,
+                name,
+                Some(project.display().to_string()),
+                &dir,
+            )
+            .await;
+        drop(work);
+        built
+    }
+
+    async fn lock(&self, key: &str) -> Result<cairn_fs::LockedFile, BuildError> {
+        let cache = self.cache.clone();
+        let timeout = self.settings.lock_timeout;
+        let key = key.to_owned();
+        Ok(
+            tokio::task::spawn_blocking(move || cache.lock(key.as_str(), timeout))
+                .await
+                .map_err(|error| BuildError::Io {
+                    action: "wait for another build".to_owned(),
+                    source: std::io::Error::other(error.to_string()),
+                })??,
+        )
+    }
+
+    /// Builds the project in the directory `project` and publishes its wheel at `dir`.
+    async fn build_project(
+        &self,
+        project: &Path,
+        package: &str,
+        normalized: &PackageName,
+        source: Option<String>,
+        dir: &Path,
+    ) -> Result<BuiltWheel, BuildError> {
+        let package = package.to_owned();
+        let work = self.cache.temp_dir()?;
+        let system = BuildSystem::read(project)?;
         tracing::debug!(%package, backend = %system.backend, requires = ?system.requires, "building");
         let mut env = self.environment(&package, &system.requires).await?;
 
@@ -202,7 +295,7 @@ impl Builder {
             .hook(
                 &env,
                 &hooks,
-                &project,
+                project,
                 &system,
                 "get_requires_for_build_wheel",
                 &out,
@@ -223,7 +316,7 @@ impl Builder {
         let built = self.hook(
             &env,
             &hooks,
-            &project,
+            project,
             &system,
             "build_wheel",
             &out,
@@ -239,7 +332,7 @@ impl Builder {
             package: package.clone(),
             reason: format!("`{file}`: {error}"),
         })?;
-        if filename.normalized_name() != name.normalized_name() {
+        if filename.normalized_name() != *normalized {
             return Err(BuildError::NoWheel {
                 package,
                 reason: format!("`{file}` is a wheel of another project"),
@@ -260,7 +353,7 @@ impl Builder {
         })?;
         let record = serde_json::json!({
             "format": BUILD_FORMAT,
-            "sdist": sdist.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "source": source,
             "backend": system.backend,
             "build_environment": env.pins,
         });
@@ -533,12 +626,12 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
 }
 
 /// The wheel a finished build left in `dir`.
-fn find_wheel(dir: &Path, name: &SdistFilename) -> Option<BuiltWheel> {
+fn find_wheel(dir: &Path, name: &PackageName) -> Option<BuiltWheel> {
     let entries = std::fs::read_dir(dir).ok()?;
     entries.flatten().find_map(|entry| {
         let file = entry.file_name().into_string().ok()?;
         let filename: WheelFilename = file.parse().ok()?;
-        (filename.normalized_name() == name.normalized_name()).then(|| BuiltWheel {
+        (filename.normalized_name() == *name).then(|| BuiltWheel {
             path: entry.path(),
             filename,
             cached: true,

@@ -85,6 +85,14 @@ pub enum BuildError {
         /// What is wrong.
         reason: String,
     },
+    /// A git source could not be fetched or checked out.
+    #[error("cannot use the git repository `{url}`: {reason}")]
+    Git {
+        /// The repository.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
     /// The cache failed.
     #[error(transparent)]
     Cache(#[from] cairn_cache::CacheError),

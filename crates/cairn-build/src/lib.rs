@@ -15,11 +15,13 @@
 
 mod builder;
 mod error;
+pub mod git;
 pub mod pyproject;
 pub mod resolve;
 pub mod sdist;
 
 pub use builder::{BuildSettings, Builder, BuiltWheel};
 pub use error::BuildError;
+pub use git::GitReference;
 pub use pyproject::BuildSystem;
 pub use sdist::{SdistFilename, SdistFormat, unpack_sdist};

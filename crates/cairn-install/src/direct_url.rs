@@ -41,6 +41,26 @@ pub struct DirectUrl {
     pub url: String,
     /// The wheel file's hash, when the caller knows it (PEP 610's `archive_info.hash`).
     pub archive_hash: Option<ArchiveHash>,
+    /// What the URL names when it is not an archive: a VCS checkout or a local directory.
+    pub kind: DirectKind,
+}
+
+/// What a direct URL names (PEP 610's `archive_info`, `vcs_info` or `dir_info`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DirectKind {
+    /// An archive: a wheel or a source distribution.
+    #[default]
+    Archive,
+    /// A git repository at a commit (`vcs_info`).
+    Git {
+        /// The full commit hash built.
+        commit_id: String,
+        /// The branch, tag or commit asked for, if any.
+        requested_revision: Option<String>,
+    },
+    /// A local directory (`dir_info`), not editable.
+    Directory,
 }
 
 impl DirectUrl {
@@ -50,6 +70,7 @@ impl DirectUrl {
         Self {
             url: url.into(),
             archive_hash: None,
+            kind: DirectKind::Archive,
         }
     }
 
@@ -78,7 +99,55 @@ impl DirectUrl {
     }
 
     /// The content of `direct_url.json`, as pip writes it.
+    /// A git checkout of `url` (without `git+`) at `commit_id`, asked for as
+    /// `requested_revision` (PEP 610's `vcs_info`).
+    pub fn git(
+        url: impl Into<String>,
+        commit_id: impl Into<String>,
+        requested_revision: Option<String>,
+    ) -> Self {
+        Self {
+            kind: DirectKind::Git {
+                commit_id: commit_id.into(),
+                requested_revision,
+            },
+            ..Self::new(url)
+        }
+    }
+
+    /// The local directory `path` (absolute), built and installed (PEP 610's `dir_info`).
+    pub fn directory(path: &Path) -> Result<Self, DirectUrlError> {
+        Ok(Self {
+            kind: DirectKind::Directory,
+            ..Self::for_file(path)?
+        })
+    }
+
     pub(crate) fn to_json(&self) -> String {
+        match &self.kind {
+            DirectKind::Archive => {}
+            DirectKind::Directory => {
+                let mut json = String::from("{\"dir_info\": {}, \"url\": ");
+                push_json_string(&mut json, &self.url);
+                json.push('}');
+                return json;
+            }
+            DirectKind::Git {
+                commit_id,
+                requested_revision,
+            } => {
+                let mut json = String::from("{\"url\": ");
+                push_json_string(&mut json, &self.url);
+                json.push_str(", \"vcs_info\": {\"commit_id\": ");
+                push_json_string(&mut json, commit_id);
+                if let Some(revision) = requested_revision {
+                    json.push_str(", \"requested_revision\": ");
+                    push_json_string(&mut json, revision);
+                }
+                json.push_str(", \"vcs\": \"git\"}}");
+                return json;
+            }
+        }
         let mut json = String::from("{\"archive_info\": {");
         if let Some(hash) = &self.archive_hash {
             // Both spellings, as pip writes them: `hash` (PEP 610's first form, still read by

@@ -289,7 +289,7 @@ use rayon::prelude::*;
 pub use cairn_fs::{Link, LinkDir, LinkError, LinkMode, Linker};
 pub use cairn_types::{PackageName, WheelFilename};
 pub use compile::{BytecodeError, BytecodeReport};
-pub use direct_url::{ArchiveHash, DirectUrl, DirectUrlError};
+pub use direct_url::{ArchiveHash, DirectKind, DirectUrl, DirectUrlError};
 pub use error::InstallError;
 pub use layout::Scheme;
 pub use list::{InstalledDist, list};

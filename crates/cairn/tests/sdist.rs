@@ -403,3 +403,171 @@ fn real_sdists_build_with_setuptools_flit_hatchling_and_poetry_then_never_again(
     let (_, log) = run("second");
     assert_eq!(log.matches(" building").count(), 0, "{log}");
 }
+
+/// A git repository at `dir` holding a project `demo-git` with the in-tree backend, on branch
+/// `main`, tagged `v1`; the commit's hash.
+fn git_repo(dir: &Path) -> String {
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+        stdout(&output).trim().to_owned()
+    };
+    std::fs::create_dir_all(dir.join("backend")).unwrap();
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[build-system]\nrequires = []\nbuild-backend = \"demo_backend\"\nbackend-path = [\"backend\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("backend/demo_backend.py"), BACKEND).unwrap();
+    std::fs::write(dir.join("backend/NAME"), "demo-git").unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "first"]);
+    git(&["tag", "v1"]);
+    git(&["rev-parse", "HEAD"])
+}
+
+/// Commits a change to the backend's module text, so the built wheel differs; the new hash.
+fn push_commit(dir: &Path) -> String {
+    let path = dir.join("backend/demo_backend.py");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("built from source", "built from the second commit");
+    std::fs::write(&path, text).unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output).trim().to_owned()
+    };
+    run(&["commit", "-qam", "second"]);
+    run(&["rev-parse", "HEAD"])
+}
+
+#[test]
+fn git_sources_at_a_branch_a_tag_and_a_commit_build_once_and_fetch_once() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    let first = git_repo(&repo);
+    let cache = work.path().join("cache");
+    let counter = work.path().join("counter");
+    let url = format!("git+file://{}", repo.display());
+    let run = |reference: &str, target: &str, extra: &[&str]| {
+        let target = work.path().join(target);
+        let requirement = format!("demo-git @ {reference}");
+        let mut args = vec![
+            "install",
+            &requirement,
+            "--target",
+            target.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let output = support::command(&cache, &args)
+            .env("CAIRN_TEST_BUILD_COUNTER", &counter)
+            .env("CAIRN_LOG", "cairn_build=debug")
+            .output()
+            .unwrap();
+        (output, target)
+    };
+    let (output, target) = run(&format!("{url}@main"), "branch", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output)
+            .matches("fetching the git repository")
+            .count(),
+        1
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("demo_git/__init__.py")).unwrap(),
+        "VALUE = 'built from source'\n"
+    );
+    let direct =
+        std::fs::read_to_string(target.join("demo_git-1.0.dist-info/direct_url.json")).unwrap();
+    assert!(
+        direct.contains(&format!("\"commit_id\": \"{first}\""))
+            && direct.contains("\"requested_revision\": \"main\"")
+            && direct.contains("\"vcs\": \"git\""),
+        "{direct}"
+    );
+    assert_eq!(count(&counter), 1);
+    // The tag and the commit name the same commit: no fetch, no build.
+    for (reference, name) in [
+        (format!("{url}@v1"), "tag"),
+        (format!("{url}@{first}"), "commit"),
+    ] {
+        let (output, target) = run(&reference, name, &[]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let log = stderr(&output);
+        assert_eq!(
+            log.matches("fetching the git repository").count(),
+            0,
+            "{name}: {log}"
+        );
+        assert!(target.join("demo_git/__init__.py").is_file());
+    }
+    assert_eq!(count(&counter), 1);
+    // Offline, a fetched commit still installs.
+    let (output, _) = run(&format!("{url}@{first}"), "offline", &["--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    // A pushed commit is seen (with --refresh, as after any change): fetched and built.
+    let second = push_commit(&repo);
+    let (output, target) = run(&format!("{url}@main"), "pushed", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(target.join("demo_git/__init__.py")).unwrap(),
+        "VALUE = 'built from the second commit'\n"
+    );
+    assert_eq!(count(&counter), 2);
+    let direct =
+        std::fs::read_to_string(target.join("demo_git-1.0.dist-info/direct_url.json")).unwrap();
+    assert!(direct.contains(&second), "{direct}");
+    let (output, _) = run(&format!("{url}@main"), "refreshed", &["--refresh"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(count(&counter), 2);
+    // Offline, a commit never fetched is an error that says so.
+    let (output, _) = run(
+        &format!("{url}@{}", "0".repeat(40)),
+        "never",
+        &["--offline"],
+    );
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("--offline"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_local_source_tree_is_built_on_every_install() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("project");
+    git_repo(&repo);
+    let cache = work.path().join("cache");
+    let counter = work.path().join("counter");
+    for (n, target) in ["t1", "t2"].iter().enumerate() {
+        let target = work.path().join(target);
+        let requirement = format!("demo-git @ {}", repo.display());
+        let output = install(
+            &cache,
+            &counter,
+            &[
+                "install",
+                &requirement,
+                "--target",
+                target.to_str().unwrap(),
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(count(&counter), n + 1);
+        let direct =
+            std::fs::read_to_string(target.join("demo_git-1.0.dist-info/direct_url.json")).unwrap();
+        assert!(direct.contains("\"dir_info\": {}"), "{direct}");
+    }
+}

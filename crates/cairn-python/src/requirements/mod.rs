@@ -47,4 +47,4 @@ pub use location::Location;
 use marker::refuse_non_ascii_in_marker;
 pub use marker::{InterpreterMarkers, Marker, MarkerEnvironment, MarkerEnvironmentError};
 pub(crate) use requirement::refuse_what_pep508_panics_on;
-pub use requirement::{Requirement, parse_requirement_arg};
+pub use requirement::{Requirement, is_source_tree, parse_requirement_arg};

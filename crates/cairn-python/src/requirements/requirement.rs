@@ -143,7 +143,9 @@ impl ParsedRequirement {
             Some(VersionOrUrl::VersionSpecifier(specifiers)) => pin_of(specifiers),
             Some(VersionOrUrl::Url(WrittenUrl(url))) => {
                 let (url, named) = resolve_reference(&url, base_dir)?;
-                if named.normalized != normalized {
+                if let Some(named) = named
+                    && named.normalized != normalized
+                {
                     return Err(LineProblem::NameMismatch {
                         name,
                         filename: named.filename,
@@ -182,6 +184,13 @@ impl ParsedRequirement {
             None => (location, Vec::new()),
         };
         let (url, named) = resolve_reference(location, base_dir)?;
+        let Some(named) = named else {
+            return Err(LineProblem::Syntax {
+                message: format!(
+                    "`{location}` names no project by its file name: write `name @ {location}`"
+                ),
+            });
+        };
         Ok(Self {
             normalized: named.normalized,
             name: named.name,
@@ -196,6 +205,8 @@ impl ParsedRequirement {
     /// and, for a wheel URL, its fragment's, without repeats.
     pub(super) fn hashes_with(&self, pins: Vec<Digest>) -> Result<Vec<Digest>, LineProblem> {
         match &self.pin {
+            // A git source or a directory has no digest to check.
+            Pin::Url(url) if is_source_tree(url) => Ok(pins),
             Pin::Url(url) => match sdist_reference(url) {
                 // A source distribution: the fragment's digest, if any, joins the pins.
                 Some((_, fragment)) => {
@@ -396,12 +407,31 @@ pub(super) fn sdist_reference(reference: &str) -> Option<(String, Option<Digest>
     Some((last, digest))
 }
 
-/// Checks that `location` names a wheel (and that its fragment's digests parse) or a source
-/// distribution; returns it (a relative path joined to `base_dir`) and the project it names.
+/// Whether `reference` names a source tree rather than a file: a `git+` URL, or a local
+/// directory (a path or a `file://` URL).
+pub fn is_source_tree(reference: &str) -> bool {
+    if reference.starts_with("git+") {
+        return true;
+    }
+    let path = match url::Url::parse(reference) {
+        Ok(url) if url.scheme() == "file" => match url.to_file_path() {
+            Ok(path) => path,
+            Err(()) => return false,
+        },
+        Ok(url) if url.scheme().len() > 1 => return false,
+        _ => Path::new(reference).to_path_buf(),
+    };
+    path.is_dir()
+}
+
+/// Checks that `location` names a wheel (and that its fragment's digests parse), a source
+/// distribution, a `git+` URL or a local directory; returns it (a relative path joined to
+/// `base_dir`) and the project its file name names (`None` for a git source or a directory,
+/// whose name is the requirement's).
 fn resolve_reference(
     location: &str,
     base_dir: Option<&Path>,
-) -> Result<(String, Named), LineProblem> {
+) -> Result<(String, Option<Named>), LineProblem> {
     let has_scheme = url::Url::parse(location).is_ok_and(|url| url.scheme().len() > 1);
     let resolved = match base_dir {
         Some(dir) if !has_scheme && Path::new(location).is_relative() => {
@@ -417,6 +447,9 @@ fn resolve_reference(
         }
         _ => location.to_owned(),
     };
+    if is_source_tree(&resolved) {
+        return Ok((resolved, None));
+    }
     let fetchable = url::Url::parse(&resolved).map_or(true, |url| {
         matches!(url.scheme(), "http" | "https" | "file") || url.scheme().len() == 1
     });
@@ -431,22 +464,22 @@ fn resolve_reference(
             .to_owned();
         return Ok((
             resolved,
-            Named {
+            Some(Named {
                 normalized: PackageName::new(&name),
                 name,
                 filename,
-            },
+            }),
         ));
     }
     let (source, _) = WheelSource::parse(&resolved).map_err(LineProblem::Source)?;
     let filename = source.filename().map_err(LineProblem::Source)?;
     Ok((
         resolved,
-        Named {
+        Some(Named {
             normalized: filename.normalized_name(),
             filename: filename.to_string(),
             name: filename.name,
-        },
+        }),
     ))
 }
 

@@ -22,6 +22,8 @@ use crate::cli::InstallArgs;
 
 /// Whether and how this command builds from source.
 pub(crate) struct Builds {
+    /// The commit each git source resolved to, for its `direct_url.json`.
+    commits: std::sync::Mutex<std::collections::HashMap<String, String>>,
     no_build: bool,
     only_binary: Vec<String>,
     settings: BuildSettings,
@@ -30,9 +32,15 @@ pub(crate) struct Builds {
 }
 
 impl Builds {
-    pub(crate) fn new(args: &InstallArgs, http: HttpClient, verbose: bool) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        args: &InstallArgs,
+        http: HttpClient,
+        verbose: bool,
+        offline: bool,
+    ) -> anyhow::Result<Self> {
         let mut settings = BuildSettings {
             show_output: verbose,
+            offline,
             ..BuildSettings::default()
         };
         for path in &args.build_constraint {
@@ -68,6 +76,7 @@ impl Builds {
         }
         settings.config_settings = config;
         Ok(Self {
+            commits: std::sync::Mutex::default(),
             no_build: args.no_build,
             only_binary: args
                 .only_binary
@@ -176,6 +185,57 @@ impl Builds {
             .with_context(|| format!("`{reference}` is not a wheel or a source distribution (`name-version.tar.gz` or `.zip`)"))?;
         self.build_url(store, index, interpreter, &url, &name, &expected)
             .await
+    }
+
+    /// Builds the git source or local directory `reference` of `requirement`.
+    pub(crate) async fn build_source_tree(
+        &self,
+        store: &WheelStore,
+        index: &IndexClient,
+        interpreter: &Arc<Interpreter>,
+        requirement: &Requirement,
+        reference: &str,
+    ) -> anyhow::Result<(FetchedWheel, WheelFilename)> {
+        if !self.allowed(&requirement.normalized) {
+            bail!(
+                "`{requirement}` names a source tree, which must be built, and building from \
+                 source is turned off (--no-build or --only-binary)"
+            );
+        }
+        let builder = self.builder(store, index, interpreter).await?;
+        let built = if let Some(git) = cairn_build::GitReference::parse(reference) {
+            let (built, commit) = builder.build_git(&git, &requirement.normalized).await?;
+            if let Ok(mut commits) = self.commits.lock() {
+                commits.insert(reference.to_owned(), commit);
+            }
+            built
+        } else {
+            let path = match Url::parse(reference) {
+                Ok(url) if url.scheme() == "file" => url
+                    .to_file_path()
+                    .map_err(|()| anyhow::anyhow!("`{reference}` is not a local path"))?,
+                _ => std::path::absolute(reference)?,
+            };
+            builder.build_tree(&path, &requirement.normalized).await?
+        };
+        let wheel = store
+            .fetch(
+                &cairn_distribution::WheelSource::Path(built.path.clone()),
+                &ExpectedHashes::default(),
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to fetch `{}` built from `{reference}`",
+                    built.filename
+                )
+            })?;
+        Ok((wheel, built.filename))
+    }
+
+    /// The commit the git source `reference` was built from in this command.
+    pub(crate) fn commit_of(&self, reference: &str) -> Option<String> {
+        self.commits.lock().ok()?.get(reference).cloned()
     }
 
     async fn build_url(

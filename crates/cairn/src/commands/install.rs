@@ -94,7 +94,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
         Some(remote) => store.with_remote_tier(Arc::new(remote.clone())),
         None => store,
     };
-    let builds = super::build::Builds::new(&args, http.clone(), global.verbose > 0)?;
+    let builds =
+        super::build::Builds::new(&args, http.clone(), global.verbose > 0, global.offline)?;
     let index = index_client(&args, file_index, &cache, http)?;
 
     // Find and fetch every wheel at once: index pages and downloads overlap.
@@ -140,7 +141,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Resul
     let direct_urls = requirements
         .iter()
         .zip(&wheels)
-        .map(|(requirement, (wheel, _))| direct_url(requirement, wheel))
+        .map(|(requirement, (wheel, _))| direct_url(requirement, wheel, &builds))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         for (wheel, filename) in &wheels {
@@ -217,10 +218,24 @@ fn report_line(text: std::fmt::Arguments<'_>) {
 fn direct_url(
     requirement: &Requirement,
     wheel: &FetchedWheel,
+    builds: &super::build::Builds,
 ) -> anyhow::Result<Option<DirectUrl>> {
     let Some(url) = &requirement.url else {
         return Ok(None);
     };
+    if let Some(git) = cairn_build::GitReference::parse(url) {
+        let commit = builds.commit_of(url).unwrap_or_default();
+        return Ok(Some(DirectUrl::git(git.url, commit, git.rev)));
+    }
+    if cairn_python::requirements::is_source_tree(url) {
+        let path = match Url::parse(url) {
+            Ok(parsed) if parsed.scheme() == "file" => parsed
+                .to_file_path()
+                .map_err(|()| anyhow::anyhow!("`{url}` is not a local path"))?,
+            _ => std::path::absolute(url)?,
+        };
+        return Ok(Some(DirectUrl::directory(&path)?));
+    }
     if super::build::is_sdist_reference(url) {
         // PEP 610 records the source distribution the wheel was built from.
         let direct = match Url::parse(url) {
@@ -375,6 +390,18 @@ async fn fetch(
     target: SharedTarget,
     requirement: &Requirement,
 ) -> anyhow::Result<(FetchedWheel, WheelFilename)> {
+    // A git source or a local directory is built (a git commit once per interpreter).
+    if let Some(reference) = requirement
+        .url
+        .as_deref()
+        .filter(|url| cairn_python::requirements::is_source_tree(url))
+    {
+        let target = target.await.map_err(shared_error)?;
+        return builds
+            .build_source_tree(store, index, &target.interpreter, requirement, reference)
+            .await
+            .with_context(|| format!("failed to build `{requirement}`"));
+    }
     // A source distribution named by URL or path is built (once per sdist and interpreter).
     if let Some(reference) = requirement
         .url
