@@ -175,6 +175,10 @@ pub(crate) struct InstallArgs {
     /// be built from source distributions.
     #[arg(long, value_name = "PACKAGE|:all:", value_delimiter = ',')]
     pub(crate) only_binary: Vec<String>,
+    /// Build these packages from their source distributions even when wheels exist (`:all:`
+    /// for every one), as pip spells it.
+    #[arg(long, value_name = "PACKAGE|:all:", value_delimiter = ',')]
+    pub(crate) no_binary: Vec<String>,
     /// Pin build requirements: a file of `name==version` lines, as uv's option.
     #[arg(long, value_name = "FILE")]
     pub(crate) build_constraint: Vec<PathBuf>,

@@ -305,12 +305,62 @@ fn a_version_with_only_an_sdist_on_the_index_is_built_unless_builds_are_off() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(count(&counter), 1);
     assert!(target.join("demo_sdist/__init__.py").is_file());
+
+    // With a wheel on the index too, the wheel is installed, unless --no-binary names it.
+    let wheel = cairn_test_support::wheel::WheelBuilder::new("demo-sdist", "1.0")
+        .file("demo_sdist/__init__.py", "VALUE = 'from the wheel'\n");
+    server.route(
+        "/simple/demo-sdist/",
+        Response::ok(format!(
+            "<html><body><a href=\"../../files/demo-sdist-1.0.tar.gz\">demo-sdist-1.0.tar.gz</a>\
+             <a href=\"../../files/{0}\">{0}</a></body></html>",
+            wheel.filename()
+        ))
+        .header("Content-Type", "text/html"),
+    );
+    server.route(
+        &format!("/files/{}", wheel.filename()),
+        Response::ok(wheel.to_bytes()),
+    );
+    for (flag, expected) in [
+        (None, "VALUE = 'from the wheel'\n"),
+        (Some("--no-binary=:all:"), "VALUE = 'built from source'\n"),
+    ] {
+        let target = work.path().join(format!("with-wheel-{}", flag.is_some()));
+        let mut args = vec![
+            "install",
+            "demo-sdist==1.0",
+            "--index-url",
+            &index,
+            "--refresh",
+            "--target",
+            target.to_str().unwrap(),
+        ];
+        args.extend(flag);
+        let output = install(&cache, &counter, &args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(
+            std::fs::read_to_string(target.join("demo_sdist/__init__.py")).unwrap(),
+            expected,
+            "{flag:?}"
+        );
+    }
+    // The sdist's build was found built: the backend ran once in all.
+    assert_eq!(count(&counter), 1);
     let _guard = runtime.enter();
     drop(server);
 }
 
-/// Real sdists from PyPI, one per common backend, pinned by SHA-256.
-const REAL: [(&str, &str, &str, &str); 4] = [
+/// Real sdists from PyPI, one per common backend, pinned by SHA-256: setuptools with a legacy
+/// `setup.py` (six) and with `pyproject.toml` and setuptools-scm's `[toml]` extra (pluggy),
+/// flit_core (tomli), hatchling with hatch-vcs (iniconfig), poetry-core's in-tree backend.
+const REAL: [(&str, &str, &str, &str); 5] = [
+    (
+        "pluggy",
+        "pluggy",
+        "https://files.pythonhosted.org/packages/96/2d/02d4312c973c6050a18b314a5ad0b3210edb65a906f868e31c111dede4a6/pluggy-1.5.0.tar.gz",
+        "2cffa88e94fdc978c4c574f15f9e59b7f4201d439195c3715ca9e2486f1d0cf1",
+    ),
     (
         "six",
         "six",
@@ -390,7 +440,7 @@ fn real_sdists_build_with_setuptools_flit_hatchling_and_poetry_then_never_again(
         (target, stderr(&output))
     };
     let (target, log) = run("first");
-    assert_eq!(log.matches(" building").count(), 4, "{log}");
+    assert_eq!(log.matches(" building").count(), REAL.len(), "{log}");
     let imports = REAL.map(|(_, module, _, _)| module).join(", ");
     let output = Command::new("python3")
         .arg("-c")

@@ -26,6 +26,7 @@ pub(crate) struct Builds {
     commits: std::sync::Mutex<std::collections::HashMap<String, String>>,
     no_build: bool,
     only_binary: Vec<String>,
+    no_binary: Vec<String>,
     settings: BuildSettings,
     http: HttpClient,
     builder: tokio::sync::OnceCell<Builder>,
@@ -78,21 +79,19 @@ impl Builds {
         Ok(Self {
             commits: std::sync::Mutex::default(),
             no_build: args.no_build,
-            only_binary: args
-                .only_binary
-                .iter()
-                .map(|name| {
-                    if name == ":all:" {
-                        name.clone()
-                    } else {
-                        PackageName::new(name).to_string()
-                    }
-                })
-                .collect(),
+            only_binary: normalized_list(&args.only_binary),
+            no_binary: normalized_list(&args.no_binary),
             settings,
             http,
             builder: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// Whether `name` must be built from source although wheels may exist (`--no-binary`).
+    pub(crate) fn source_only(&self, name: &PackageName) -> bool {
+        self.no_binary
+            .iter()
+            .any(|entry| entry == ":all:" || entry == name.as_ref())
     }
 
     /// Whether `name` may be built from source.
@@ -309,6 +308,20 @@ impl Builds {
         expected.verify(&hashes, url.as_str())?;
         Ok(hashes)
     }
+}
+
+/// Package names normalised, `:all:` kept.
+fn normalized_list(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|name| {
+            if name == ":all:" {
+                name.clone()
+            } else {
+                PackageName::new(name).to_string()
+            }
+        })
+        .collect()
 }
 
 fn name_of(url: &Url) -> PathBuf {

@@ -414,6 +414,16 @@ async fn fetch(
             .await
             .with_context(|| format!("failed to build `{requirement}`"));
     }
+    // `--no-binary`: built from the index's sdist, wheels or not.
+    if let (None, Some(version)) = (&requirement.url, &requirement.version)
+        && builds.source_only(&requirement.normalized)
+    {
+        let target = target.await.map_err(shared_error)?;
+        return builds
+            .build_from_index(store, index, &target.interpreter, requirement, version)
+            .await
+            .with_context(|| format!("failed to build `{requirement}` from source (--no-binary)"));
+    }
     let early = prefetchable(index, requirement);
     let early_fetch = async {
         match &early {
