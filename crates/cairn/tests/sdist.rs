@@ -38,6 +38,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         raise SystemExit(1)
     files = {
         DIST + "/__init__.py": b"VALUE = 'built from source'\n",
+        DIST + "/config.py": ("SETTINGS = %r\n" % (config_settings,)).encode(),
         DIST + "-1.0.dist-info/METADATA": ("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % NAME).encode(),
         DIST + "-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
@@ -620,4 +621,121 @@ fn a_local_source_tree_is_built_on_every_install() {
             std::fs::read_to_string(target.join("demo_git-1.0.dist-info/direct_url.json")).unwrap();
         assert!(direct.contains("\"dir_info\": {}"), "{direct}");
     }
+}
+
+#[test]
+fn config_settings_reach_the_backend_and_key_the_build() {
+    let work = tempfile::tempdir().unwrap();
+    let sdist = synthetic_sdist(work.path(), "demo-sdist");
+    let cache = work.path().join("cache");
+    let counter = work.path().join("counter");
+    let requirement = format!("demo-sdist @ {}", sdist.display());
+    for (target, extra, settings) in [
+        ("plain", vec![], "SETTINGS = None\n"),
+        (
+            "configured",
+            vec!["-C", "mode=fast"],
+            "SETTINGS = {'mode': 'fast'}\n",
+        ),
+        (
+            "again",
+            vec!["--config-setting", "mode=fast"],
+            "SETTINGS = {'mode': 'fast'}\n",
+        ),
+    ] {
+        let target = work.path().join(target);
+        let mut args = vec![
+            "install",
+            &requirement,
+            "--target",
+            target.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let output = install(&cache, &counter, &args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(
+            std::fs::read_to_string(target.join("demo_sdist/config.py")).unwrap(),
+            settings
+        );
+    }
+    // Other settings are another build; the same settings again are found built.
+    assert_eq!(count(&counter), 2);
+}
+
+#[test]
+fn build_constraints_pin_the_build_environment() {
+    if !pypi_reachable() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let constraints = work.path().join("constraints.txt");
+    std::fs::write(
+        &constraints,
+        "# pinned for reproducible builds\nflit-core==3.9.0\n",
+    )
+    .unwrap();
+    let (name, _, url, sha256) = REAL[2];
+    assert_eq!(name, "tomli");
+    let output = support::command(
+        &cache,
+        &[
+            "install",
+            &format!("tomli @ {url}#sha256={sha256}"),
+            "--build-constraint",
+            constraints.to_str().unwrap(),
+            "--target",
+            work.path().join("t").to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let records: Vec<String> = walk_files(&cache.join("builds-v0/wheels"))
+        .into_iter()
+        .filter(|path| path.ends_with("build.json"))
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1);
+    assert!(records[0].contains("flit_core-3.9.0-"), "{}", records[0]);
+    // A constraint no version satisfies is an error that says what to do.
+    std::fs::write(&constraints, "flit-core==0.0.1\n").unwrap();
+    let output = support::command(
+        &work.path().join("cache2"),
+        &[
+            "install",
+            &format!("tomli @ {url}#sha256={sha256}"),
+            "--build-constraint",
+            constraints.to_str().unwrap(),
+            "--target",
+            work.path().join("t2").to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("constrained to 0.0.1") && text.contains("--build-constraint"),
+        "{text}"
+    );
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(path) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
