@@ -7,6 +7,7 @@
 //! `git ls-remote` per command (no fetch when its commit is already here), and offline from the
 //! refs last fetched.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -149,12 +150,13 @@ impl Repositories {
             return Ok(db);
         }
         let temp = self.cache.temp_dir()?;
-        git(
-            None,
-            &["init", "--quiet", "--bare"],
-            Some(temp.path()),
-            &reference.url,
-        )?;
+        let init: [&OsStr; 4] = [
+            "init".as_ref(),
+            "--quiet".as_ref(),
+            "--bare".as_ref(),
+            temp.path().as_os_str(),
+        ];
+        git(&init, &reference.url)?;
         if let Some(parent) = db.parent() {
             cairn_fs::create_dir_all(parent).map_err(|source| BuildError::Io {
                 action: format!("create `{}`", parent.display()),
@@ -174,21 +176,18 @@ impl Repositories {
             });
         }
         tracing::debug!(url = %reference.url, "fetching the git repository");
-        git(
-            Some(db),
-            &[
-                "fetch",
-                "--quiet",
-                "--force",
-                "--tags",
-                &reference.url,
-                "+refs/heads/*:refs/heads/*",
-                "+HEAD:refs/remotes/origin/HEAD",
-            ],
-            None,
-            &reference.url,
-        )
-        .map(drop)
+        let fetch: [&OsStr; 9] = [
+            "--git-dir".as_ref(),
+            db.as_os_str(),
+            "fetch".as_ref(),
+            "--quiet".as_ref(),
+            "--force".as_ref(),
+            "--tags".as_ref(),
+            reference.url.as_ref(),
+            "+refs/heads/*:refs/heads/*".as_ref(),
+            "+HEAD:refs/remotes/origin/HEAD".as_ref(),
+        ];
+        git(&fetch, &reference.url).map(drop)
     }
 
     /// The checkout of `commit`, made once.
@@ -211,38 +210,24 @@ impl Repositories {
             let temp = this.cache.temp_dir()?;
             let tree = temp.path();
             // `git clone SRC DEST` wants DEST absent or empty: the temp dir is empty.
-            let status = Command::new("git")
-                .args(["clone", "--quiet", "--no-checkout", "--shared"])
-                .arg(&db)
-                .arg(tree)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|source| BuildError::Io {
-                    action: "run `git`".to_owned(),
-                    source,
-                })?;
-            if !status.status.success() {
-                return Err(BuildError::Git {
-                    url: reference.url.clone(),
-                    reason: String::from_utf8_lossy(&status.stderr).trim().to_owned(),
-                });
-            }
-            let checkout = Command::new("git")
-                .arg("-C")
-                .arg(tree)
-                .args(["checkout", "--quiet", "--detach", &commit])
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|source| BuildError::Io {
-                    action: "run `git`".to_owned(),
-                    source,
-                })?;
-            if !checkout.status.success() {
-                return Err(BuildError::Git {
-                    url: reference.url.clone(),
-                    reason: String::from_utf8_lossy(&checkout.stderr).trim().to_owned(),
-                });
-            }
+            let clone: [&OsStr; 6] = [
+                "clone".as_ref(),
+                "--quiet".as_ref(),
+                "--no-checkout".as_ref(),
+                "--shared".as_ref(),
+                db.as_os_str(),
+                tree.as_os_str(),
+            ];
+            git(&clone, &reference.url)?;
+            let checkout: [&OsStr; 6] = [
+                "-C".as_ref(),
+                tree.as_os_str(),
+                "checkout".as_ref(),
+                "--quiet".as_ref(),
+                "--detach".as_ref(),
+                commit.as_ref(),
+            ];
+            git(&checkout, &reference.url)?;
             if let Some(parent) = dir.parent() {
                 cairn_fs::create_dir_all(parent).map_err(|source| BuildError::Io {
                     action: format!("create `{}`", parent.display()),
@@ -260,22 +245,10 @@ impl Repositories {
     }
 }
 
-/// Runs `git [--git-dir DIR] ARGS [PATH]`; its stdout.
-fn git(
-    git_dir: Option<&Path>,
-    args: &[&str],
-    path: Option<&Path>,
-    url: &str,
-) -> Result<String, BuildError> {
-    let mut command = Command::new("git");
-    if let Some(dir) = git_dir {
-        command.arg("--git-dir").arg(dir);
-    }
-    command.args(args);
-    if let Some(path) = path {
-        command.arg(path);
-    }
-    let output = command
+/// Runs `git ARGS`; its stdout, or an error naming the command and what git said.
+fn git<S: AsRef<OsStr>>(args: &[S], url: &str) -> Result<String, BuildError> {
+    let output = Command::new("git")
+        .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null())
         .output()
@@ -284,11 +257,15 @@ fn git(
             source,
         })?;
     if !output.status.success() {
+        let shown: Vec<_> = args
+            .iter()
+            .map(|arg| arg.as_ref().to_string_lossy().into_owned())
+            .collect();
         return Err(BuildError::Git {
             url: url.to_owned(),
             reason: format!(
                 "`git {}` failed: {}",
-                args.join(" "),
+                shown.join(" "),
                 String::from_utf8_lossy(&output.stderr).trim()
             ),
         });
@@ -317,22 +294,25 @@ fn local_ref(db: &Path, rev: Option<&str>) -> Option<String> {
         None => vec!["refs/remotes/origin/HEAD^{commit}".to_owned()],
     };
     candidates.iter().find_map(|candidate| {
-        git(
-            Some(db),
-            &["rev-parse", "--verify", "--quiet", candidate],
-            None,
-            "",
-        )
-        .ok()
-        .map(|out| out.trim().to_owned())
-        .filter(|commit| is_commit(commit))
+        let args: [&OsStr; 6] = [
+            "--git-dir".as_ref(),
+            db.as_os_str(),
+            "rev-parse".as_ref(),
+            "--verify".as_ref(),
+            "--quiet".as_ref(),
+            candidate.as_ref(),
+        ];
+        git(&args, "")
+            .ok()
+            .map(|out| out.trim().to_owned())
+            .filter(|commit| is_commit(commit))
     })
 }
 
 /// The commit `rev` names on the remote, from one `git ls-remote`.
 fn remote_ref(url: &str, rev: Option<&str>) -> Result<String, BuildError> {
     let pattern = rev.unwrap_or("HEAD");
-    let out = git(None, &["ls-remote", url, pattern], None, url)?;
+    let out = git(&["ls-remote", url, pattern], url)?;
     let lines: Vec<(&str, &str)> = out
         .lines()
         .filter_map(|line| line.split_once('\t'))

@@ -229,27 +229,19 @@ mod tests {
         }
     }
 
-    fn targz(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        build(&mut builder);
-        let tar = builder.into_inner().unwrap();
+    fn gzip(tar: &[u8]) -> Vec<u8> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gz, &tar).unwrap();
+        std::io::Write::write_all(&mut gz, tar).unwrap();
         gz.finish().unwrap()
     }
 
-    fn entry(builder: &mut tar::Builder<Vec<u8>>, name: &[u8], kind: tar::EntryType, data: &[u8]) {
-        let mut header = tar::Header::new_old();
-        header.as_old_mut().name[..name.len()].copy_from_slice(name);
-        header.set_entry_type(kind);
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        if matches!(kind, tar::EntryType::Symlink | tar::EntryType::Link) {
-            header.set_link_name("/etc/passwd").unwrap();
-        }
-        header.set_cksum();
-        builder.append(&header, data).unwrap();
+    fn targz(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        build(&mut builder);
+        gzip(&builder.into_inner().unwrap())
     }
+
+    use cairn_test_support::tarball::raw_entry as entry;
 
     #[test]
     fn a_good_sdist_unpacks_to_its_project_directory() {
@@ -280,44 +272,10 @@ mod tests {
 
     #[test]
     fn hostile_sdists_are_refused_without_writing_outside() {
-        type Build = Box<dyn FnOnce(&mut tar::Builder<Vec<u8>>)>;
-        let cases: Vec<(&str, Build)> = vec![
-            (
-                "dotdot",
-                Box::new(|b| entry(b, b"../evil", tar::EntryType::Regular, b"x")),
-            ),
-            (
-                "absolute",
-                Box::new(|b| entry(b, b"/tmp/evil", tar::EntryType::Regular, b"x")),
-            ),
-            (
-                "symlink",
-                Box::new(|b| entry(b, b"p/link", tar::EntryType::Symlink, b"")),
-            ),
-            (
-                "hardlink",
-                Box::new(|b| entry(b, b"p/hard", tar::EntryType::Link, b"")),
-            ),
-            (
-                "device",
-                Box::new(|b| entry(b, b"p/dev", tar::EntryType::Char, b"")),
-            ),
-            (
-                "fifo",
-                Box::new(|b| entry(b, b"p/fifo", tar::EntryType::Fifo, b"")),
-            ),
-            (
-                "twice",
-                Box::new(|b| {
-                    entry(b, b"p/a", tar::EntryType::Regular, b"1");
-                    entry(b, b"p/a", tar::EntryType::Regular, b"2");
-                }),
-            ),
-        ];
         let work = tempfile::tempdir().unwrap();
-        for (name, build) in cases {
+        for (name, tar) in cairn_test_support::tarball::hostile_tars() {
             let archive = work.path().join(format!("{name}.tar.gz"));
-            std::fs::write(&archive, targz(build)).unwrap();
+            std::fs::write(&archive, gzip(&tar)).unwrap();
             let dest = work.path().join(name).join("dest");
             std::fs::create_dir_all(&dest).unwrap();
             let error = unpack_sdist(&archive, SdistFormat::TarGz, &dest, &Limits::default())

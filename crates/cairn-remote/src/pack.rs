@@ -414,8 +414,12 @@ mod tests {
     fn hostile(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> (Vec<u8>, PackRef) {
         let mut builder = tar::Builder::new(Vec::new());
         build(&mut builder);
-        let tar = builder.into_inner().unwrap();
-        let compressed = zstd::encode_all(&tar[..], 1).unwrap();
+        compressed(&builder.into_inner().unwrap())
+    }
+
+    /// `tar` as a pack: zstd-compressed, with its digest and size.
+    fn compressed(tar: &[u8]) -> (Vec<u8>, PackRef) {
+        let compressed = zstd::encode_all(tar, 1).unwrap();
         let pack = PackRef {
             digest: ContentDigest::hex(blake3::hash(&compressed).to_hex().as_str()).unwrap(),
             size: compressed.len() as u64,
@@ -423,55 +427,13 @@ mod tests {
         (compressed, pack)
     }
 
-    fn raw_entry(
-        builder: &mut tar::Builder<Vec<u8>>,
-        name: &[u8],
-        kind: tar::EntryType,
-        data: &[u8],
-    ) {
-        let mut header = tar::Header::new_old();
-        header.as_old_mut().name[..name.len()].copy_from_slice(name);
-        header.set_entry_type(kind);
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        if kind == tar::EntryType::Symlink {
-            header.set_link_name("/etc/passwd").unwrap();
-        }
-        header.set_cksum();
-        builder.append(&header, data).unwrap();
-    }
+    use cairn_test_support::tarball::raw_entry;
 
     #[test]
     fn hostile_packs_are_refused_without_writing_outside() {
-        type Build = Box<dyn Fn(&mut tar::Builder<Vec<u8>>)>;
-        let cases: Vec<(&str, Build)> = vec![
-            (
-                "dotdot",
-                Box::new(|b| raw_entry(b, b"../evil", tar::EntryType::Regular, b"x")),
-            ),
-            (
-                "absolute",
-                Box::new(|b| raw_entry(b, b"/tmp/evil", tar::EntryType::Regular, b"x")),
-            ),
-            (
-                "symlink",
-                Box::new(|b| raw_entry(b, b"link", tar::EntryType::Symlink, b"")),
-            ),
-            (
-                "device",
-                Box::new(|b| raw_entry(b, b"dev", tar::EntryType::Char, b"")),
-            ),
-            (
-                "twice",
-                Box::new(|b| {
-                    raw_entry(b, b"a", tar::EntryType::Regular, b"1");
-                    raw_entry(b, b"a", tar::EntryType::Regular, b"2");
-                }),
-            ),
-        ];
         let work = tempfile::tempdir().unwrap();
-        for (name, build) in cases {
-            let (bytes, pack) = hostile(build);
+        for (name, tar) in cairn_test_support::tarball::hostile_tars() {
+            let (bytes, pack) = compressed(&tar);
             let dest = work.path().join(name).join("dest");
             std::fs::create_dir_all(&dest).unwrap();
             let error = unpack(&bytes[..], &dest, &pack, &Limits::default())

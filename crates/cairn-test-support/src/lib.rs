@@ -7,6 +7,7 @@ pub mod noise;
 pub mod prop;
 pub mod pypi;
 pub mod random;
+pub mod tarball;
 pub mod venv;
 pub mod wheel;
 pub mod zipgen;

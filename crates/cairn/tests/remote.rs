@@ -209,15 +209,7 @@ fn racing_publishers_on_two_cache_roots_leave_one_object() {
                     &keys,
                 );
                 machine
-                    .command(&[
-                        "install",
-                        "-r",
-                        pins.to_str().unwrap(),
-                        "--index-url",
-                        &index.url(),
-                        "--target",
-                        work.path().join(format!("t{n}")).to_str().unwrap(),
-                    ])
+                    .install_command(&pins, &index.url(), &work.path().join(format!("t{n}")))
                     .stderr(std::process::Stdio::piped())
                     .spawn()
                     .unwrap()
@@ -272,15 +264,7 @@ fn a_remote_that_is_down_or_stalls_costs_one_warning_not_the_install() {
         let target = work.path().join(format!("t-{case}"));
         let started = Instant::now();
         let output = machine
-            .command(&[
-                "install",
-                "-r",
-                pins.to_str().unwrap(),
-                "--index-url",
-                &index.url(),
-                "--target",
-                target.to_str().unwrap(),
-            ])
+            .install_command(&pins, &index.url(), &target)
             .env("CAIRN_REMOTE_TIMEOUT", "1")
             .output()
             .unwrap();

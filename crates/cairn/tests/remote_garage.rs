@@ -165,15 +165,7 @@ fn a_remote_killed_during_an_install_costs_the_install_nothing() {
     let b = Machine::reader(work.path(), "b", &backend, &keys);
     let target = work.path().join("tb");
     let child = b
-        .command(&[
-            "install",
-            "-r",
-            pins.to_str().unwrap(),
-            "--index-url",
-            &index.url(),
-            "--target",
-            target.to_str().unwrap(),
-        ])
+        .install_command(&pins, &index.url(), &target)
         .env("CAIRN_REMOTE_TIMEOUT", "2")
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -187,15 +179,7 @@ fn a_remote_killed_during_an_install_costs_the_install_nothing() {
     let c = Machine::reader(work.path(), "c", &backend, &keys);
     let target = work.path().join("tc");
     let output = c
-        .command(&[
-            "install",
-            "-r",
-            pins.to_str().unwrap(),
-            "--index-url",
-            &index.url(),
-            "--target",
-            target.to_str().unwrap(),
-        ])
+        .install_command(&pins, &index.url(), &target)
         .env("CAIRN_REMOTE_TIMEOUT", "2")
         .output()
         .unwrap();
@@ -205,15 +189,7 @@ fn a_remote_killed_during_an_install_costs_the_install_nothing() {
     // A writer whose remote is gone still installs, and says it could not publish.
     let d = Machine::writer(work.path(), "d", &backend, &keys);
     let output = d
-        .command(&[
-            "install",
-            "-r",
-            pins.to_str().unwrap(),
-            "--index-url",
-            &index.url(),
-            "--target",
-            work.path().join("td").to_str().unwrap(),
-        ])
+        .install_command(&pins, &index.url(), &work.path().join("td"))
         .env("CAIRN_REMOTE_TIMEOUT", "2")
         .output()
         .unwrap();
@@ -239,15 +215,7 @@ fn a_three_node_cluster_with_one_node_killed_serves_reads_and_writes() {
     // Garage may stall its first requests after a node dies: a generous timeout.
     let run = |machine: &Machine<'_>, pins: &Path, target: &str| {
         machine
-            .command(&[
-                "install",
-                "-r",
-                pins.to_str().unwrap(),
-                "--index-url",
-                &index.url(),
-                "--target",
-                work.path().join(target).to_str().unwrap(),
-            ])
+            .install_command(pins, &index.url(), &work.path().join(target))
             .env("CAIRN_REMOTE_TIMEOUT", "20")
             .output()
             .unwrap()

@@ -455,21 +455,23 @@ fn real_sdists_build_with_setuptools_flit_hatchling_and_poetry_then_never_again(
     assert_eq!(log.matches(" building").count(), 0, "{log}");
 }
 
+/// Runs `git ARGS` in `dir` as a test committer; its stdout.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+    stdout(&output).trim().to_owned()
+}
+
 /// A git repository at `dir` holding a project `demo-git` with the in-tree backend, on branch
 /// `main`, tagged `v1`; the commit's hash.
 fn git_repo(dir: &Path) -> String {
-    let git = |args: &[&str]| {
-        let output = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
-        stdout(&output).trim().to_owned()
-    };
     std::fs::create_dir_all(dir.join("backend")).unwrap();
-    git(&["init", "-q", "-b", "main"]);
+    git(dir, &["init", "-q", "-b", "main"]);
     std::fs::write(
         dir.join("pyproject.toml"),
         "[build-system]\nrequires = []\nbuild-backend = \"demo_backend\"\nbackend-path = [\"backend\"]\n",
@@ -477,10 +479,10 @@ fn git_repo(dir: &Path) -> String {
     .unwrap();
     std::fs::write(dir.join("backend/demo_backend.py"), BACKEND).unwrap();
     std::fs::write(dir.join("backend/NAME"), "demo-git").unwrap();
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "first"]);
-    git(&["tag", "v1"]);
-    git(&["rev-parse", "HEAD"])
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "first"]);
+    git(dir, &["tag", "v1"]);
+    git(dir, &["rev-parse", "HEAD"])
 }
 
 /// Commits a change to the backend's module text, so the built wheel differs; the new hash.
@@ -490,18 +492,8 @@ fn push_commit(dir: &Path) -> String {
         .unwrap()
         .replace("built from source", "built from the second commit");
     std::fs::write(&path, text).unwrap();
-    let run = |args: &[&str]| {
-        let output = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
-        stdout(&output).trim().to_owned()
-    };
-    run(&["commit", "-qam", "second"]);
-    run(&["rev-parse", "HEAD"])
+    git(dir, &["commit", "-qam", "second"]);
+    git(dir, &["rev-parse", "HEAD"])
 }
 
 #[test]

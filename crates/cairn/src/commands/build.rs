@@ -217,19 +217,7 @@ impl Builds {
             };
             builder.build_tree(&path, &requirement.normalized).await?
         };
-        let wheel = store
-            .fetch(
-                &cairn_distribution::WheelSource::Path(built.path.clone()),
-                &ExpectedHashes::default(),
-            )
-            .await
-            .with_context(|| {
-                format!(
-                    "failed to fetch `{}` built from `{reference}`",
-                    built.filename
-                )
-            })?;
-        Ok((wheel, built.filename))
+        fetch_built(store, built, reference).await
     }
 
     /// The commit the git source `reference` was built from in this command.
@@ -276,15 +264,7 @@ impl Builds {
         let builder = self.builder(store, index, interpreter).await?;
         let built = builder.build(&path, name, &sha256).await?;
         drop(temp);
-        let wheel = store
-            .fetch(
-                &cairn_distribution::WheelSource::Path(built.path.clone()),
-                &ExpectedHashes::default(),
-            )
-            .await
-            .with_context(|| format!("failed to fetch `{}` built from `{url}`", built.filename))?;
-        tracing::debug!(wheel = %built.filename, cached = built.cached, "built from source");
-        Ok((wheel, built.filename))
+        fetch_built(store, built, url.as_str()).await
     }
 
     /// Downloads `url` to `path`, checking `expected`; every digest of it, SHA-256 included.
@@ -308,6 +288,23 @@ impl Builds {
         expected.verify(&hashes, url.as_str())?;
         Ok(hashes)
     }
+}
+
+/// Fetches the wheel `built` from `from` into the store, like a local wheel file.
+async fn fetch_built(
+    store: &WheelStore,
+    built: cairn_build::BuiltWheel,
+    from: &str,
+) -> anyhow::Result<(FetchedWheel, WheelFilename)> {
+    let wheel = store
+        .fetch(
+            &cairn_distribution::WheelSource::Path(built.path.clone()),
+            &ExpectedHashes::default(),
+        )
+        .await
+        .with_context(|| format!("failed to fetch `{}` built from `{from}`", built.filename))?;
+    tracing::debug!(wheel = %built.filename, cached = built.cached, "built from source");
+    Ok((wheel, built.filename))
 }
 
 /// Package names normalised, `:all:` kept.

@@ -211,9 +211,9 @@ impl<'a> Machine<'a> {
         self.command(args).output().unwrap()
     }
 
-    /// `cairn install -r pins --index-url … --target work/target`.
-    pub fn install(&self, pins: &Path, index: &str, target: &Path) -> Output {
-        self.run(&[
+    /// `cairn install -r pins --index-url … --target target`, to run.
+    pub fn install_command(&self, pins: &Path, index: &str, target: &Path) -> Command {
+        self.command(&[
             "install",
             "-r",
             pins.to_str().unwrap(),
@@ -222,6 +222,11 @@ impl<'a> Machine<'a> {
             "--target",
             target.to_str().unwrap(),
         ])
+    }
+
+    /// Runs [`Machine::install_command`].
+    pub fn install(&self, pins: &Path, index: &str, target: &Path) -> Output {
+        self.install_command(pins, index, target).output().unwrap()
     }
 }
 
