@@ -613,6 +613,33 @@ fn a_local_source_tree_is_built_on_every_install() {
             std::fs::read_to_string(target.join("demo_git-1.0.dist-info/direct_url.json")).unwrap();
         assert!(direct.contains("\"dir_info\": {}"), "{direct}");
     }
+    // A --hash cannot be checked against a tree: refused, not ignored.
+    let requirements = work.path().join("requirements.txt");
+    let line = format!(
+        "demo-git @ {} --hash=sha256:{}\n",
+        repo.display(),
+        "ab".repeat(32)
+    );
+    std::fs::write(&requirements, line).unwrap();
+    let target = work.path().join("t3");
+    let output = install(
+        &cache,
+        &counter,
+        &[
+            "install",
+            "-r",
+            requirements.to_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("has no bytes a --hash"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(count(&counter), 2);
 }
 
 #[test]

@@ -201,6 +201,13 @@ impl Builds {
                  source is turned off (--no-build or --only-binary)"
             );
         }
+        if !requirement.hashes.is_empty() {
+            bail!(
+                "`{requirement}` names a git source or a directory, which has no bytes a --hash \
+                 could be checked against; remove its hashes (pip refuses such requirements in \
+                 hash-checking mode too)"
+            );
+        }
         let builder = self.builder(store, index, interpreter).await?;
         let built = if let Some(git) = cairn_build::GitReference::parse(reference) {
             let (built, commit) = builder.build_git(&git, &requirement.normalized).await?;
