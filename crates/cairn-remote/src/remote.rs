@@ -226,7 +226,7 @@ impl Remote {
             ),
             _ => return Err(bad("unsupported scheme")),
         };
-        Self::with_store(store, &prefix, RemoteWrite::redact(url), settings)
+        Self::with_store(store, &prefix, redacted(url), settings)
     }
 
     /// A remote on `store` (any `object_store` backend), under `prefix`, shown as `shown`.
@@ -850,18 +850,16 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-impl RemoteWrite {
-    /// `url` without credentials or query, for messages.
-    fn redact(url: &str) -> String {
-        match url::Url::parse(url) {
-            Ok(mut parsed) => {
-                let _ = parsed.set_username("");
-                let _ = parsed.set_password(None);
-                parsed.set_query(None);
-                parsed.to_string()
-            }
-            Err(_) => url.to_owned(),
+/// `url` without credentials or query, for messages.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.to_string()
         }
+        Err(_) => url.to_owned(),
     }
 }
 
