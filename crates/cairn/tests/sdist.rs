@@ -123,6 +123,21 @@ fn an_sdist_is_built_once_then_found_built_for_every_target() {
                 .unwrap();
         assert!(direct.contains("demo-sdist-1.0.tar.gz"), "{direct}");
     }
+    // `cache clean PKG` removes its built wheel: the next install builds again.
+    let cleaned = install(&cache, &counter, &["cache", "clean", "demo-sdist"]);
+    assert!(cleaned.status.success(), "{}", stderr(&cleaned));
+    let output = install(
+        &cache,
+        &counter,
+        &[
+            "install",
+            &requirement,
+            "--target",
+            work.path().join("after-clean").to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(count(&counter), 2, "clean left the built wheel");
     // The build is keyed by the sdist's bytes: another sdist of the same name builds again.
     let other = work.path().join("other");
     std::fs::create_dir(&other).unwrap();
@@ -153,7 +168,7 @@ fn an_sdist_is_built_once_then_found_built_for_every_target() {
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(count(&counter), 2);
+    assert_eq!(count(&counter), 3);
 }
 
 #[test]

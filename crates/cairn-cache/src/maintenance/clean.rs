@@ -28,7 +28,8 @@ const KEPT_IN_ROOT: [&str; 4] = [
 ///
 /// With packages (names compared after PEP 503 normalisation): their pointers with the HTTP
 /// policies beside them; the archives those pointers named that no other pointer names, with
-/// their manifests and index entries; and the packages' project pages in the simple bucket.
+/// their manifests and index entries; the packages' project pages in the simple bucket; and the
+/// wheels built for them from source (`builds-v0/wheels`).
 /// Archives another package's pointer still names stay, and so do archives that no pointer
 /// named before (`cairn cache prune` removes those).
 pub fn plan_clean(cache: &Cache, packages: &[String]) -> Result<Plan, MaintenanceError> {
@@ -91,7 +92,41 @@ fn plan_clean_here(cache: &Cache, packages: &[String]) -> Result<Plan, Maintenan
             plan.add(&file.path, Reason::Package)?;
         }
     }
+    for built in built_wheel_dirs(cache, &selected) {
+        plan.add(&built, Reason::Package)?;
+    }
     Ok(plan)
+}
+
+/// The directories of `builds-v0/wheels/<source>/<key>/` that hold a wheel of one of
+/// `selected`: what building those packages from source left in the cache.
+fn built_wheel_dirs(cache: &Cache, selected: &HashSet<String>) -> Vec<std::path::PathBuf> {
+    let wheels = cache.bucket(crate::CacheBucket::Builds).join("wheels");
+    let read = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .collect::<Vec<_>>()
+    };
+    let mut found = Vec::new();
+    for source in read(&wheels) {
+        for key in read(&source) {
+            let holds_selected = read(&key).iter().any(|file| {
+                file.file_name()
+                    .and_then(|name| name.to_str())
+                    .and_then(|name| name.strip_suffix(".whl"))
+                    .and_then(|stem| stem.split('-').next())
+                    .is_some_and(|project| selected.contains(&normalize_package_name(project)))
+            });
+            if holds_selected {
+                found.push(key);
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 fn plan_clean_all(cache: &Cache) -> Result<Plan, MaintenanceError> {
