@@ -5,8 +5,9 @@
 //! its own BLAKE3) with one *record* per digest the wheel is pinned by (its SHA-256), naming the
 //! pack and signed by the writer's Ed25519 key. A reader that finds a record it trusts streams
 //! the pack straight into its cache's temp directory, checking the pack's digest as it goes, so
-//! it skips both the download from the index and the inflate. Objects are never overwritten with
-//! other content: records are written if absent, packs are named by their content.
+//! it skips both the download from the index and the inflate. Packs are named by their content,
+//! so racing writers write the same bytes; records are written if absent where the store honours
+//! `If-None-Match` (Garage 2.5 does not: there the last of two valid records wins).
 //!
 //! Trust: anyone who can write to the bucket can write objects, but not sign them. A record is
 //! used only when a key listed in the reader's trusted keys signed it, for the digest it is
