@@ -64,6 +64,7 @@ mod error;
 pub mod keys;
 mod maintenance;
 pub mod pack;
+pub mod profile;
 pub mod record;
 mod remote;
 

@@ -206,7 +206,8 @@ impl Remote {
                         },
                         max_retries: 2,
                         retry_timeout: settings.timeout,
-                    })
+                    });
+                let store = with_profile(store, &crate::profile::Profile::from_env())
                     .build()
                     .map_err(configure)?;
                 (Arc::new(store), parsed.path().to_owned())
@@ -848,6 +849,43 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// `builder` with what the AWS profile sets and no variable does: the key, the region, the
+/// endpoint (plain http allowed when the profile names an http endpoint).
+fn with_profile(
+    mut builder: object_store::aws::AmazonS3Builder,
+    profile: &crate::profile::Profile,
+) -> object_store::aws::AmazonS3Builder {
+    let unset = |name: &str| std::env::var_os(name).is_none_or(|value| value.is_empty());
+    if unset("AWS_ACCESS_KEY_ID")
+        && let (Some(id), Some(secret)) = (
+            profile.get("aws_access_key_id"),
+            profile.get("aws_secret_access_key"),
+        )
+    {
+        builder = builder
+            .with_access_key_id(id)
+            .with_secret_access_key(secret);
+        if let Some(token) = profile.get("aws_session_token") {
+            builder = builder.with_token(token);
+        }
+    }
+    if unset("AWS_REGION")
+        && unset("AWS_DEFAULT_REGION")
+        && let Some(region) = profile.get("region")
+    {
+        builder = builder.with_region(region);
+    }
+    if unset("AWS_ENDPOINT_URL")
+        && unset("AWS_ENDPOINT")
+        && let Some(endpoint) = profile.get("endpoint_url")
+    {
+        builder = builder
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_endpoint(endpoint);
+    }
+    builder
 }
 
 /// `url` without credentials or query, for messages.

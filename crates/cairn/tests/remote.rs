@@ -397,3 +397,80 @@ fn a_remote_without_keys_or_with_a_bad_key_is_refused_with_what_to_do() {
         "the secret was printed: {text}"
     );
 }
+
+#[test]
+fn credentials_region_and_endpoint_come_from_an_aws_profile_too() {
+    let Some(backend) = Backend::s3() else {
+        return;
+    };
+    let var = |name: &str| {
+        backend
+            .env
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_else(|| panic!("the S3 backend has no {name}"))
+    };
+    let work = tempfile::tempdir().unwrap();
+    let keys = Keys::new("ci-1");
+    let index = Index::start(&demo_wheel("from a profile"));
+    let pins = pins(work.path(), &index.sha256);
+    let a = Machine::writer(work.path(), "a", &backend, &keys);
+    success(&a.install(&pins, &index.url(), &work.path().join("ta")));
+    let served = index.server.total_hits();
+
+    // Machine B has no AWS_* variable but the profile's files, as `aws configure` writes them.
+    let credentials = work.path().join("credentials");
+    let config = work.path().join("config");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[default]\naws_access_key_id = WRONG\n\n[fleet]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            var("AWS_ACCESS_KEY_ID"),
+            var("AWS_SECRET_ACCESS_KEY")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[profile fleet]\nregion = {}\nendpoint_url = {}\n",
+            var("AWS_REGION"),
+            var("AWS_ENDPOINT_URL")
+        ),
+    )
+    .unwrap();
+    let profiled = Backend {
+        url: backend.url.clone(),
+        env: vec![
+            ("AWS_PROFILE".to_owned(), "fleet".to_owned()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
+                credentials.display().to_string(),
+            ),
+            ("AWS_CONFIG_FILE".to_owned(), config.display().to_string()),
+        ],
+        dir: None,
+    };
+    let b = Machine::reader(work.path(), "b", &profiled, &keys);
+    let target = work.path().join("tb");
+    let mut command = b.install_command(&pins, &index.url(), &target);
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ALLOW_HTTP",
+    ] {
+        command.env_remove(name);
+    }
+    let out = success(&command.output().unwrap());
+    assert!(!out.contains("not answering"), "{out}");
+    assert_eq!(
+        index.server.total_hits(),
+        served,
+        "B asked the index: {out}"
+    );
+    assert_eq!(greeting(&target), "GREETING = 'from a profile'\n");
+}
