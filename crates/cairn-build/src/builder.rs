@@ -229,30 +229,41 @@ impl Builder {
     }
 
     /// Builds the local source tree `project` of `name` afresh (local trees change without
-    /// notice, so their builds are not looked up), keeping the wheel under `builds-v0/trees/`.
+    /// notice, so their builds are not looked up), replacing the tree's previous wheel in
+    /// `builds-v0/wheels/tree-<path hash>/`.
     pub async fn build_tree(
         &self,
         project: &Path,
         name: &PackageName,
     ) -> Result<BuiltWheel, BuildError> {
-        let work = self.cache.temp_dir()?;
+        // One entry per tree and settings, replaced by each build: a tree's old wheels are
+        // never asked for again.
         let id = format!(
             "tree-{}",
-            &blake3::hash(work.path().as_os_str().as_encoded_bytes()).to_hex()[..32]
+            &blake3::hash(project.as_os_str().as_encoded_bytes()).to_hex()[..32]
         );
-        let dir = self.built_dir(&id, "0");
+        let key = self.build_key(&id);
+        let dir = self.built_dir(&id, &key);
+        let _lock = self.lock(&format!("build {id} {key}")).await?;
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(BuildError::Io {
+                    action: format!("remove the previous build `{}`", dir.display()),
+                    source,
+                });
+            }
+        }
         let package = format!("{name} @ {}", project.display());
-        let built = self
-            .build_project(
-                project,
-                &package,
-                name,
-                Some(project.display().to_string()),
-                &dir,
-            )
-            .await;
-        drop(work);
-        built
+        self.build_project(
+            project,
+            &package,
+            name,
+            Some(project.display().to_string()),
+            &dir,
+        )
+        .await
     }
 
     async fn lock(&self, key: &str) -> Result<cairn_fs::LockedFile, BuildError> {

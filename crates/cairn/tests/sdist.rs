@@ -86,6 +86,20 @@ fn count(counter: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// `cairn install REQUIREMENT --target TARGET`, counting backend runs in `counter`.
+fn install_one(
+    cache: &Path,
+    counter: &Path,
+    requirement: &str,
+    target: &Path,
+) -> std::process::Output {
+    install(
+        cache,
+        counter,
+        &["install", requirement, "--target", target.to_str().unwrap()],
+    )
+}
+
 fn install(cache: &Path, counter: &Path, args: &[&str]) -> std::process::Output {
     support::command(cache, args)
         .env("CAIRN_TEST_BUILD_COUNTER", counter)
@@ -102,16 +116,7 @@ fn an_sdist_is_built_once_then_found_built_for_every_target() {
     let requirement = format!("demo-sdist @ {}", sdist.display());
     for (n, target) in ["t1", "t2", "t3"].iter().enumerate() {
         let target = work.path().join(target);
-        let output = install(
-            &cache,
-            &counter,
-            &[
-                "install",
-                &requirement,
-                "--target",
-                target.to_str().unwrap(),
-            ],
-        );
+        let output = install_one(&cache, &counter, &requirement, &target);
         assert!(output.status.success(), "{}", stderr(&output));
         assert_eq!(
             std::fs::read_to_string(target.join("demo_sdist/__init__.py")).unwrap(),
@@ -126,15 +131,11 @@ fn an_sdist_is_built_once_then_found_built_for_every_target() {
     // `cache clean PKG` removes its built wheel: the next install builds again.
     let cleaned = install(&cache, &counter, &["cache", "clean", "demo-sdist"]);
     assert!(cleaned.status.success(), "{}", stderr(&cleaned));
-    let output = install(
+    let output = install_one(
         &cache,
         &counter,
-        &[
-            "install",
-            &requirement,
-            "--target",
-            work.path().join("after-clean").to_str().unwrap(),
-        ],
+        &requirement,
+        &work.path().join("after-clean"),
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(count(&counter), 2, "clean left the built wheel");
@@ -157,15 +158,11 @@ fn an_sdist_is_built_once_then_found_built_for_every_target() {
         .status()
         .unwrap();
     assert!(status.success());
-    let output = install(
+    let output = install_one(
         &cache,
         &counter,
-        &[
-            "install",
-            &format!("demo-sdist @ {}", changed.display()),
-            "--target",
-            work.path().join("t4").to_str().unwrap(),
-        ],
+        &format!("demo-sdist @ {}", changed.display()),
+        &work.path().join("t4"),
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(count(&counter), 3);
@@ -180,15 +177,11 @@ fn a_failed_build_names_the_package_and_hook_and_changes_nothing() {
     let target = work.path().join("target");
     std::fs::create_dir(&target).unwrap();
     std::fs::write(target.join("keep.txt"), "kept\n").unwrap();
-    let output = install(
+    let output = install_one(
         &cache,
         &counter,
-        &[
-            "install",
-            &format!("demo-fail @ {}", sdist.display()),
-            "--target",
-            target.to_str().unwrap(),
-        ],
+        &format!("demo-fail @ {}", sdist.display()),
+        &target,
     );
     assert!(!output.status.success());
     let text = stderr(&output);
@@ -249,15 +242,11 @@ fn a_hostile_sdist_is_refused_before_any_build() {
             .unwrap()
             .success()
     );
-    let output = install(
+    let output = install_one(
         &cache,
         &counter,
-        &[
-            "install",
-            &format!("evil @ {}", sdist.display()),
-            "--target",
-            work.path().join("t").to_str().unwrap(),
-        ],
+        &format!("evil @ {}", sdist.display()),
+        &work.path().join("t"),
     );
     assert!(!output.status.success());
     let text = stderr(&output);
@@ -612,22 +601,26 @@ fn a_local_source_tree_is_built_on_every_install() {
     for (n, target) in ["t1", "t2"].iter().enumerate() {
         let target = work.path().join(target);
         let requirement = format!("demo-git @ {}", repo.display());
-        let output = install(
-            &cache,
-            &counter,
-            &[
-                "install",
-                &requirement,
-                "--target",
-                target.to_str().unwrap(),
-            ],
-        );
+        let output = install_one(&cache, &counter, &requirement, &target);
         assert!(output.status.success(), "{}", stderr(&output));
         assert_eq!(count(&counter), n + 1);
         let direct =
             std::fs::read_to_string(target.join("demo_git-1.0.dist-info/direct_url.json")).unwrap();
         assert!(direct.contains("\"dir_info\": {}"), "{direct}");
     }
+    // Each build replaces the tree's previous wheel: one entry, whatever the number of builds.
+    let trees = std::fs::read_dir(cache.join("builds-v0/wheels"))
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("tree-")
+        })
+        .count();
+    assert_eq!(trees, 1);
     // A --hash cannot be checked against a tree: refused, not ignored.
     let requirements = work.path().join("requirements.txt");
     let line = format!(
@@ -711,19 +704,20 @@ fn build_constraints_pin_the_build_environment() {
     .unwrap();
     let (name, _, url, sha256) = REAL[2];
     assert_eq!(name, "tomli");
-    let output = support::command(
-        &cache,
-        &[
+    let requirement = format!("tomli @ {url}#sha256={sha256}");
+    let constrained = |cache: &Path, target: &str| {
+        let target = work.path().join(target);
+        let args = [
             "install",
-            &format!("tomli @ {url}#sha256={sha256}"),
+            requirement.as_str(),
             "--build-constraint",
             constraints.to_str().unwrap(),
             "--target",
-            work.path().join("t").to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+            target.to_str().unwrap(),
+        ];
+        support::command(cache, &args).output().unwrap()
+    };
+    let output = constrained(&cache, "t");
     assert!(output.status.success(), "{}", stderr(&output));
     let records: Vec<String> = walk_files(&cache.join("builds-v0/wheels"))
         .into_iter()
@@ -734,19 +728,7 @@ fn build_constraints_pin_the_build_environment() {
     assert!(records[0].contains("flit_core-3.9.0-"), "{}", records[0]);
     // A constraint no version satisfies is an error that says what to do.
     std::fs::write(&constraints, "flit-core==0.0.1\n").unwrap();
-    let output = support::command(
-        &work.path().join("cache2"),
-        &[
-            "install",
-            &format!("tomli @ {url}#sha256={sha256}"),
-            "--build-constraint",
-            constraints.to_str().unwrap(),
-            "--target",
-            work.path().join("t2").to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let output = constrained(&work.path().join("cache2"), "t2");
     assert!(!output.status.success());
     let text = stderr(&output);
     assert!(

@@ -20,6 +20,14 @@ use url::Url;
 
 use crate::cli::InstallArgs;
 
+/// What a build reads from: the store that fetches build requirements and built wheels, the
+/// index that lists them, and the interpreter that builds.
+pub(crate) struct BuildInputs<'a> {
+    pub(crate) store: &'a WheelStore,
+    pub(crate) index: &'a IndexClient,
+    pub(crate) interpreter: &'a Arc<Interpreter>,
+}
+
 /// Whether and how this command builds from source.
 pub(crate) struct Builds {
     /// The commit each git source resolved to, for its `direct_url.json`.
@@ -103,18 +111,13 @@ impl Builds {
                 .any(|entry| entry == ":all:" || entry == name.as_ref())
     }
 
-    async fn builder(
-        &self,
-        store: &WheelStore,
-        index: &IndexClient,
-        interpreter: &Arc<Interpreter>,
-    ) -> anyhow::Result<&Builder> {
+    async fn builder(&self, at: &BuildInputs<'_>) -> anyhow::Result<&Builder> {
         self.builder
             .get_or_try_init(|| async {
                 Ok(Builder::new(
-                    store.clone(),
-                    index.clone(),
-                    interpreter.clone(),
+                    at.store.clone(),
+                    at.index.clone(),
+                    at.interpreter.clone(),
                     self.settings.clone(),
                 )?)
             })
@@ -125,16 +128,14 @@ impl Builds {
     /// built wheel into the store.
     pub(crate) async fn build_from_index(
         &self,
-        store: &WheelStore,
-        index: &IndexClient,
-        interpreter: &Arc<Interpreter>,
+        at: &BuildInputs<'_>,
         requirement: &Requirement,
         version: &str,
     ) -> anyhow::Result<(FetchedWheel, WheelFilename)> {
         let wanted: cairn_index::Version = version
             .parse()
             .with_context(|| format!("invalid version `{version}`"))?;
-        let files = index.files(&requirement.name).await?;
+        let files = at.index.files(&requirement.name).await?;
         let sdist = files
             .iter()
             .filter(|file| file.kind == FileKind::Sdist && file.version.as_ref() == Some(&wanted))
@@ -151,16 +152,13 @@ impl Builds {
         } else {
             pinned
         };
-        self.build_url(store, index, interpreter, &file.url, &name, &expected)
-            .await
+        self.build_url(at, &file.url, &name, &expected).await
     }
 
     /// Builds the sdist `requirement` names by URL or path.
     pub(crate) async fn build_reference(
         &self,
-        store: &WheelStore,
-        index: &IndexClient,
-        interpreter: &Arc<Interpreter>,
+        at: &BuildInputs<'_>,
         requirement: &Requirement,
         reference: &str,
     ) -> anyhow::Result<(FetchedWheel, WheelFilename)> {
@@ -182,16 +180,13 @@ impl Builds {
             .to_owned();
         let name = SdistFilename::parse(&percent_decode(&filename))
             .with_context(|| format!("`{reference}` is not a wheel or a source distribution (`name-version.tar.gz` or `.zip`)"))?;
-        self.build_url(store, index, interpreter, &url, &name, &expected)
-            .await
+        self.build_url(at, &url, &name, &expected).await
     }
 
     /// Builds the git source or local directory `reference` of `requirement`.
     pub(crate) async fn build_source_tree(
         &self,
-        store: &WheelStore,
-        index: &IndexClient,
-        interpreter: &Arc<Interpreter>,
+        at: &BuildInputs<'_>,
         requirement: &Requirement,
         reference: &str,
     ) -> anyhow::Result<(FetchedWheel, WheelFilename)> {
@@ -208,7 +203,7 @@ impl Builds {
                  hash-checking mode too)"
             );
         }
-        let builder = self.builder(store, index, interpreter).await?;
+        let builder = self.builder(at).await?;
         let built = if let Some(git) = cairn_build::GitReference::parse(reference) {
             let (built, commit) = builder.build_git(&git, &requirement.normalized).await?;
             if let Ok(mut commits) = self.commits.lock() {
@@ -224,7 +219,7 @@ impl Builds {
             };
             builder.build_tree(&path, &requirement.normalized).await?
         };
-        fetch_built(store, built, reference).await
+        fetch_built(at.store, built, reference).await
     }
 
     /// The commit the git source `reference` was built from in this command.
@@ -234,9 +229,7 @@ impl Builds {
 
     async fn build_url(
         &self,
-        store: &WheelStore,
-        index: &IndexClient,
-        interpreter: &Arc<Interpreter>,
+        at: &BuildInputs<'_>,
         url: &Url,
         name: &SdistFilename,
         expected: &ExpectedHashes,
@@ -249,7 +242,7 @@ impl Builds {
                 name.version
             );
         }
-        let temp = store.cache().temp_dir()?;
+        let temp = at.store.cache().temp_dir()?;
         let (path, sha256) = if url.scheme() == "file" {
             let path = url
                 .to_file_path()
@@ -268,10 +261,10 @@ impl Builds {
             .get(HashAlgorithm::Sha256)
             .map(|digest| digest.to_hex())
             .context("no SHA-256 of the source distribution")?;
-        let builder = self.builder(store, index, interpreter).await?;
+        let builder = self.builder(at).await?;
         let built = builder.build(&path, name, &sha256).await?;
         drop(temp);
-        fetch_built(store, built, url.as_str()).await
+        fetch_built(at.store, built, url.as_str()).await
     }
 
     /// Downloads `url` to `path`, checking `expected`; every digest of it, SHA-256 included.

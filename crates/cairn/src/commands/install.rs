@@ -398,7 +398,7 @@ async fn fetch(
     {
         let target = target.await.map_err(shared_error)?;
         return builds
-            .build_source_tree(store, index, &target.interpreter, requirement, reference)
+            .build_source_tree(&build_inputs(store, index, &target), requirement, reference)
             .await
             .with_context(|| format!("failed to build `{requirement}`"));
     }
@@ -410,7 +410,7 @@ async fn fetch(
     {
         let target = target.await.map_err(shared_error)?;
         return builds
-            .build_reference(store, index, &target.interpreter, requirement, reference)
+            .build_reference(&build_inputs(store, index, &target), requirement, reference)
             .await
             .with_context(|| format!("failed to build `{requirement}`"));
     }
@@ -420,7 +420,7 @@ async fn fetch(
     {
         let target = target.await.map_err(shared_error)?;
         return builds
-            .build_from_index(store, index, &target.interpreter, requirement, version)
+            .build_from_index(&build_inputs(store, index, &target), requirement, version)
             .await
             .with_context(|| format!("failed to build `{requirement}` from source (--no-binary)"));
     }
@@ -459,7 +459,7 @@ async fn fetch(
         )) if builds.allowed(&requirement.normalized) && requirement.version.is_some() => {
             let version = requirement.version.as_deref().unwrap_or_default();
             return builds
-                .build_from_index(store, index, &target.interpreter, requirement, version)
+                .build_from_index(&build_inputs(store, index, &target), requirement, version)
                 .await
                 .with_context(|| format!("failed to build `{requirement}` from source"));
         }
@@ -476,6 +476,19 @@ async fn fetch(
     let wheel = fetched
         .with_context(|| format!("failed to fetch `{}` for `{requirement}`", located.filename))?;
     Ok((wheel, located.filename))
+}
+
+/// What building from source for `target` reads from.
+fn build_inputs<'a>(
+    store: &'a WheelStore,
+    index: &'a IndexClient,
+    target: &'a Arc<Target>,
+) -> super::build::BuildInputs<'a> {
+    super::build::BuildInputs {
+        store,
+        index,
+        interpreter: &target.interpreter,
+    }
 }
 
 /// Refuses a fetched wheel whose `Requires-Python` (in the `METADATA` of its archive) excludes

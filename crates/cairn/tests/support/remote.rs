@@ -114,7 +114,7 @@ impl Index {
         Self::start_many(&[("demo-app", wheel)])
     }
 
-    /// An index serving each wheel as its project; `sha256s` in the same order.
+    /// An index serving each wheel as its project, with every wheel's SHA-256 kept in order.
     pub fn start_many(wheels: &[(&str, &WheelBuilder)]) -> Self {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let server = runtime.block_on(TestServer::start());
